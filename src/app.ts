@@ -1,0 +1,73 @@
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import Fastify, { type FastifyInstance, LogController } from 'fastify';
+import type { Deps } from './deps.js';
+import { accountsRoutes } from './features/accounts/accounts.routes.js';
+import { discoveryRoutes } from './features/discovery/discovery.routes.js';
+import { opsRoutes } from './features/ops/ops.routes.js';
+import { sessionsRoutes } from './features/sessions/sessions.routes.js';
+import { registerAuthentication } from './http/authenticate.js';
+import { registerStrictJsonParser } from './http/json-parser.js';
+import { loggerOptions } from './http/logging.js';
+import { registerProblemHandlers } from './http/problem.js';
+import { generateRequestId } from './http/request-id.js';
+import { registerValidators } from './http/validation.js';
+
+export interface BuildAppOptions {
+  /** Logger override; tests pass false or a stream-backed pino config. */
+  logger?: boolean | Record<string, unknown>;
+}
+
+async function registerDocs(app: FastifyInstance, deps: Deps): Promise<void> {
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.1.0',
+      info: {
+        title: 'Hyperion Auth',
+        version: '0.1.0',
+        description: 'Authentication and identity service. Errors are RFC 9457 problem details.',
+      },
+      servers: [{ url: deps.config.publicUrl }],
+      components: {
+        securitySchemes: {
+          bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+        },
+      },
+    },
+  });
+  await app.register(swaggerUi, { routePrefix: '/docs' });
+  app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
+}
+
+/** Builds the HTTP application on ready-made dependencies; every feature is registered here. */
+export async function buildApp(
+  deps: Deps,
+  options: BuildAppOptions = {},
+): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: options.logger ?? loggerOptions(deps.config.logLevel),
+    genReqId: generateRequestId,
+    requestIdHeader: false,
+    logController: new LogController({ requestIdLogLabel: 'request_id' }),
+    bodyLimit: deps.config.bodyLimit,
+    trustProxy: deps.config.trustProxy ? [...deps.config.trustProxy] : false,
+    return503OnClosing: true,
+    routerOptions: { maxParamLength: 200, ignoreTrailingSlash: true },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  registerValidators(app);
+  registerStrictJsonParser(app);
+  registerProblemHandlers(app);
+  registerAuthentication(app, deps);
+  await registerDocs(app, deps);
+
+  await app.register(opsRoutes, { deps });
+  await app.register(discoveryRoutes, { deps });
+  await app.register(accountsRoutes, { deps });
+  await app.register(sessionsRoutes, { deps });
+  return app;
+}

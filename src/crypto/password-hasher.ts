@@ -1,0 +1,72 @@
+import { randomBytes } from 'node:crypto';
+import argon2 from 'argon2';
+import bcrypt from 'bcrypt';
+import type { PasswordHashingConfig } from '../config/config.js';
+
+export interface PasswordCheck {
+  ok: boolean;
+  /** The hash is bcrypt or weaker argon2 parameters: store a fresh argon2id hash. */
+  needsRehash: boolean;
+}
+
+export interface PasswordHasher {
+  hash(password: string): Promise<string>;
+  verify(hash: string, password: string): Promise<PasswordCheck>;
+  /**
+   * Does the work of a verification against a hash no password matches, so that an
+   * unknown e-mail costs the same time as a wrong password.
+   */
+  verifyDummy(password: string): Promise<void>;
+  /** Milliseconds each hash or verify took, for metrics. */
+  onTiming?: (operation: 'hash' | 'verify', ms: number) => void;
+}
+
+const BCRYPT_PREFIX = /^\$2[aby]\$\d{2}\$/;
+
+/** A hash this service can verify: argon2 (any variant, PHC form) or bcrypt. */
+export function isSupportedPasswordHash(hash: string): boolean {
+  return BCRYPT_PREFIX.test(hash) || /^\$argon2(id|i|d)\$/.test(hash);
+}
+
+/**
+ * argon2id on libuv's thread pool (the native addon never runs on the event loop);
+ * bcrypt hashes from older services verify too (also native, also off the loop) and
+ * are flagged for re-hashing.
+ */
+export async function createPasswordHasher(params: PasswordHashingConfig): Promise<PasswordHasher> {
+  const options = {
+    type: argon2.argon2id,
+    memoryCost: params.memoryKib,
+    timeCost: params.iterations,
+    parallelism: params.parallelism,
+  } as const;
+
+  const hasher: PasswordHasher = {
+    async hash(password) {
+      const started = performance.now();
+      const hash = await argon2.hash(password, options);
+      hasher.onTiming?.('hash', performance.now() - started);
+      return hash;
+    },
+    async verify(hash, password) {
+      const started = performance.now();
+      try {
+        if (BCRYPT_PREFIX.test(hash)) {
+          // bcrypt reads only the first 72 bytes; the policy caps passwords at 128 characters,
+          // so a legacy hash may match a longer password, as it did in the older service.
+          const ok = await bcrypt.compare(password, hash.replace(/^\$2y\$/, '$2b$'));
+          return { ok, needsRehash: ok };
+        }
+        const ok = await argon2.verify(hash, password).catch(() => false);
+        return { ok, needsRehash: ok && argon2.needsRehash(hash, options) };
+      } finally {
+        hasher.onTiming?.('verify', performance.now() - started);
+      }
+    },
+    async verifyDummy(password) {
+      await hasher.verify(dummyHash, password);
+    },
+  };
+  const dummyHash = await argon2.hash(randomBytes(32).toString('base64'), options);
+  return hasher;
+}

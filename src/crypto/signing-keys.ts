@@ -1,0 +1,208 @@
+import { createHash } from 'node:crypto';
+import {
+  type CryptoKey,
+  type JWK,
+  type JSONWebKeySet,
+  calculateJwkThumbprint,
+  exportJWK,
+  generateKeyPair,
+  importJWK,
+} from 'jose';
+import { sql } from 'kysely';
+import type { JwtAlgorithm } from '../config/config.js';
+import type { Db } from '../db/create-db.js';
+import type { SigningKeyRow } from '../db/database.js';
+import { type Clock, addSeconds } from '../lib/clock.js';
+
+export interface SigningKeysOptions {
+  algorithm: JwtAlgorithm;
+  /** Required for HS256: the shared secret, which never leaves configuration. */
+  secret: string | undefined;
+  /** A retired key keeps verifying this long: every token it signed has expired by then. */
+  accessTokenTtl: number;
+}
+
+interface VerificationKey {
+  kid: string;
+  algorithm: string;
+  key: CryptoKey | Uint8Array;
+  publicJwk: JWK | undefined;
+  verifyUntil: Date | undefined;
+}
+
+export interface SigningKey {
+  kid: string;
+  algorithm: JwtAlgorithm;
+  key: CryptoKey | Uint8Array;
+}
+
+// Any constant works; it only has to be the same in every instance.
+const KEY_LOCK_ID = 7_262_001;
+// An unknown kid triggers a reload (another instance rotated), at most this often.
+const RELOAD_MIN_INTERVAL_MS = 5_000;
+
+/**
+ * The service's signing keys: the current one signs, retired ones keep verifying until
+ * the tokens they signed have expired, and the public halves make up the JWKS. Keys live
+ * in the database so that every instance signs with the same key.
+ */
+export class SigningKeys {
+  #current!: SigningKey;
+  #verification = new Map<string, VerificationKey>();
+  #lastReload = 0;
+
+  private constructor(
+    private readonly db: Db,
+    private readonly clock: Clock,
+    private readonly options: SigningKeysOptions,
+  ) {}
+
+  /** Loads the keys, creating the first one (or one for a newly configured algorithm). */
+  static async load(db: Db, clock: Clock, options: SigningKeysOptions): Promise<SigningKeys> {
+    const keys = new SigningKeys(db, clock, options);
+    await keys.#ensureCurrentKey(false);
+    await keys.reload();
+    return keys;
+  }
+
+  get current(): SigningKey {
+    return this.#current;
+  }
+
+  /** Makes a new key current; the old one verifies for one more access-token lifetime. */
+  async rotate(): Promise<string> {
+    if (this.options.algorithm === 'HS256') {
+      throw new Error('HS256 keys come from JWT_SECRET: change the secret to rotate');
+    }
+    await this.#ensureCurrentKey(true);
+    await this.reload();
+    return this.#current.kid;
+  }
+
+  async reload(): Promise<void> {
+    const now = this.clock.now();
+    const rows = await this.db
+      .selectFrom('signing_keys')
+      .select([
+        'kid',
+        'algorithm',
+        'public_jwk',
+        'private_jwk',
+        'created_at',
+        'retired_at',
+        'verify_until',
+      ])
+      .where((eb) => eb.or([eb('retired_at', 'is', null), eb('verify_until', '>', now)]))
+      .orderBy('created_at', 'desc')
+      .execute();
+    const verification = new Map<string, VerificationKey>();
+    let current: SigningKey | undefined;
+    for (const row of rows) {
+      const entry = await toVerificationKey(row);
+      verification.set(entry.kid, entry);
+      if (row.retired_at === null && row.algorithm === this.options.algorithm && row.private_jwk) {
+        const privateKey = await importJWK(row.private_jwk as JWK, row.algorithm);
+        current = { kid: row.kid, algorithm: this.options.algorithm, key: privateKey };
+      }
+    }
+    if (this.options.algorithm === 'HS256') {
+      current = symmetricKey(this.options.secret ?? '');
+      verification.set(current.kid, { ...current, publicJwk: undefined, verifyUntil: undefined });
+    }
+    if (!current) throw new Error('no current signing key');
+    this.#current = current;
+    this.#verification = verification;
+    this.#lastReload = Date.now();
+  }
+
+  /** The key for a token's `kid`, reloading once in a while in case another instance rotated. */
+  async findVerificationKey(kid: string): Promise<VerificationKey | undefined> {
+    let key = this.#verification.get(kid);
+    if (!key && Date.now() - this.#lastReload > RELOAD_MIN_INTERVAL_MS) {
+      await this.reload();
+      key = this.#verification.get(kid);
+    }
+    if (key?.verifyUntil && key.verifyUntil <= this.clock.now()) return undefined;
+    return key;
+  }
+
+  /** The public keys that may have signed a live token; symmetric keys are never published. */
+  jwks(): JSONWebKeySet {
+    const now = this.clock.now();
+    const keys = [...this.#verification.values()]
+      .filter((k) => k.publicJwk && (!k.verifyUntil || k.verifyUntil > now))
+      .map((k) => ({ ...k.publicJwk, kid: k.kid, alg: k.algorithm, use: 'sig' }) as JWK);
+    return { keys };
+  }
+
+  /** Algorithms a token may carry: those of the keys that verify now. */
+  algorithms(): string[] {
+    return [...new Set([...this.#verification.values()].map((k) => k.algorithm))];
+  }
+
+  async #ensureCurrentKey(forceNew: boolean): Promise<void> {
+    const { algorithm, accessTokenTtl } = this.options;
+    await this.db.transaction().execute(async (trx) => {
+      // Instances starting together take turns, so only one of them creates the key.
+      await sql`select pg_advisory_xact_lock(${KEY_LOCK_ID})`.execute(trx);
+      const now = this.clock.now();
+      const current = await trx
+        .selectFrom('signing_keys')
+        .select(['kid', 'algorithm'])
+        .where('retired_at', 'is', null)
+        .executeTakeFirst();
+      const wanted = algorithm === 'HS256' ? undefined : algorithm;
+      if (current && current.algorithm === wanted && !forceNew) return;
+      if (current) {
+        await trx
+          .updateTable('signing_keys')
+          .set({ retired_at: now, verify_until: addSeconds(now, accessTokenTtl + 60) })
+          .where('kid', '=', current.kid)
+          .execute();
+      }
+      if (wanted) {
+        const generated = await generateSigningKey(wanted);
+        await trx
+          .insertInto('signing_keys')
+          .values({
+            kid: generated.kid,
+            algorithm: wanted,
+            public_jwk: JSON.stringify(generated.publicJwk),
+            private_jwk: JSON.stringify(generated.privateJwk),
+            created_at: now,
+          })
+          .execute();
+      }
+    });
+  }
+}
+
+async function generateSigningKey(algorithm: Exclude<JwtAlgorithm, 'HS256'>) {
+  const pair =
+    algorithm === 'EdDSA'
+      ? await generateKeyPair('EdDSA', { crv: 'Ed25519', extractable: true })
+      : await generateKeyPair(algorithm, { extractable: true, modulusLength: 2048 });
+  const publicJwk = await exportJWK(pair.publicKey);
+  const privateJwk = await exportJWK(pair.privateKey);
+  // The RFC 7638 thumbprint: a kid that names the key itself.
+  const kid = await calculateJwkThumbprint(publicJwk);
+  return { kid, publicJwk, privateJwk };
+}
+
+async function toVerificationKey(
+  row: Pick<SigningKeyRow, 'kid' | 'algorithm' | 'public_jwk' | 'verify_until' | 'retired_at'>,
+): Promise<VerificationKey> {
+  const publicJwk = row.public_jwk as JWK;
+  return {
+    kid: row.kid,
+    algorithm: row.algorithm,
+    key: (await importJWK(publicJwk, row.algorithm)) as CryptoKey,
+    publicJwk,
+    verifyUntil: row.retired_at ? (row.verify_until ?? undefined) : undefined,
+  };
+}
+
+function symmetricKey(secret: string): SigningKey {
+  const kid = `hs-${createHash('sha256').update(secret).digest('base64url').slice(0, 16)}`;
+  return { kid, algorithm: 'HS256', key: new TextEncoder().encode(secret) };
+}

@@ -1,0 +1,44 @@
+import { mkdirSync } from 'node:fs';
+import { PGlite } from '@electric-sql/pglite';
+import { Kysely, PGliteDialect, PostgresDialect } from 'kysely';
+import pg from 'pg';
+import type { DatabaseTarget } from '../config/config.js';
+import type { Database } from './database.js';
+
+export type Db = Kysely<Database>;
+
+export interface CreateDbOptions {
+  poolSize?: number;
+  /** A tarball from PGlite's dumpDataDir to start an in-memory database from (tests). */
+  embeddedSnapshot?: Blob;
+  onPoolError?: (error: Error) => void;
+}
+
+// int8 (e.g. count(*)) fits a JS number for everything this service counts.
+pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
+
+/** Opens the database the configuration names: a PostgreSQL server, or the embedded PostgreSQL. */
+export async function createDb(target: DatabaseTarget, options: CreateDbOptions = {}): Promise<Db> {
+  if (target.kind === 'postgres') {
+    const pool = new pg.Pool({
+      connectionString: target.url,
+      max: options.poolSize ?? 10,
+      // Fail fast when the server is unreachable: a request answers 503 instead of hanging.
+      connectionTimeoutMillis: 5_000,
+      idleTimeoutMillis: 30_000,
+    });
+    // An idle client losing its connection must not crash the process.
+    pool.on('error', (error) => options.onPoolError?.(error));
+    return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+  }
+  const pglite = await openEmbedded(target, options.embeddedSnapshot);
+  return new Kysely<Database>({ dialect: new PGliteDialect({ pglite }) });
+}
+
+async function openEmbedded(target: DatabaseTarget, snapshot: Blob | undefined): Promise<PGlite> {
+  if (target.kind === 'embedded') {
+    mkdirSync(target.dataDir, { recursive: true });
+    return PGlite.create(target.dataDir);
+  }
+  return PGlite.create(snapshot ? { loadDataDir: snapshot } : {});
+}

@@ -1,0 +1,109 @@
+import type { ColumnType, Generated, Insertable, Selectable, Updateable } from 'kysely';
+
+/** A timestamp the database fills in on insert, read back as a Date. */
+type CreatedAt = ColumnType<Date, Date | string | undefined, never>;
+type Timestamp = ColumnType<Date, Date | string, Date | string>;
+type NullableTimestamp = ColumnType<
+  Date | null,
+  Date | string | null | undefined,
+  Date | string | null
+>;
+
+export interface UsersTable {
+  id: Generated<string>;
+  /** Always stored normalized (trimmed, lower case); unique. */
+  email: string;
+  email_verified: Generated<boolean>;
+  name: string | null;
+  is_active: Generated<boolean>;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+  last_signin_at: NullableTimestamp;
+}
+
+/** Kept apart from users so that only one query ever reads a password hash. */
+export interface CredentialsTable {
+  user_id: string;
+  password_hash: string;
+  updated_at: Timestamp;
+}
+
+export interface ProfilesTable {
+  user_id: string;
+  full_name: string | null;
+  avatar_url: string | null;
+  phone: string | null;
+  locale: string | null;
+  timezone: string | null;
+  updated_at: Timestamp;
+}
+
+export interface RolesTable {
+  name: string;
+  description: string;
+  permissions: ColumnType<string[], string[] | undefined, string[]>;
+  built_in: Generated<boolean>;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+}
+
+export interface UserRolesTable {
+  user_id: string;
+  role_name: string;
+  created_at: CreatedAt;
+}
+
+export interface SigningKeysTable {
+  kid: string;
+  algorithm: string;
+  /** Public JWK; null for a symmetric (HS256) key, whose secret lives in configuration only. */
+  public_jwk: ColumnType<object | null, string | null, string | null>;
+  private_jwk: ColumnType<object | null, string | null, string | null>;
+  created_at: CreatedAt;
+  /** Set when another key became current: the key signs no more, but still verifies. */
+  retired_at: NullableTimestamp;
+  /** After this the public key leaves the JWKS: every token it signed has expired. */
+  verify_until: NullableTimestamp;
+}
+
+export interface SessionsTable {
+  id: Generated<string>;
+  user_id: string;
+  created_at: CreatedAt;
+  last_used_at: Timestamp;
+  /** Sliding expiry: last use + REFRESH_TOKEN_TTL. */
+  expires_at: Timestamp;
+  /** Hard limit, however active the session is. */
+  absolute_expires_at: Timestamp;
+  revoked_at: NullableTimestamp;
+  revoked_reason: string | null;
+  user_agent: string | null;
+  ip: string | null;
+}
+
+export interface RefreshTokensTable {
+  /** SHA-256 of the opaque token, hex; the token itself is never stored. */
+  token_hash: string;
+  session_id: string;
+  created_at: CreatedAt;
+  expires_at: Timestamp;
+  spent_at: NullableTimestamp;
+}
+
+export interface Database {
+  users: UsersTable;
+  credentials: CredentialsTable;
+  profiles: ProfilesTable;
+  roles: RolesTable;
+  user_roles: UserRolesTable;
+  signing_keys: SigningKeysTable;
+  sessions: SessionsTable;
+  refresh_tokens: RefreshTokensTable;
+}
+
+export type UserRow = Selectable<UsersTable>;
+export type NewUserRow = Insertable<UsersTable>;
+export type UserUpdate = Updateable<UsersTable>;
+export type SessionRow = Selectable<SessionsTable>;
+export type SigningKeyRow = Selectable<SigningKeysTable>;
+export type RoleRow = Selectable<RolesTable>;

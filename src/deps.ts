@@ -1,0 +1,94 @@
+import { Redis } from 'ioredis';
+import type { Config } from './config/config.js';
+import { AccessTokens } from './crypto/access-tokens.js';
+import { type PasswordHasher, createPasswordHasher } from './crypto/password-hasher.js';
+import { SigningKeys } from './crypto/signing-keys.js';
+import { type Db, createDb } from './db/create-db.js';
+import { migrateToLatest } from './db/migrate.js';
+import { AccountsService } from './features/accounts/accounts.service.js';
+import { SessionsService } from './features/sessions/sessions.service.js';
+import { type Clock, systemClock } from './lib/clock.js';
+
+export interface Services {
+  accounts: AccountsService;
+  sessions: SessionsService;
+}
+
+/** The composition root: everything the features need, built once per process. */
+export interface Deps {
+  config: Readonly<Config>;
+  clock: Clock;
+  db: Db;
+  redis: Redis | undefined;
+  hasher: PasswordHasher;
+  keys: SigningKeys;
+  tokens: AccessTokens;
+  services: Services;
+  close(): Promise<void>;
+}
+
+export interface DepsOverrides {
+  /** An already open database (tests hand in a fresh one per file). */
+  db?: Db;
+  clock?: Clock;
+  onPoolError?: (error: Error) => void;
+}
+
+export function createRedis(url: string): Redis {
+  return new Redis(url, {
+    // Fail fast while Redis is down instead of queueing: callers fail closed with a 503.
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 2_000,
+    lazyConnect: false,
+  });
+}
+
+export async function createDeps(
+  config: Readonly<Config>,
+  overrides: DepsOverrides = {},
+): Promise<Deps> {
+  const clock = overrides.clock ?? systemClock;
+  const db =
+    overrides.db ??
+    (await createDb(config.database, {
+      poolSize: config.databasePoolSize,
+      onPoolError: overrides.onPoolError,
+    }));
+  const redis = config.redisUrl ? createRedis(config.redisUrl) : undefined;
+  // ioredis reports connection trouble as events; readiness reports it, so it must not crash.
+  redis?.on('error', () => {});
+  try {
+    if (config.migrateOnStart) await migrateToLatest(db);
+    const hasher = await createPasswordHasher(config.passwordHashing);
+    const keys = await SigningKeys.load(db, clock, {
+      algorithm: config.jwt.algorithm,
+      secret: config.jwt.secret,
+      accessTokenTtl: config.accessTokenTtl,
+    });
+    const tokens = new AccessTokens(keys, clock, {
+      issuer: config.jwt.issuer,
+      audience: config.jwt.audience,
+    });
+    const accounts = new AccountsService({ db, clock, hasher, config });
+    const sessions = new SessionsService({ db, clock, tokens, accounts, config });
+    return {
+      config,
+      clock,
+      db,
+      redis,
+      hasher,
+      keys,
+      tokens,
+      services: { accounts, sessions },
+      async close() {
+        redis?.disconnect();
+        await db.destroy();
+      },
+    };
+  } catch (error) {
+    redis?.disconnect();
+    await db.destroy();
+    throw error;
+  }
+}

@@ -1,0 +1,148 @@
+import type { Db } from '../../db/create-db.js';
+import type { UserRow } from '../../db/database.js';
+import { isUniqueViolation } from '../../db/pg-errors.js';
+import { AppError } from '../../errors.js';
+
+export interface UserWithRoles extends UserRow {
+  roles: string[];
+}
+
+const USER_COLUMNS = [
+  'users.id',
+  'users.email',
+  'users.email_verified',
+  'users.name',
+  'users.is_active',
+  'users.created_at',
+  'users.updated_at',
+  'users.last_signin_at',
+] as const;
+
+export interface NewAccount {
+  email: string;
+  name: string | null;
+  passwordHash: string;
+  roles: readonly string[];
+  emailVerified: boolean;
+  now: Date;
+}
+
+/** Inserts a user with credentials, an empty profile and roles; call inside a transaction. */
+export async function insertAccount(trx: Db, account: NewAccount): Promise<UserWithRoles> {
+  let user: UserRow;
+  try {
+    user = await trx
+      .insertInto('users')
+      .values({
+        email: account.email,
+        name: account.name,
+        email_verified: account.emailVerified,
+        created_at: account.now,
+        updated_at: account.now,
+      })
+      .returning(USER_COLUMNS)
+      .executeTakeFirstOrThrow();
+  } catch (error) {
+    if (isUniqueViolation(error, 'users_email_key')) throw new AppError('email_taken');
+    throw error;
+  }
+  await trx
+    .insertInto('credentials')
+    .values({ user_id: user.id, password_hash: account.passwordHash, updated_at: account.now })
+    .execute();
+  await trx.insertInto('profiles').values({ user_id: user.id, updated_at: account.now }).execute();
+  if (account.roles.length > 0) {
+    await trx
+      .insertInto('user_roles')
+      .values(account.roles.map((role) => ({ user_id: user.id, role_name: role })))
+      .execute();
+  }
+  return { ...user, roles: [...account.roles].sort() };
+}
+
+export async function findRoleNamesForUser(db: Db, userId: string): Promise<string[]> {
+  const rows = await db
+    .selectFrom('user_roles')
+    .select('role_name')
+    .where('user_id', '=', userId)
+    .orderBy('role_name')
+    .execute();
+  return rows.map((row) => row.role_name);
+}
+
+export async function findUserById(db: Db, userId: string): Promise<UserWithRoles | undefined> {
+  const user = await db
+    .selectFrom('users')
+    .select(USER_COLUMNS)
+    .where('id', '=', userId)
+    .executeTakeFirst();
+  if (!user) return undefined;
+  return { ...user, roles: await findRoleNamesForUser(db, userId) };
+}
+
+export async function emailExists(db: Db, email: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('users')
+    .select('id')
+    .where('email', '=', email)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
+/**
+ * The only query that reads a password hash: the user and their hash, for checking a
+ * password. Nothing else in the service selects `credentials.password_hash`.
+ */
+export async function findUserWithPasswordHash(
+  db: Db,
+  by: { email: string } | { userId: string },
+): Promise<{ user: UserRow; passwordHash: string } | undefined> {
+  const row = await db
+    .selectFrom('users')
+    .innerJoin('credentials', 'credentials.user_id', 'users.id')
+    .select([...USER_COLUMNS, 'credentials.password_hash'])
+    .where((eb) =>
+      'email' in by ? eb('users.email', '=', by.email) : eb('users.id', '=', by.userId),
+    )
+    .executeTakeFirst();
+  if (!row) return undefined;
+  const { password_hash: passwordHash, ...user } = row;
+  return { user, passwordHash };
+}
+
+export async function updatePasswordHash(
+  db: Db,
+  userId: string,
+  passwordHash: string,
+  now: Date,
+): Promise<void> {
+  await db
+    .updateTable('credentials')
+    .set({ password_hash: passwordHash, updated_at: now })
+    .where('user_id', '=', userId)
+    .execute();
+}
+
+export async function updateLastSignIn(db: Db, userId: string, at: Date): Promise<void> {
+  await db.updateTable('users').set({ last_signin_at: at }).where('id', '=', userId).execute();
+}
+
+export async function grantRole(db: Db, userId: string, role: string): Promise<void> {
+  await db
+    .insertInto('user_roles')
+    .values({ user_id: userId, role_name: role })
+    .onConflict((oc) => oc.columns(['user_id', 'role_name']).doNothing())
+    .execute();
+}
+
+export async function roleHasMembers(db: Db, role: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('user_roles')
+    .innerJoin('users', 'users.id', 'user_roles.user_id')
+    .select('user_roles.user_id')
+    .where('user_roles.role_name', '=', role)
+    .where('users.is_active', '=', true)
+    .limit(1)
+    .executeTakeFirst();
+  return row !== undefined;
+}

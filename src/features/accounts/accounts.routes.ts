@@ -1,0 +1,49 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { Deps } from '../../deps.js';
+import { AppError } from '../../errors.js';
+import { requireAuth } from '../../http/authenticate.js';
+import { UserSchema, problemResponses } from '../../http/schemas.js';
+import { SignUpBody } from './accounts.schemas.js';
+import { toUserView } from './accounts.service.js';
+
+export const accountsRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (app, { deps }) => {
+  const { accounts } = deps.services;
+
+  app.post(
+    '/api/auth/signup',
+    {
+      schema: {
+        tags: ['accounts'],
+        summary: 'Create an account',
+        body: SignUpBody,
+        response: {
+          201: UserSchema,
+          ...problemResponses('validation_failed', 'weak_password', 'email_taken'),
+        },
+      },
+    },
+    async (request, reply) => {
+      const user = await accounts.signUp(request.body);
+      return reply.status(201).send(toUserView(user));
+    },
+  );
+
+  app.get(
+    '/api/auth/me',
+    {
+      config: { auth: true },
+      schema: {
+        tags: ['accounts'],
+        summary: 'The signed-in user',
+        response: { 200: UserSchema, ...problemResponses('unauthorized', 'token_expired') },
+      },
+    },
+    async (request) => {
+      const user = await accounts.findUser(requireAuth(request).userId);
+      // A user deleted or disabled since the token was issued is no longer signed in.
+      if (!user || !user.is_active)
+        throw new AppError('unauthorized', 'The account is no longer active');
+      return toUserView(user);
+    },
+  );
+};

@@ -1,0 +1,133 @@
+import type { Config } from '../../config/config.js';
+import type { PasswordHasher } from '../../crypto/password-hasher.js';
+import { checkPasswordPolicy } from '../../crypto/password-policy.js';
+import type { Db } from '../../db/create-db.js';
+import { AppError } from '../../errors.js';
+import type { UserView } from '../../http/schemas.js';
+import type { Clock } from '../../lib/clock.js';
+import { normalizeEmail } from '../../lib/email.js';
+import * as repo from './accounts.repository.js';
+import type { UserWithRoles } from './accounts.repository.js';
+
+export const DEFAULT_ROLE = 'user';
+export const ADMIN_ROLE = 'admin';
+
+export interface SignUpInput {
+  email: string;
+  password: string;
+  name?: string | undefined;
+}
+
+export interface AccountsServiceDeps {
+  db: Db;
+  clock: Clock;
+  hasher: PasswordHasher;
+  config: Pick<Config, 'passwordRequireClasses'>;
+}
+
+/** The public shape of a user; built from an allow-list, so nothing secret can slip in. */
+export function toUserView(user: UserWithRoles): UserView {
+  return {
+    id: user.id,
+    email: user.email,
+    email_verified: user.email_verified,
+    name: user.name,
+    roles: user.roles,
+    is_active: user.is_active,
+    mfa_enabled: false,
+    created_at: user.created_at.toISOString(),
+    last_signin_at: user.last_signin_at ? user.last_signin_at.toISOString() : null,
+  };
+}
+
+export class AccountsService {
+  constructor(private readonly deps: AccountsServiceDeps) {}
+
+  /** Refuses a password the policy rejects, with every reason, as `weak_password`. */
+  assertPasswordAcceptable(password: string, email: string): void {
+    const errors = checkPasswordPolicy(password, email, {
+      requireClasses: this.deps.config.passwordRequireClasses,
+    });
+    if (errors.length > 0)
+      throw new AppError('weak_password', 'The password does not meet the policy', errors);
+  }
+
+  async signUp(input: SignUpInput): Promise<UserWithRoles> {
+    return this.createAccount(input, { roles: [DEFAULT_ROLE], emailVerified: false });
+  }
+
+  /**
+   * Creates a user with a hashed password. The hash is computed before the transaction,
+   * so no connection is held while argon2 works.
+   */
+  async createAccount(
+    input: SignUpInput,
+    options: { roles: readonly string[]; emailVerified: boolean },
+  ): Promise<UserWithRoles> {
+    const email = normalizeEmail(input.email);
+    this.assertPasswordAcceptable(input.password, email);
+    // Cheap early answer for the common case; the unique index still settles races.
+    if (await repo.emailExists(this.deps.db, email)) throw new AppError('email_taken');
+    const passwordHash = await this.deps.hasher.hash(input.password);
+    const name = input.name?.trim() || null;
+    return this.deps.db.transaction().execute((trx) =>
+      repo.insertAccount(trx, {
+        email,
+        name,
+        passwordHash,
+        roles: options.roles,
+        emailVerified: options.emailVerified,
+        now: this.deps.clock.now(),
+      }),
+    );
+  }
+
+  async getUser(userId: string): Promise<UserWithRoles> {
+    const user = await repo.findUserById(this.deps.db, userId);
+    if (!user) throw new AppError('not_found', 'No such user');
+    return user;
+  }
+
+  async findUser(userId: string): Promise<UserWithRoles | undefined> {
+    return repo.findUserById(this.deps.db, userId);
+  }
+
+  async roleNamesOf(userId: string): Promise<string[]> {
+    return repo.findRoleNamesForUser(this.deps.db, userId);
+  }
+
+  /**
+   * Checks a password for an e-mail address. An unknown address costs the same hashing
+   * work as a wrong password, so neither the answer nor its timing says which it was.
+   * A hash in an older form (bcrypt, weaker argon2) is replaced after a success.
+   */
+  async checkPassword(email: string, password: string): Promise<repo.UserWithRoles | undefined> {
+    const found = await repo.findUserWithPasswordHash(this.deps.db, {
+      email: normalizeEmail(email),
+    });
+    if (!found) {
+      await this.deps.hasher.verifyDummy(password);
+      return undefined;
+    }
+    const check = await this.deps.hasher.verify(found.passwordHash, password);
+    if (!check.ok) return undefined;
+    if (check.needsRehash) {
+      const upgraded = await this.deps.hasher.hash(password);
+      await repo.updatePasswordHash(this.deps.db, found.user.id, upgraded, this.deps.clock.now());
+    }
+    return { ...found.user, roles: await repo.findRoleNamesForUser(this.deps.db, found.user.id) };
+  }
+
+  async recordSignIn(userId: string, at: Date): Promise<void> {
+    await repo.updateLastSignIn(this.deps.db, userId, at);
+  }
+
+  async adminExists(): Promise<boolean> {
+    return repo.roleHasMembers(this.deps.db, ADMIN_ROLE);
+  }
+
+  /** Creates a verified admin account (bootstrap and the operator CLI). */
+  async createAdmin(input: SignUpInput): Promise<UserWithRoles> {
+    return this.createAccount(input, { roles: [ADMIN_ROLE, DEFAULT_ROLE], emailVerified: true });
+  }
+}

@@ -1,0 +1,31 @@
+import type { FastifyInstance } from 'fastify';
+import { AppError } from '../errors.js';
+
+const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+
+/**
+ * Replaces Fastify's JSON parser with one that refuses invalid UTF-8 (the default
+ * silently turns it into U+FFFD, which would then be stored) and keeps the default's
+ * prototype-poisoning protection. An empty body parses as no body.
+ */
+export function registerStrictJsonParser(app: FastifyInstance): void {
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  // Only JSON is spoken (the token endpoint adds form encoding for itself); any other
+  // content type, text/plain included, is a 415.
+  app.removeAllContentTypeParsers();
+  app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
+    const buffer = body as Buffer;
+    if (buffer.length === 0) return done(null, undefined);
+    let text: string;
+    try {
+      text = strictUtf8.decode(buffer);
+    } catch {
+      return done(new AppError('validation_failed', 'The body is not valid UTF-8'), undefined);
+    }
+    parseJson(request, text, (error, parsed) => {
+      if (error)
+        return done(new AppError('validation_failed', 'The body is not valid JSON'), undefined);
+      done(null, parsed);
+    });
+  });
+}
