@@ -28,7 +28,7 @@ export interface Deps {
 }
 
 export interface DepsOverrides {
-  /** An already open database (tests hand in a fresh one per file). */
+  /** An already open database (tests hand in a fresh one per file); its owner closes it. */
   db?: Db;
   clock?: Clock;
   onPoolError?: (error: Error) => void;
@@ -49,12 +49,16 @@ export async function createDeps(
   overrides: DepsOverrides = {},
 ): Promise<Deps> {
   const clock = overrides.clock ?? systemClock;
+  const ownsDb = overrides.db === undefined;
   const db =
     overrides.db ??
     (await createDb(config.database, {
       poolSize: config.databasePoolSize,
       onPoolError: overrides.onPoolError,
     }));
+  const closeDb = async () => {
+    if (ownsDb) await db.destroy();
+  };
   const redis = config.redisUrl ? createRedis(config.redisUrl) : undefined;
   // ioredis reports connection trouble as events; readiness reports it, so it must not crash.
   redis?.on('error', () => {});
@@ -83,12 +87,12 @@ export async function createDeps(
       services: { accounts, sessions },
       async close() {
         redis?.disconnect();
-        await db.destroy();
+        await closeDb();
       },
     };
   } catch (error) {
     redis?.disconnect();
-    await db.destroy();
+    await closeDb();
     throw error;
   }
 }
