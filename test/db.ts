@@ -18,17 +18,16 @@ export interface TestDatabase {
 let snapshotBytes: Buffer | undefined;
 
 /**
- * A fresh, migrated database for one test file: a copy of the template on a PostgreSQL
+ * A fresh, migrated (or, with `empty`, blank) database for one test file: a copy of the template on a PostgreSQL
  * server, or an in-memory PGlite loaded from the migrated snapshot.
  */
-export async function createTestDatabase(): Promise<TestDatabase> {
+export async function createTestDatabase(options: { empty?: boolean } = {}): Promise<TestDatabase> {
   const server = testDatabaseServer();
   const template = inject('pgTemplate');
   if (server && template) {
     const name = `hyperion_test_${process.ppid}_${randomBytes(6).toString('hex')}`;
-    await withAdmin(server, (client) =>
-      client.query(`create database ${name} template ${template}`),
-    );
+    const from = options.empty ? '' : ` template ${template}`;
+    await withAdmin(server, (client) => client.query(`create database ${name}${from}`));
     const url = databaseUrlFor(server, name);
     const opened: Db[] = [];
     return {
@@ -50,14 +49,14 @@ export async function createTestDatabase(): Promise<TestDatabase> {
   const snapshotFile = inject('pgliteSnapshot');
   if (!snapshotFile) throw new Error('global setup provided no database');
   snapshotBytes ??= await readFile(snapshotFile);
-  const bytes = snapshotBytes;
+  const snapshot = options.empty ? undefined : new Blob([snapshotBytes]);
   let db: Db | undefined;
   return {
     target: { kind: 'memory' },
     url: undefined,
     async open() {
       // PGlite is one in-process database: every "open" shares the same instance.
-      db ??= await createDb({ kind: 'memory' }, { embeddedSnapshot: new Blob([bytes]) });
+      db ??= await createDb({ kind: 'memory' }, snapshot ? { embeddedSnapshot: snapshot } : {});
       return db;
     },
     async drop() {

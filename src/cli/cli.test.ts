@@ -1,0 +1,126 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { TEST_ENV } from '../../test/app.js';
+import { createTestDatabase } from '../../test/db.js';
+import { createDb } from '../db/create-db.js';
+import { type CliIo, runCli } from './cli.js';
+
+interface Captured extends CliIo {
+  stdout: string[];
+  stderr: string[];
+}
+
+function capture(stdin = ''): Captured {
+  const stdout: string[] = [];
+  const stderr: string[] = [];
+  return {
+    stdout,
+    stderr,
+    out: (line) => stdout.push(line),
+    err: (line) => stderr.push(line),
+    readStdin: async () => stdin,
+  };
+}
+
+/**
+ * The CLI runs against a real database: a blank one on the PostgreSQL server, or an
+ * embedded one on disk (the same PGlite data directory `npm start` would use).
+ */
+async function blankDatabaseEnv(): Promise<Record<string, string>> {
+  const database = await createTestDatabase({ empty: true });
+  afterAll(() => database.drop());
+  if (database.url) return { ...TEST_ENV, DATABASE_URL: database.url };
+  const dir = await mkdtemp(join(tmpdir(), 'hyperion-cli-'));
+  afterAll(() => rm(dir, { recursive: true, force: true }));
+  return { ...TEST_ENV, DATA_DIR: dir };
+}
+
+const env = await blankDatabaseEnv();
+
+describe('hyperion-auth CLI', () => {
+  it('prints an overview for no command or --help, and exits 2 for an unknown one', async () => {
+    const help = capture();
+    expect(await runCli(['--help'], env, help)).toBe(0);
+    expect(help.stdout.join('\n')).toMatch(/migrate[\s\S]*create-admin[\s\S]*keys rotate/);
+    const unknown = capture();
+    expect(await runCli(['frobnicate'], env, unknown)).toBe(2);
+    expect(unknown.stderr.join('\n')).toContain('usage: hyperion-auth');
+  });
+
+  it.each(['migrate', 'create-admin', 'keys rotate'])(
+    '%s --help explains the command',
+    async (command) => {
+      const io = capture();
+      expect(await runCli([...command.split(' '), '--help'], env, io)).toBe(0);
+      expect(io.stdout.join('\n')).toContain(`hyperion-auth ${command}`);
+    },
+  );
+
+  it('migrate applies the migrations once, then says the database is up to date', async () => {
+    const first = capture();
+    expect(await runCli(['migrate'], env, first)).toBe(0);
+    expect(first.stdout[0]).toMatch(/^applied \d+: /);
+    const second = capture();
+    expect(await runCli(['migrate'], env, second)).toBe(0);
+    expect(second.stdout).toEqual(['database is up to date']);
+  });
+
+  it('create-admin makes a verified admin from a password on standard input', async () => {
+    const io = capture('Operator-Chosen-Pass-1\n');
+    expect(
+      await runCli(['create-admin', '--email', 'Ops@Example.com', '--password-stdin'], env, io),
+    ).toBe(0);
+    expect(io.stdout[0]).toMatch(/^created admin ops@example\.com \(/);
+    expect(io.stdout.join('\n')).not.toContain('Operator-Chosen-Pass-1');
+
+    const again = capture('Operator-Chosen-Pass-1\n');
+    expect(
+      await runCli(['create-admin', '--email', 'ops@example.com', '--password-stdin'], env, again),
+    ).toBe(1);
+    expect(again.stderr[0]).toContain('already registered');
+  });
+
+  it('create-admin refuses a weak password and a missing e-mail, saying why', async () => {
+    const weak = capture('password\n');
+    expect(
+      await runCli(['create-admin', '--email', 'weak@example.com', '--password-stdin'], env, weak),
+    ).toBe(1);
+    expect(weak.stderr[0]).toContain('password is too common');
+    const missing = capture();
+    expect(await runCli(['create-admin', '--password-stdin'], env, missing)).toBe(2);
+    expect(missing.stderr[0]).toContain('--email is required');
+  });
+
+  it('keys rotate makes a new key current and keeps the old one verifying', async () => {
+    const io = capture();
+    expect(await runCli(['keys', 'rotate'], env, io)).toBe(0);
+    const kid = /current signing key is now (\S+)/.exec(io.stdout[0] ?? '')?.[1];
+    expect(kid).toBeDefined();
+    const db = await createDb(
+      env['DATABASE_URL']
+        ? { kind: 'postgres', url: env['DATABASE_URL'] }
+        : { kind: 'embedded', dataDir: env['DATA_DIR']! },
+    );
+    try {
+      const keys = await db
+        .selectFrom('signing_keys')
+        .select(['kid', 'retired_at', 'verify_until'])
+        .execute();
+      expect(keys.find((k) => k.retired_at === null)?.kid).toBe(kid);
+      const retired = keys.filter((k) => k.retired_at !== null);
+      expect(retired.length).toBeGreaterThanOrEqual(1);
+      for (const key of retired) expect(key.verify_until!.getTime()).toBeGreaterThan(Date.now());
+    } finally {
+      await db.destroy();
+    }
+  });
+
+  it('stops with one line naming a wrong setting', async () => {
+    const io = capture();
+    expect(await runCli(['migrate'], { ...env, ACCESS_TOKEN_TTL: 'soon' }, io)).toBe(1);
+    expect(io.stderr).toHaveLength(1);
+    expect(io.stderr[0]).toMatch(/^hyperion-auth migrate: ACCESS_TOKEN_TTL: /);
+  });
+});
