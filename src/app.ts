@@ -3,6 +3,7 @@ import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { Deps } from './deps.js';
+import { AppError } from './errors.js';
 import { accountsRoutes } from './features/accounts/accounts.routes.js';
 import { discoveryRoutes } from './features/discovery/discovery.routes.js';
 import { opsRoutes } from './features/ops/ops.routes.js';
@@ -10,7 +11,11 @@ import { sessionsRoutes } from './features/sessions/sessions.routes.js';
 import { registerAuthentication } from './http/authenticate.js';
 import { registerStrictJsonParser } from './http/json-parser.js';
 import { loggerOptions } from './http/logging.js';
-import { registerProblemHandlers } from './http/problem.js';
+import {
+  handleClientError,
+  handleFrameworkError,
+  registerProblemHandlers,
+} from './http/problem.js';
 import { generateRequestId } from './http/request-id.js';
 import { registerValidators } from './http/validation.js';
 
@@ -52,12 +57,24 @@ export async function buildApp(
     logController: new LogController({ requestIdLogLabel: 'request_id' }),
     bodyLimit: deps.config.bodyLimit,
     trustProxy: deps.config.trustProxy ? [...deps.config.trustProxy] : false,
-    return503OnClosing: true,
+    // Fastify's own closing answer is plain JSON without a request id; the hook below sends
+    // a problem instead.
+    return503OnClosing: false,
     routerOptions: { maxParamLength: 200, ignoreTrailingSlash: true },
+    // Errors raised before (or outside) the request lifecycle are problems with an id too.
+    frameworkErrors: handleFrameworkError,
+    clientErrorHandler: handleClientError,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
+  // Requests that still arrive while shutting down (on kept-alive connections) are refused, so
+  // the load balancer retries them on another instance; Fastify adds Connection: close.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    if (closing) throw new AppError('service_unavailable', 'The service is shutting down');
   });
   registerValidators(app);
   registerStrictJsonParser(app);

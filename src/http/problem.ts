@@ -1,4 +1,12 @@
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { randomUUID } from 'node:crypto';
+import type { Socket } from 'node:net';
+import type {
+  ConnectionError,
+  FastifyError,
+  FastifyInstance,
+  FastifyReply,
+  FastifyRequest,
+} from 'fastify';
 import { isDatabaseUnavailable } from '../db/pg-errors.js';
 import { AppError, ERROR_CATALOG, type ErrorCode, type FieldError } from '../errors.js';
 
@@ -19,6 +27,10 @@ export function problemType(code: ErrorCode): string {
 }
 
 export function buildProblem(request: FastifyRequest, error: AppError): ProblemBody {
+  return renderProblem(request.id, error);
+}
+
+function renderProblem(requestId: string, error: AppError): ProblemBody {
   const entry = ERROR_CATALOG[error.code];
   const body: ProblemBody = {
     type: problemType(error.code),
@@ -26,7 +38,7 @@ export function buildProblem(request: FastifyRequest, error: AppError): ProblemB
     status: entry.status,
     detail: error.detail ?? entry.title,
     code: error.code,
-    request_id: request.id,
+    request_id: requestId,
   };
   if (error.fieldErrors && error.fieldErrors.length > 0) body.errors = [...error.fieldErrors];
   return body;
@@ -39,6 +51,9 @@ export function sendProblem(
   error: AppError,
 ): FastifyReply {
   if (error.headers) reply.headers(error.headers);
+  // Set here too, not only in the onRequest hook: errors raised before the hooks run (a bad
+  // URL, a body-less early failure) must still carry the id the log lines carry.
+  reply.header('x-request-id', request.id);
   // Sent as a string with its own type, so no route's response schema reshapes it.
   return reply
     .status(error.status)
@@ -53,9 +68,13 @@ interface AjvIssue {
   params?: Record<string, unknown>;
 }
 
+// Ajv runs with allErrors, so a hostile body (a long array of wrong items) could produce one
+// issue per item; the client needs the first few to fix its request, not an amplified echo.
+const MAX_FIELD_ERRORS = 20;
+
 /** Turns Ajv's issues into `{field, message}` pairs a client can show next to an input. */
 function toFieldErrors(issues: readonly AjvIssue[], context: string | undefined): FieldError[] {
-  return issues.map((issue) => {
+  return issues.slice(0, MAX_FIELD_ERRORS).map((issue) => {
     const path = (issue.instancePath ?? '').replace(/^\//, '').replaceAll('/', '.');
     const missing = issue.params?.['missingProperty'];
     const field = typeof missing === 'string' ? (path ? `${path}.${missing}` : missing) : path;
@@ -81,11 +100,16 @@ const FASTIFY_CODES: Readonly<Record<string, { code: ErrorCode; detail: string }
     code: 'validation_failed',
     detail: 'The body is not valid JSON',
   },
+  // Raised by the router (through frameworkErrors) before any hook runs.
+  FST_ERR_BAD_URL: { code: 'validation_failed', detail: 'The URL is not valid' },
+  FST_ERR_MAX_PARAM_LENGTH: { code: 'validation_failed', detail: 'A path parameter is too long' },
 };
 
 /** Maps anything thrown while handling a request to the AppError the client sees. */
 export function toAppError(error: FastifyError | Error): AppError | undefined {
   if (error instanceof AppError) return error;
+  // A handler can throw anything (a string, null); that is a bug to log, not a crash here.
+  if (typeof error !== 'object' || error === null) return undefined;
   const fastifyError = error as FastifyError;
   if (fastifyError.validation) {
     return new AppError(
@@ -98,7 +122,7 @@ export function toAppError(error: FastifyError | Error): AppError | undefined {
   if (known) return new AppError(known.code, known.detail);
   if (isDatabaseUnavailable(error))
     return new AppError('service_unavailable', 'A dependency is unavailable; try again shortly');
-  const status = fastifyError.statusCode;
+  const status = typeof fastifyError.statusCode === 'number' ? fastifyError.statusCode : undefined;
   if (status === 404) return new AppError('not_found');
   if (status === 413) return new AppError('payload_too_large');
   if (status === 415) return new AppError('unsupported_media_type');
@@ -108,17 +132,59 @@ export function toAppError(error: FastifyError | Error): AppError | undefined {
   return undefined;
 }
 
+/** Renders any error as problem details; unexpected ones are logged and answered generically. */
+function handleError(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
+  const appError = toAppError(error);
+  if (appError) {
+    if (appError === error && appError.status >= 500)
+      request.log.warn({ code: appError.code }, appError.message);
+    else if (appError.status >= 500) request.log.warn({ err: error }, 'dependency unavailable');
+    return sendProblem(request, reply, appError);
+  }
+  // The cause goes to the log (with the request id) and never to the client.
+  request.log.error({ err: error }, 'unhandled error');
+  return sendProblem(request, reply, new AppError('internal', 'An unexpected error occurred'));
+}
+
+/**
+ * Fastify's `frameworkErrors` option: errors the router raises before any hook or handler
+ * (an undecodable URL, an over-long path parameter) would otherwise be plain JSON with no
+ * request id.
+ */
+export const handleFrameworkError = handleError;
+
+/**
+ * Fastify's `clientErrorHandler` option: Node could not parse the request as HTTP at all
+ * (garbage request line, oversized headers, a timeout), so there is no request object. The
+ * answer is still a problem with an id of its own. Only the error code is logged: the error
+ * carries the raw bytes received, which may hold an Authorization header or a cookie.
+ */
+export function handleClientError(this: FastifyInstance, error: ConnectionError, socket: Socket) {
+  if (error.code === 'ECONNRESET' || socket.destroyed) return;
+  const requestId = randomUUID();
+  const detail =
+    error.code === 'HPE_HEADER_OVERFLOW'
+      ? 'The request headers are too large'
+      : error.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? 'The request did not arrive in time'
+        : 'The request is not valid HTTP';
+  this.log.debug({ request_id: requestId, code: error.code }, 'malformed HTTP request');
+  if (socket.writable) {
+    const body = JSON.stringify(
+      renderProblem(requestId, new AppError('validation_failed', detail)),
+    );
+    socket.write(
+      `HTTP/1.1 400 Bad Request\r\nContent-Type: ${PROBLEM_CONTENT_TYPE}\r\n` +
+        `Content-Length: ${Buffer.byteLength(body)}\r\nX-Request-Id: ${requestId}\r\n` +
+        `Connection: close\r\n\r\n${body}`,
+    );
+  }
+  socket.destroy();
+}
+
 /** Renders every error as problem details; unexpected ones are logged and answered generically. */
 export function registerProblemHandlers(app: FastifyInstance): void {
-  app.setErrorHandler((error: FastifyError, request, reply) => {
-    const appError = toAppError(error);
-    if (appError) {
-      if (appError.status >= 500) request.log.warn({ err: error }, 'dependency unavailable');
-      return sendProblem(request, reply, appError);
-    }
-    request.log.error({ err: error }, 'unhandled error');
-    return sendProblem(request, reply, new AppError('internal', 'An unexpected error occurred'));
-  });
+  app.setErrorHandler(handleError);
   app.setNotFoundHandler((request, reply) =>
     sendProblem(
       request,

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { Ajv, type Options } from 'ajv';
 import addFormats from 'ajv-formats';
+import { AppError } from '../errors.js';
 
 function createAjv(coerceTypes: Options['coerceTypes']): Ajv {
   const ajv = new Ajv({
@@ -25,5 +26,12 @@ export function registerValidators(app: FastifyInstance): void {
   app.setValidatorCompiler(({ schema, httpPart }) => {
     const ajv = httpPart === 'body' ? bodyAjv : textAjv;
     return ajv.compile(schema);
+  });
+  // PostgreSQL text cannot hold NUL: a %00 decoded into a path parameter or a query value would
+  // fail in the database (a 500) instead of here. No legitimate client sends one. (The JSON
+  // parser refuses "\u0000" in bodies for the same reason.)
+  app.addHook('onRequest', async (request) => {
+    if (request.url.includes('%00'))
+      throw new AppError('validation_failed', 'The URL contains a NUL character');
   });
 }

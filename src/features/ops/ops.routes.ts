@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { Redis } from 'ioredis';
 import { sql } from 'kysely';
 import { Type } from 'typebox';
 import type { Deps } from '../../deps.js';
@@ -29,6 +30,26 @@ async function probe(check: () => Promise<unknown>): Promise<'ok' | 'down'> {
   }
 }
 
+/**
+ * PING through a client that may still be handshaking: the client refuses commands until it is
+ * ready (no offline queue, so that requests fail fast while Redis is down), which would report
+ * a healthy Redis as down right after start. A client still connecting gets the probe's time
+ * budget to finish; one between reconnection attempts has already failed and is down at once.
+ */
+async function pingRedis(redis: Redis): Promise<unknown> {
+  if (redis.status === 'connecting' || redis.status === 'connect') {
+    await new Promise<void>((resolve, reject) => {
+      const settle = (error?: unknown) => {
+        redis.off('ready', settle).off('error', settle).off('end', settle);
+        if (error === undefined && redis.status === 'ready') resolve();
+        else reject(error instanceof Error ? error : new Error('Redis is not connected'));
+      };
+      redis.once('ready', settle).once('error', settle).once('end', settle);
+    });
+  }
+  return redis.ping();
+}
+
 export const opsRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (app, { deps }) => {
   app.get(
     '/health',
@@ -52,15 +73,16 @@ export const opsRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (app, 
       },
     },
     async (_request, reply) => {
-      const [database, redis] = await Promise.all([
+      const redis = deps.redis;
+      const [database, redisCheck] = await Promise.all([
         probe(() => sql`select 1`.execute(deps.db)),
-        deps.redis ? probe(() => deps.redis!.ping()) : Promise.resolve('disabled' as const),
+        redis ? probe(() => pingRedis(redis)) : Promise.resolve('disabled' as const),
       ]);
-      const ok = database === 'ok' && redis !== 'down';
+      const ok = database === 'ok' && redisCheck !== 'down';
       reply.header('cache-control', 'no-store');
       return reply
         .status(ok ? 200 : 503)
-        .send({ status: ok ? 'ok' : 'unavailable', checks: { database, redis } });
+        .send({ status: ok ? 'ok' : 'unavailable', checks: { database, redis: redisCheck } });
     },
   );
 };
