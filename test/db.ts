@@ -50,17 +50,18 @@ export async function createTestDatabase(options: { empty?: boolean } = {}): Pro
   if (!snapshotFile) throw new Error('global setup provided no database');
   snapshotBytes ??= await readFile(snapshotFile);
   const snapshot = options.empty ? undefined : new Blob([snapshotBytes]);
-  let db: Db | undefined;
+  let db: Promise<Db> | undefined;
   return {
     target: { kind: 'memory' },
     url: undefined,
     async open() {
-      // PGlite is one in-process database: every "open" shares the same instance.
-      db ??= await createDb({ kind: 'memory' }, snapshot ? { embeddedSnapshot: snapshot } : {});
+      // PGlite is one in-process database: every "open" shares the same instance, even
+      // when several instances open it at once (hence the promise, not the result, is kept).
+      db ??= createDb({ kind: 'memory' }, snapshot ? { embeddedSnapshot: snapshot } : {});
       return db;
     },
     async drop() {
-      await db?.destroy();
+      await (await db)?.destroy();
     },
   };
 }

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { type JWTPayload, SignJWT, errors as joseErrors, jwtVerify } from 'jose';
+import { isDatabaseUnavailable } from '../db/pg-errors.js';
 import { AppError } from '../errors.js';
 import { type Clock, toEpochSeconds } from '../lib/clock.js';
 import type { SigningKeys } from './signing-keys.js';
@@ -43,7 +44,8 @@ export class AccessTokens {
   ) {}
 
   async sign(subject: AccessTokenSubject, ttlSeconds: number): Promise<string> {
-    const { kid, algorithm, key } = this.keys.current;
+    // Re-reads the store now and then: another instance may have rotated the key.
+    const { kid, algorithm, key } = this.keys.signingKey();
     const iat = toEpochSeconds(this.clock.now());
     const claims: JWTPayload = {
       ...subject,
@@ -88,6 +90,10 @@ export class AccessTokens {
     } catch (error) {
       if (error instanceof joseErrors.JWTExpired)
         throw new AppError('token_expired', 'The access token has expired');
+      // The key store could not be read (an unknown kid triggers a reload): that is an
+      // outage, answered 503, not a verdict on the token.
+      if (isDatabaseUnavailable(error))
+        throw new AppError('service_unavailable', 'The signing keys cannot be read right now');
       throw new AppError('unauthorized', 'The access token is not valid');
     }
   }

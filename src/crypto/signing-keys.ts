@@ -2,14 +2,13 @@ import { createHash } from 'node:crypto';
 import {
   type CryptoKey,
   type JWK,
-  type JSONWebKeySet,
   calculateJwkThumbprint,
   exportJWK,
   generateKeyPair,
   importJWK,
 } from 'jose';
 import { sql } from 'kysely';
-import type { JwtAlgorithm } from '../config/config.js';
+import { JWT_ALGORITHMS, type JwtAlgorithm } from '../config/config.js';
 import type { Db } from '../db/create-db.js';
 import type { SigningKeyRow } from '../db/database.js';
 import { type Clock, addSeconds } from '../lib/clock.js';
@@ -20,6 +19,8 @@ export interface SigningKeysOptions {
   secret: string | undefined;
   /** A retired key keeps verifying this long: every token it signed has expired by then. */
   accessTokenTtl: number;
+  /** Where a failed background re-read of the store is reported (the old keys stay in use). */
+  onRefreshError?: (error: unknown) => void;
 }
 
 interface VerificationKey {
@@ -38,8 +39,30 @@ export interface SigningKey {
 
 // Any constant works; it only has to be the same in every instance.
 const KEY_LOCK_ID = 7_262_001;
-// An unknown kid triggers a reload (another instance rotated), at most this often.
+// An unknown kid triggers a reload (another instance rotated), at most this often: a flood
+// of made-up kids must not turn into a flood of database reads.
 const RELOAD_MIN_INTERVAL_MS = 5_000;
+/**
+ * Another instance (or `hyperion-auth keys rotate`) may rotate at any time: an instance
+ * that signs or publishes this long after its last read of the store reads it again, so it
+ * signs with a retired key for little more than this long.
+ */
+export const KEY_REFRESH_INTERVAL_SECONDS = 30;
+/**
+ * A retired key verifies for ACCESS_TOKEN_TTL plus this margin, which covers the tokens
+ * other instances signed with it before they noticed the rotation (and some clock skew).
+ */
+export const RETIRED_KEY_MARGIN_SECONDS = 60;
+// Members a public JWK may carry; anything else (`d`, `p`, `q`, `k`, …) never leaves.
+const PUBLIC_JWK_MEMBERS = ['kty', 'crv', 'x', 'y', 'n', 'e'] as const;
+
+/** A key as the JWKS publishes it: public members only. */
+export type PublishedJwk = Pick<JWK, (typeof PUBLIC_JWK_MEMBERS)[number]> & {
+  kty: string;
+  kid: string;
+  alg: string;
+  use: 'sig';
+};
 
 /**
  * The service's signing keys: the current one signs, retired ones keep verifying until
@@ -49,7 +72,10 @@ const RELOAD_MIN_INTERVAL_MS = 5_000;
 export class SigningKeys {
   #current!: SigningKey;
   #verification = new Map<string, VerificationKey>();
+  /** When the store was last read, on the injected clock (ms). */
   #lastReload = 0;
+  /** The reload under way, shared by every caller that wants one meanwhile. */
+  #reloading: Promise<void> | undefined;
 
   private constructor(
     private readonly db: Db,
@@ -65,8 +91,27 @@ export class SigningKeys {
     return keys;
   }
 
+  /** The key that signs, as last read from the store; prefer signingKey() before signing. */
   get current(): SigningKey {
     return this.#current;
+  }
+
+  /**
+   * The key to sign with. If the store may have rotated elsewhere, a re-read starts in the
+   * background rather than being awaited: signing happens inside callers' transactions,
+   * where waiting for another read could deadlock (the embedded database has one
+   * connection). RETIRED_KEY_MARGIN_SECONDS covers the tokens signed meanwhile.
+   */
+  signingKey(): SigningKey {
+    if (this.#sinceReloadMs() >= KEY_REFRESH_INTERVAL_SECONDS * 1000) {
+      this.#reloadOnce().catch((error: unknown) => this.options.onRefreshError?.(error));
+    }
+    return this.#current;
+  }
+
+  /** Re-reads the store if it was last read more than KEY_REFRESH_INTERVAL_SECONDS ago. */
+  async refreshIfStale(): Promise<void> {
+    if (this.#sinceReloadMs() >= KEY_REFRESH_INTERVAL_SECONDS * 1000) await this.#reloadOnce();
   }
 
   /** Makes a new key current; the old one verifies for one more access-token lifetime. */
@@ -81,6 +126,7 @@ export class SigningKeys {
 
   async reload(): Promise<void> {
     const now = this.clock.now();
+    this.#lastReload = now.getTime();
     const rows = await this.db
       .selectFrom('signing_keys')
       .select([
@@ -100,9 +146,11 @@ export class SigningKeys {
     for (const row of rows) {
       const entry = await toVerificationKey(row);
       verification.set(entry.kid, entry);
-      if (row.retired_at === null && row.algorithm === this.options.algorithm && row.private_jwk) {
+      // The store's current key signs, whichever algorithm this instance was started with:
+      // another instance may have switched algorithm, and all of them must agree on one key.
+      if (row.retired_at === null && row.private_jwk && isAlgorithm(row.algorithm)) {
         const privateKey = await importJWK(row.private_jwk as JWK, row.algorithm);
-        current = { kid: row.kid, algorithm: this.options.algorithm, key: privateKey };
+        current = { kid: row.kid, algorithm: row.algorithm, key: privateKey };
       }
     }
     if (this.options.algorithm === 'HS256') {
@@ -112,14 +160,13 @@ export class SigningKeys {
     if (!current) throw new Error('no current signing key');
     this.#current = current;
     this.#verification = verification;
-    this.#lastReload = Date.now();
   }
 
   /** The key for a token's `kid`, reloading once in a while in case another instance rotated. */
   async findVerificationKey(kid: string): Promise<VerificationKey | undefined> {
     let key = this.#verification.get(kid);
-    if (!key && Date.now() - this.#lastReload > RELOAD_MIN_INTERVAL_MS) {
-      await this.reload();
+    if (!key && this.#sinceReloadMs() >= RELOAD_MIN_INTERVAL_MS) {
+      await this.#reloadOnce();
       key = this.#verification.get(kid);
     }
     if (key?.verifyUntil && key.verifyUntil <= this.clock.now()) return undefined;
@@ -127,17 +174,39 @@ export class SigningKeys {
   }
 
   /** The public keys that may have signed a live token; symmetric keys are never published. */
-  jwks(): JSONWebKeySet {
+  jwks(): { keys: PublishedJwk[] } {
     const now = this.clock.now();
     const keys = [...this.#verification.values()]
       .filter((k) => k.publicJwk && (!k.verifyUntil || k.verifyUntil > now))
-      .map((k) => ({ ...k.publicJwk, kid: k.kid, alg: k.algorithm, use: 'sig' }) as JWK);
+      .map((k) => ({
+        ...publicMembers(k.publicJwk!),
+        kty: k.publicJwk!.kty ?? '',
+        kid: k.kid,
+        alg: k.algorithm,
+        use: 'sig' as const,
+      }));
     return { keys };
   }
 
-  /** Algorithms a token may carry: those of the keys that verify now. */
+  /**
+   * Algorithms a token may carry. Every algorithm the service supports, not only those of
+   * the keys known right now: a token of another instance that switched algorithm must
+   * reach findVerificationKey (which reloads). The key's own algorithm is still enforced
+   * per token, and `none` is never on the list.
+   */
   algorithms(): string[] {
-    return [...new Set([...this.#verification.values()].map((k) => k.algorithm))];
+    return JWT_ALGORITHMS.filter((alg) => alg !== 'HS256' || this.options.algorithm === 'HS256');
+  }
+
+  #sinceReloadMs(): number {
+    return this.clock.now().getTime() - this.#lastReload;
+  }
+
+  #reloadOnce(): Promise<void> {
+    this.#reloading ??= this.reload().finally(() => {
+      this.#reloading = undefined;
+    });
+    return this.#reloading;
   }
 
   async #ensureCurrentKey(forceNew: boolean): Promise<void> {
@@ -156,7 +225,10 @@ export class SigningKeys {
       if (current) {
         await trx
           .updateTable('signing_keys')
-          .set({ retired_at: now, verify_until: addSeconds(now, accessTokenTtl + 60) })
+          .set({
+            retired_at: now,
+            verify_until: addSeconds(now, accessTokenTtl + RETIRED_KEY_MARGIN_SECONDS),
+          })
           .where('kid', '=', current.kid)
           .execute();
       }
@@ -200,6 +272,17 @@ async function toVerificationKey(
     publicJwk,
     verifyUntil: row.retired_at ? (row.verify_until ?? undefined) : undefined,
   };
+}
+
+function isAlgorithm(value: string): value is Exclude<JwtAlgorithm, 'HS256'> {
+  return value !== 'HS256' && (JWT_ALGORITHMS as readonly string[]).includes(value);
+}
+
+/** Only the public members of a key, whatever the stored JWK holds. */
+function publicMembers(jwk: JWK): JWK {
+  const out: JWK = {};
+  for (const member of PUBLIC_JWK_MEMBERS) if (jwk[member] !== undefined) out[member] = jwk[member];
+  return out;
 }
 
 function symmetricKey(secret: string): SigningKey {

@@ -2,11 +2,39 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Deps } from '../../deps.js';
 
-const JwksResponse = Type.Object({
-  keys: Type.Array(Type.Object({}, { additionalProperties: true })),
+// An allow-list: the serializer writes only these members, so a private member (`d`, `p`,
+// `k`, …) could not reach the JWKS even if one slipped into a stored public key.
+const PublicJwk = Type.Object(
+  {
+    kty: Type.String(),
+    kid: Type.String(),
+    alg: Type.String(),
+    use: Type.String(),
+    crv: Type.Optional(Type.String()),
+    x: Type.Optional(Type.String()),
+    y: Type.Optional(Type.String()),
+    n: Type.Optional(Type.String()),
+    e: Type.Optional(Type.String()),
+  },
+  { additionalProperties: false },
+);
+const JwksResponse = Type.Object({ keys: Type.Array(PublicJwk) });
+
+const IssuerMetadata = Type.Object({
+  issuer: Type.String(),
+  jwks_uri: Type.String(),
+  token_endpoint: Type.String(),
+  grant_types_supported: Type.Array(Type.String()),
+  token_endpoint_auth_methods_supported: Type.Array(Type.String()),
+  response_types_supported: Type.Array(Type.String()),
+  subject_types_supported: Type.Array(Type.String()),
+  id_token_signing_alg_values_supported: Type.Array(Type.String()),
+  claims_supported: Type.Array(Type.String()),
+  service_documentation: Type.String(),
 });
 
 const GRANT_TYPES = ['password', 'refresh_token', 'client_credentials'];
+const CLAIMS = ['iss', 'aud', 'sub', 'sid', 'iat', 'exp', 'jti', 'email', 'roles', 'scope'];
 
 export const discoveryRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (app, { deps }) => {
   const { config, keys } = deps;
@@ -21,9 +49,15 @@ export const discoveryRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async 
         response: { 200: JwksResponse },
       },
     },
-    async (_request, reply) => {
-      // Verifiers may cache for a few minutes; a rotated-in key is published before it signs
-      // anything others must verify, and unknown kids make good verifiers refetch.
+    async (request, reply) => {
+      // Another instance may have rotated; a store that cannot be read right now still
+      // leaves the keys read last time, which verifiers need more than ever during an outage.
+      await keys.refreshIfStale().catch((error: unknown) => {
+        request.log.warn({ err: error }, 'signing keys not refreshed; serving the last ones read');
+      });
+      // Verifiers may cache for a few minutes. A new key signs at once, so good verifiers
+      // (jose's createRemoteJWKSet, for one) refetch when they meet an unknown kid; a retired
+      // key stays published until every token it signed has expired.
       reply.header('cache-control', 'public, max-age=300, stale-while-revalidate=60');
       reply.type('application/jwk-set+json');
       return keys.jwks();
@@ -32,7 +66,13 @@ export const discoveryRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async 
 
   app.get(
     '/.well-known/openid-configuration',
-    { schema: { tags: ['discovery'], summary: 'Issuer metadata' } },
+    {
+      schema: {
+        tags: ['discovery'],
+        summary: 'Issuer metadata',
+        response: { 200: IssuerMetadata },
+      },
+    },
     async (_request, reply) => {
       reply.header('cache-control', 'public, max-age=3600');
       return {
@@ -43,19 +83,11 @@ export const discoveryRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async 
         token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
         response_types_supported: ['token'],
         subject_types_supported: ['public'],
-        id_token_signing_alg_values_supported: [config.jwt.algorithm],
-        claims_supported: [
-          'iss',
-          'aud',
-          'sub',
-          'sid',
-          'iat',
-          'exp',
-          'jti',
-          'email',
-          'roles',
-          'scope',
+        // What live tokens may carry: during an algorithm change, the retiring one too.
+        id_token_signing_alg_values_supported: [
+          ...new Set([keys.current.algorithm, ...keys.jwks().keys.map((k) => k.alg)]),
         ],
+        claims_supported: CLAIMS,
         service_documentation: `${issuer}/docs`,
       };
     },
