@@ -7,6 +7,8 @@ import { AppError } from './errors.js';
 import { accountsRoutes } from './features/accounts/accounts.routes.js';
 import { discoveryRoutes } from './features/discovery/discovery.routes.js';
 import { opsRoutes } from './features/ops/ops.routes.js';
+import { oauthRoutes } from './features/oauth/oauth.routes.js';
+import { forwardAuthRoutes } from './features/sessions/forward-auth.routes.js';
 import { sessionsRoutes } from './features/sessions/sessions.routes.js';
 import { registerAuthentication } from './http/authenticate.js';
 import { registerStrictJsonParser } from './http/json-parser.js';
@@ -37,6 +39,13 @@ async function registerDocs(app: FastifyInstance, deps: Deps): Promise<void> {
       components: {
         securitySchemes: {
           bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
+          // Lets Swagger UI's "Authorize" sign in through the token endpoint (password grant).
+          oauth2: {
+            type: 'oauth2',
+            flows: {
+              password: { tokenUrl: `${deps.config.publicUrl}/api/auth/token`, scopes: {} },
+            },
+          },
         },
       },
     },
@@ -86,5 +95,7 @@ export async function buildApp(
   await app.register(discoveryRoutes, { deps });
   await app.register(accountsRoutes, { deps });
   await app.register(sessionsRoutes, { deps });
+  await app.register(forwardAuthRoutes, { deps });
+  await app.register(oauthRoutes, { deps });
   return app;
 }

@@ -6,12 +6,15 @@ import { SigningKeys } from './crypto/signing-keys.js';
 import { type Db, createDb } from './db/create-db.js';
 import { migrateToLatest } from './db/migrate.js';
 import { AccountsService } from './features/accounts/accounts.service.js';
+import { AuditService } from './features/audit/audit.service.js';
+import { SessionGuard } from './features/sessions/session-guard.js';
 import { SessionsService } from './features/sessions/sessions.service.js';
 import { type Clock, systemClock } from './lib/clock.js';
 
 export interface Services {
   accounts: AccountsService;
   sessions: SessionsService;
+  audit: AuditService;
 }
 
 /** The composition root: everything the features need, built once per process. */
@@ -32,6 +35,8 @@ export interface DepsOverrides {
   db?: Db;
   clock?: Clock;
   onPoolError?: (error: Error) => void;
+  /** Where background failures (Redis pub/sub, key reloads) are reported. */
+  onBackgroundError?: (error: unknown) => void;
 }
 
 export function createRedis(url: string): Redis {
@@ -65,17 +70,22 @@ export async function createDeps(
   try {
     if (config.migrateOnStart) await migrateToLatest(db);
     const hasher = await createPasswordHasher(config.passwordHashing);
+    const onError = overrides.onBackgroundError ?? (() => {});
     const keys = await SigningKeys.load(db, clock, {
       algorithm: config.jwt.algorithm,
       secret: config.jwt.secret,
       accessTokenTtl: config.accessTokenTtl,
+      onRefreshError: onError,
     });
     const tokens = new AccessTokens(keys, clock, {
       issuer: config.jwt.issuer,
       audience: config.jwt.audience,
     });
-    const accounts = new AccountsService({ db, clock, hasher, config });
-    const sessions = new SessionsService({ db, clock, tokens, accounts, config });
+    const audit = new AuditService({ db, clock });
+    const accounts = new AccountsService({ db, clock, hasher, config, audit });
+    const guard = new SessionGuard({ db, clock, redis, onError });
+    await guard.start();
+    const sessions = new SessionsService({ db, clock, tokens, accounts, audit, guard, config });
     return {
       config,
       clock,
@@ -84,8 +94,9 @@ export async function createDeps(
       hasher,
       keys,
       tokens,
-      services: { accounts, sessions },
+      services: { accounts, sessions, audit },
       async close() {
+        await guard.close();
         redis?.disconnect();
         await closeDb();
       },

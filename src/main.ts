@@ -1,4 +1,5 @@
 #!/usr/bin/env node
+import type { FastifyInstance } from 'fastify';
 import { buildApp } from './app.js';
 import { ConfigError, loadConfig } from './config/config.js';
 import { createDeps } from './deps.js';
@@ -25,8 +26,13 @@ function describeStartupError(error: unknown): string {
 async function start(): Promise<void> {
   loadDotEnv();
   const config = loadConfig(process.env);
-  const deps = await createDeps(config);
-  const app = await buildApp(deps);
+  // Background failures (Redis pub/sub, key re-reads) are logged once the logger exists.
+  let app: FastifyInstance | undefined;
+  const deps = await createDeps(config, {
+    onBackgroundError: (error) => app?.log.warn({ err: error }, 'background task failed'),
+    onPoolError: (error) => app?.log.warn({ err: error }, 'database connection lost'),
+  });
+  app = await buildApp(deps);
   if (config.admin) {
     const result = await ensureBootstrapAdmin(deps.services.accounts, config.admin);
     if (result === 'created')

@@ -88,6 +88,21 @@ export interface RefreshTokensTable {
   created_at: CreatedAt;
   expires_at: Timestamp;
   spent_at: NullableTimestamp;
+  /** Hash of the token this one was exchanged for. */
+  replaced_by: string | null;
+  /** The child pair, sealed with a key derived from this (unstored) token; see token-seal.ts. */
+  child_sealed: string | null;
+}
+
+export interface AuditEventsTable {
+  id: Generated<string>;
+  type: string;
+  at: CreatedAt;
+  actor_id: string | null;
+  user_id: string | null;
+  ip: string | null;
+  user_agent: string | null;
+  data: ColumnType<Record<string, unknown>, string | undefined, never>;
 }
 
 export interface Database {
@@ -99,6 +114,7 @@ export interface Database {
   signing_keys: SigningKeysTable;
   sessions: SessionsTable;
   refresh_tokens: RefreshTokensTable;
+  audit_events: AuditEventsTable;
 }
 
 export type UserRow = Selectable<UsersTable>;
@@ -107,3 +123,5 @@ export type UserUpdate = Updateable<UsersTable>;
 export type SessionRow = Selectable<SessionsTable>;
 export type SigningKeyRow = Selectable<SigningKeysTable>;
 export type RoleRow = Selectable<RolesTable>;
+export type RefreshTokenRow = Selectable<RefreshTokensTable>;
+export type AuditEventRow = Selectable<AuditEventsTable>;

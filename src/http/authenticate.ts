@@ -45,7 +45,7 @@ export function registerAuthentication(app: FastifyInstance, deps: Deps): void {
   app.decorateRequest('auth', undefined);
   app.addHook('onRoute', (route) => {
     if (route.config?.auth) {
-      route.schema = { ...route.schema, security: [{ bearerAuth: [] }] };
+      route.schema = { ...route.schema, security: [{ bearerAuth: [] }, { oauth2: [] }] };
     }
   });
   app.addHook('preHandler', async (request) => {

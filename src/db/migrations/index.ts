@@ -1,5 +1,6 @@
 import type { Migration } from 'kysely/migration';
 import * as initial from './2026_11_22_000000_initial.js';
+import * as refreshRotationAndAudit from './2026_11_22_010000_refresh_rotation_and_audit.js';
 
 /**
  * Every migration, by name. Listed here rather than read from the folder so that the
@@ -7,4 +8,5 @@ import * as initial from './2026_11_22_000000_initial.js';
  */
 export const migrations: Record<string, Migration> = {
   '2026_11_22_000000_initial': initial,
+  '2026_11_22_010000_refresh_rotation_and_audit': refreshRotationAndAudit,
 };

@@ -2,6 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Deps } from '../../deps.js';
 import { AppError } from '../../errors.js';
 import { requireAuth } from '../../http/authenticate.js';
+import { clientContext } from '../../http/client-context.js';
 import { UserSchema, problemResponses } from '../../http/schemas.js';
 import { SignUpBody } from './accounts.schemas.js';
 import { toUserView } from './accounts.service.js';
@@ -23,7 +24,7 @@ export const accountsRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (
       },
     },
     async (request, reply) => {
-      const user = await accounts.signUp(request.body);
+      const user = await accounts.signUp(request.body, clientContext(request));
       return reply.status(201).send(toUserView(user));
     },
   );

@@ -6,11 +6,19 @@ import { AppError } from '../../errors.js';
 import type { UserView } from '../../http/schemas.js';
 import type { Clock } from '../../lib/clock.js';
 import { normalizeEmail } from '../../lib/email.js';
+import type { AuditService } from '../audit/audit.service.js';
 import * as repo from './accounts.repository.js';
 import type { UserWithRoles } from './accounts.repository.js';
 
 export const DEFAULT_ROLE = 'user';
 export const ADMIN_ROLE = 'admin';
+
+/** Who caused a change, for the audit trail. */
+export interface RequestOrigin {
+  actorId?: string | null;
+  ip?: string | null;
+  userAgent?: string | null;
+}
 
 export interface SignUpInput {
   email: string;
@@ -22,6 +30,7 @@ export interface AccountsServiceDeps {
   db: Db;
   clock: Clock;
   hasher: PasswordHasher;
+  audit: AuditService;
   config: Pick<Config, 'passwordRequireClasses'>;
 }
 
@@ -52,8 +61,12 @@ export class AccountsService {
       throw new AppError('weak_password', 'The password does not meet the policy', errors);
   }
 
-  async signUp(input: SignUpInput): Promise<UserWithRoles> {
-    return this.createAccount(input, { roles: [DEFAULT_ROLE], emailVerified: false });
+  async signUp(input: SignUpInput, client: RequestOrigin = {}): Promise<UserWithRoles> {
+    return this.createAccount(input, {
+      roles: [DEFAULT_ROLE],
+      emailVerified: false,
+      origin: client,
+    });
   }
 
   /**
@@ -62,7 +75,7 @@ export class AccountsService {
    */
   async createAccount(
     input: SignUpInput,
-    options: { roles: readonly string[]; emailVerified: boolean },
+    options: { roles: readonly string[]; emailVerified: boolean; origin?: RequestOrigin },
   ): Promise<UserWithRoles> {
     const email = normalizeEmail(input.email);
     this.assertPasswordAcceptable(input.password, email);
@@ -70,16 +83,29 @@ export class AccountsService {
     if (await repo.emailExists(this.deps.db, email)) throw new AppError('email_taken');
     const passwordHash = await this.deps.hasher.hash(input.password);
     const name = input.name?.trim() || null;
-    return this.deps.db.transaction().execute((trx) =>
-      repo.insertAccount(trx, {
+    return this.deps.db.transaction().execute(async (trx) => {
+      const user = await repo.insertAccount(trx, {
         email,
         name,
         passwordHash,
         roles: options.roles,
         emailVerified: options.emailVerified,
         now: this.deps.clock.now(),
-      }),
-    );
+      });
+      const origin = options.origin ?? {};
+      await this.deps.audit.record(
+        {
+          type: 'user.signup',
+          actorId: origin.actorId ?? user.id,
+          userId: user.id,
+          ip: origin.ip ?? null,
+          userAgent: origin.userAgent ?? null,
+          data: { roles: user.roles },
+        },
+        trx,
+      );
+      return user;
+    });
   }
 
   async getUser(userId: string): Promise<UserWithRoles> {
@@ -88,8 +114,9 @@ export class AccountsService {
     return user;
   }
 
-  async findUser(userId: string): Promise<UserWithRoles | undefined> {
-    return repo.findUserById(this.deps.db, userId);
+  /** Pass the caller's transaction when inside one (PGlite has a single connection). */
+  async findUser(userId: string, db: Db = this.deps.db): Promise<UserWithRoles | undefined> {
+    return repo.findUserById(db, userId);
   }
 
   async roleNamesOf(userId: string): Promise<string[]> {

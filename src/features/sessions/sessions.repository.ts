@@ -54,3 +54,143 @@ export async function findSessionStatus(
     .where('id', '=', sessionId)
     .executeTakeFirst();
 }
+
+export interface RefreshTokenWithSession {
+  token_hash: string;
+  session_id: string;
+  user_id: string;
+  token_expires_at: Date;
+  spent_at: Date | null;
+  child_sealed: string | null;
+  session_expires_at: Date;
+  absolute_expires_at: Date;
+  revoked_at: Date | null;
+}
+
+/**
+ * Finds a refresh token and its session, locking the token row until the transaction
+ * ends: concurrent refreshes of one token take turns instead of racing.
+ */
+export async function lockRefreshToken(
+  trx: Db,
+  tokenHash: string,
+): Promise<RefreshTokenWithSession | undefined> {
+  return trx
+    .selectFrom('refresh_tokens as rt')
+    .innerJoin('sessions as s', 's.id', 'rt.session_id')
+    .select([
+      'rt.token_hash',
+      'rt.session_id',
+      's.user_id',
+      'rt.expires_at as token_expires_at',
+      'rt.spent_at',
+      'rt.child_sealed',
+      's.expires_at as session_expires_at',
+      's.absolute_expires_at',
+      's.revoked_at',
+    ])
+    .where('rt.token_hash', '=', tokenHash)
+    .forUpdate('rt')
+    .executeTakeFirst();
+}
+
+export interface Rotation {
+  parentHash: string;
+  childHash: string;
+  childSealed: string;
+  sessionId: string;
+  now: Date;
+  expiresAt: Date;
+  client: { ip: string | null; userAgent: string | null };
+}
+
+/** Spends the parent token, stores its child and slides the session's expiry. */
+export async function rotateRefreshToken(trx: Db, rotation: Rotation): Promise<void> {
+  await trx
+    .updateTable('refresh_tokens')
+    .set({
+      spent_at: rotation.now,
+      replaced_by: rotation.childHash,
+      child_sealed: rotation.childSealed,
+    })
+    .where('token_hash', '=', rotation.parentHash)
+    .execute();
+  await trx
+    .insertInto('refresh_tokens')
+    .values({
+      token_hash: rotation.childHash,
+      session_id: rotation.sessionId,
+      created_at: rotation.now,
+      expires_at: rotation.expiresAt,
+    })
+    .execute();
+  await trx
+    .updateTable('sessions')
+    .set({
+      last_used_at: rotation.now,
+      expires_at: rotation.expiresAt,
+      ip: rotation.client.ip,
+      user_agent: rotation.client.userAgent,
+    })
+    .where('id', '=', rotation.sessionId)
+    .execute();
+}
+
+/** Revokes sessions that are still live; returns the ids it revoked. */
+export async function revokeSessions(
+  db: Db,
+  filter: { sessionId?: string; userId?: string; exceptSessionId?: string },
+  reason: string,
+  now: Date,
+): Promise<string[]> {
+  let query = db
+    .updateTable('sessions')
+    .set({ revoked_at: now, revoked_reason: reason })
+    .where('revoked_at', 'is', null);
+  if (filter.sessionId !== undefined) query = query.where('id', '=', filter.sessionId);
+  if (filter.userId !== undefined) query = query.where('user_id', '=', filter.userId);
+  if (filter.exceptSessionId !== undefined) query = query.where('id', '!=', filter.exceptSessionId);
+  const rows = await query.returning('id').execute();
+  return rows.map((row) => row.id);
+}
+
+export async function findSessionOwner(db: Db, sessionId: string): Promise<string | undefined> {
+  const row = await db
+    .selectFrom('sessions')
+    .select('user_id')
+    .where('id', '=', sessionId)
+    .executeTakeFirst();
+  return row?.user_id;
+}
+
+export type SessionListRow = Pick<
+  SessionRow,
+  'id' | 'created_at' | 'last_used_at' | 'user_agent' | 'ip'
+>;
+
+/** A user's live sessions, newest first, from a keyset position. */
+export async function listLiveSessions(
+  db: Db,
+  userId: string,
+  now: Date,
+  page: { limit: number; after?: { at: Date; id: string } },
+): Promise<SessionListRow[]> {
+  let query = db
+    .selectFrom('sessions')
+    .select(['id', 'created_at', 'last_used_at', 'user_agent', 'ip'])
+    .where('user_id', '=', userId)
+    .where('revoked_at', 'is', null)
+    .where('expires_at', '>', now)
+    .where('absolute_expires_at', '>', now);
+  if (page.after) {
+    const { at, id } = page.after;
+    query = query.where((eb) =>
+      eb.or([eb('created_at', '<', at), eb.and([eb('created_at', '=', at), eb('id', '<', id)])]),
+    );
+  }
+  return query
+    .orderBy('created_at', 'desc')
+    .orderBy('id', 'desc')
+    .limit(page.limit + 1)
+    .execute();
+}

@@ -1,11 +1,36 @@
+import cookie from '@fastify/cookie';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Deps } from '../../deps.js';
+import { AppError } from '../../errors.js';
+import { requireAuth } from '../../http/authenticate.js';
 import { problemResponses } from '../../http/schemas.js';
-import { SignInBody, SignInResponse } from './sessions.schemas.js';
+import { decodeCursor } from '../../lib/cursor.js';
+import {
+  CSRF_COOKIE,
+  REFRESH_COOKIE,
+  assertCookieRequestIsOurs,
+  clearRefreshCookies,
+  wantsCookie,
+} from './refresh-cookie.js';
+import {
+  PageQuery,
+  RefreshBody,
+  SessionIdParams,
+  SessionList,
+  SessionTokenResponse,
+  SignInBody,
+  SignOutBody,
+} from './sessions.schemas.js';
 import { clientContext, sendTokenResponse } from './token-response.js';
 
 export const sessionsRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (app, { deps }) => {
   const { sessions } = deps.services;
+  const { config } = deps;
+  await app.register(cookie);
+  const cookieOptions = (csrfToken?: string) => ({
+    maxAgeSeconds: config.refreshTokenTtl,
+    csrfToken,
+  });
 
   app.post(
     '/api/auth/signin',
@@ -15,7 +40,7 @@ export const sessionsRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (
         summary: 'Sign in with e-mail and password',
         body: SignInBody,
         response: {
-          200: SignInResponse,
+          200: SessionTokenResponse,
           ...problemResponses(
             'validation_failed',
             'invalid_credentials',
@@ -26,12 +51,113 @@ export const sessionsRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (
       },
     },
     async (request, reply) => {
-      const grant = await sessions.signIn(
-        request.body.email,
-        request.body.password,
+      const { email, password } = request.body;
+      const grant = await sessions.signIn(email, password, clientContext(request));
+      return sendTokenResponse(
+        reply,
+        grant,
+        wantsCookie(request, request.body.cookie) ? cookieOptions() : undefined,
+      );
+    },
+  );
+
+  app.post(
+    '/api/auth/refresh',
+    {
+      schema: {
+        tags: ['sessions'],
+        summary: 'Exchange a refresh token for a new pair (the old one is spent)',
+        description:
+          'The refresh token comes in the body, or — for browsers in cookie mode — from the ' +
+          'hyperion_refresh cookie, with X-CSRF-Token repeating the hyperion_csrf cookie.',
+        body: RefreshBody,
+        response: {
+          200: SessionTokenResponse,
+          ...problemResponses('validation_failed', 'unauthorized', 'forbidden'),
+        },
+      },
+    },
+    async (request, reply) => {
+      const fromBody = request.body?.refresh_token;
+      const fromCookie = fromBody ? undefined : request.cookies[REFRESH_COOKIE];
+      if (!fromBody && !fromCookie) {
+        throw new AppError('validation_failed', 'A refresh token is required', [
+          { field: 'refresh_token', message: 'is required' },
+        ]);
+      }
+      if (fromCookie) assertCookieRequestIsOurs(request, config);
+      const grant = await sessions.refresh((fromBody ?? fromCookie)!, clientContext(request));
+      const cookieMode = fromCookie !== undefined || wantsCookie(request, request.body?.cookie);
+      return sendTokenResponse(
+        reply,
+        grant,
+        cookieMode ? cookieOptions(request.cookies[CSRF_COOKIE]) : undefined,
+      );
+    },
+  );
+
+  app.post(
+    '/api/auth/signout',
+    {
+      config: { auth: true },
+      schema: {
+        tags: ['sessions'],
+        summary: 'Sign out of this session, or of every session with {"all": true}',
+        body: SignOutBody,
+        response: { 204: { type: 'null' }, ...problemResponses('unauthorized') },
+      },
+    },
+    async (request, reply) => {
+      const auth = requireAuth(request);
+      await sessions.signOut(
+        auth.userId,
+        auth.sessionId,
+        request.body?.all === true,
         clientContext(request),
       );
-      return sendTokenResponse(reply, grant);
+      clearRefreshCookies(reply);
+      return reply.status(204).send(null);
+    },
+  );
+
+  app.get(
+    '/api/auth/sessions',
+    {
+      config: { auth: true },
+      schema: {
+        tags: ['sessions'],
+        summary: "The signed-in user's live sessions, newest first",
+        querystring: PageQuery,
+        response: { 200: SessionList, ...problemResponses('unauthorized', 'validation_failed') },
+      },
+    },
+    async (request) => {
+      const auth = requireAuth(request);
+      const { limit, cursor } = request.query;
+      const after = cursor ? decodeCursor(cursor) : undefined;
+      return sessions.listSessions(
+        auth.userId,
+        auth.sessionId,
+        after ? { limit, after } : { limit },
+      );
+    },
+  );
+
+  app.delete(
+    '/api/auth/sessions/:id',
+    {
+      config: { auth: true },
+      schema: {
+        tags: ['sessions'],
+        summary: 'End one of your sessions',
+        params: SessionIdParams,
+        response: { 204: { type: 'null' }, ...problemResponses('unauthorized', 'not_found') },
+      },
+    },
+    async (request, reply) => {
+      const auth = requireAuth(request);
+      await sessions.revokeOwnSession(auth.userId, request.params.id, clientContext(request));
+      return reply.status(204).send(null);
     },
   );
 };

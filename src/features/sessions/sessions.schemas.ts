@@ -1,13 +1,64 @@
 import { Type } from 'typebox';
-import { TokenResponseSchema } from '../../http/schemas.js';
+import { TokenResponseSchema, Timestamp, Uuid } from '../../http/schemas.js';
+
+const CookieFlag = Type.Optional(
+  Type.Boolean({ description: 'Deliver the refresh token as an HttpOnly cookie (browsers)' }),
+);
 
 export const SignInBody = Type.Object(
   {
     // Not the sign-up pattern: any text is checked, and a malformed address simply fails.
     email: Type.String({ minLength: 1, maxLength: 320 }),
     password: Type.String({ minLength: 1, maxLength: 1024 }),
+    cookie: CookieFlag,
   },
   { additionalProperties: false },
 );
 
-export const SignInResponse = TokenResponseSchema;
+// No body at all is fine: a browser in cookie mode sends the token as a cookie.
+export const RefreshBody = Type.Union([
+  Type.Object(
+    {
+      refresh_token: Type.Optional(Type.String({ minLength: 1, maxLength: 512 })),
+      cookie: CookieFlag,
+    },
+    { additionalProperties: false },
+  ),
+  Type.Null(),
+]);
+
+export const SignOutBody = Type.Union([
+  Type.Object({ all: Type.Optional(Type.Boolean()) }, { additionalProperties: false }),
+  Type.Null(),
+]);
+
+export const SessionTokenResponse = Type.Object({
+  ...TokenResponseSchema.properties,
+  csrf_token: Type.Optional(
+    Type.String({ description: 'Cookie mode: repeat it in X-CSRF-Token when refreshing' }),
+  ),
+});
+
+export const SessionSchema = Type.Object({
+  id: Uuid,
+  created_at: Timestamp,
+  last_used_at: Timestamp,
+  user_agent: Type.Union([Type.String(), Type.Null()]),
+  ip: Type.Union([Type.String(), Type.Null()]),
+  current: Type.Boolean(),
+});
+
+export const PageQuery = Type.Object(
+  {
+    limit: Type.Integer({ minimum: 1, maximum: 100, default: 50 }),
+    cursor: Type.Optional(Type.String({ maxLength: 200 })),
+  },
+  { additionalProperties: false },
+);
+
+export const SessionList = Type.Object({
+  items: Type.Array(SessionSchema),
+  next_cursor: Type.Union([Type.String(), Type.Null()]),
+});
+
+export const SessionIdParams = Type.Object({ id: Uuid });

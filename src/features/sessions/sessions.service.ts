@@ -1,11 +1,15 @@
 import type { Config } from '../../config/config.js';
 import type { AccessTokens } from '../../crypto/access-tokens.js';
 import { generateOpaqueToken, hashOpaqueToken } from '../../crypto/opaque-token.js';
+import { openWithToken, sealWithToken } from '../../crypto/token-seal.js';
 import type { Db } from '../../db/create-db.js';
 import { AppError } from '../../errors.js';
-import { type Clock, addSeconds } from '../../lib/clock.js';
+import { type Clock, addSeconds, toEpochSeconds } from '../../lib/clock.js';
+import { type KeysetCursor, toPage } from '../../lib/cursor.js';
 import type { UserWithRoles } from '../accounts/accounts.repository.js';
 import type { AccountsService } from '../accounts/accounts.service.js';
+import type { AuditService } from '../audit/audit.service.js';
+import type { SessionGuard } from './session-guard.js';
 import * as repo from './sessions.repository.js';
 
 export interface ClientContext {
@@ -22,18 +26,51 @@ export interface TokenGrant {
   expiresIn: number;
 }
 
+/** The child pair a refresh produced, sealed under the spent token for retries. */
+interface SealedChild {
+  refreshToken: string;
+  accessToken: string;
+  accessExpiresAt: number;
+}
+
+export interface SessionView {
+  id: string;
+  created_at: string;
+  last_used_at: string;
+  user_agent: string | null;
+  ip: string | null;
+  current: boolean;
+}
+
 export interface SessionsServiceDeps {
   db: Db;
   clock: Clock;
   tokens: AccessTokens;
   accounts: AccountsService;
+  audit: AuditService;
+  guard: SessionGuard;
   config: Pick<
     Config,
-    'accessTokenTtl' | 'refreshTokenTtl' | 'sessionMaxLifetime' | 'emailVerificationRequired'
+    | 'accessTokenTtl'
+    | 'refreshTokenTtl'
+    | 'refreshReuseInterval'
+    | 'sessionMaxLifetime'
+    | 'emailVerificationRequired'
   >;
 }
 
 const USER_AGENT_MAX = 512;
+const INVALID_REFRESH = 'The refresh token is not valid';
+
+type RefreshOutcome =
+  | { kind: 'rotated'; grant: TokenGrant }
+  | { kind: 'replayed'; grant: TokenGrant }
+  | { kind: 'reused'; sessionId: string; userId: string }
+  | { kind: 'invalid' };
+
+function trimUserAgent(userAgent: string | null): string | null {
+  return userAgent ? userAgent.slice(0, USER_AGENT_MAX) : null;
+}
 
 export class SessionsService {
   constructor(private readonly deps: SessionsServiceDeps) {}
@@ -44,12 +81,31 @@ export class SessionsService {
    */
   async signIn(email: string, password: string, client: ClientContext): Promise<TokenGrant> {
     const user = await this.deps.accounts.checkPassword(email, password);
-    if (!user) throw new AppError('invalid_credentials', 'The e-mail or password is wrong');
+    if (!user) {
+      await this.deps.audit.record({
+        type: 'user.signin_failed',
+        ...clientFields(client),
+        data: { reason: 'invalid_credentials' },
+      });
+      throw new AppError('invalid_credentials', 'The e-mail or password is wrong');
+    }
+    this.assertMaySignIn(user);
+    const grant = await this.startSession(user, client);
+    await this.deps.audit.record({
+      type: 'user.signin',
+      actorId: user.id,
+      userId: user.id,
+      ...clientFields(client),
+      data: { session_id: grant.sessionId },
+    });
+    return grant;
+  }
+
+  assertMaySignIn(user: UserWithRoles): void {
     if (!user.is_active) throw new AppError('account_disabled');
     if (this.deps.config.emailVerificationRequired && !user.email_verified) {
       throw new AppError('email_not_verified', 'Verify your e-mail address before signing in');
     }
-    return this.startSession(user, client);
   }
 
   /** Opens a session for a user whose identity is proven, and issues its first token pair. */
@@ -63,7 +119,7 @@ export class SessionsService {
         now,
         expiresAt: addSeconds(now, config.refreshTokenTtl),
         absoluteExpiresAt: addSeconds(now, config.sessionMaxLifetime),
-        userAgent: client.userAgent?.slice(0, USER_AGENT_MAX) ?? null,
+        userAgent: trimUserAgent(client.userAgent),
         ip: client.ip,
         refreshTokenHash: hashOpaqueToken(refreshToken),
       }),
@@ -86,16 +142,188 @@ export class SessionsService {
     );
   }
 
+  /**
+   * Exchanges a refresh token for a new pair and spends it. The token row is locked, so
+   * concurrent refreshes of one token take turns. A spent token presented again within
+   * REFRESH_REUSE_INTERVAL gets the very same child pair (two tabs refreshing at once
+   * both stay signed in); later it is reuse — a sign of theft — and the session is revoked.
+   */
+  async refresh(refreshToken: string, client: ClientContext): Promise<TokenGrant> {
+    const outcome = await this.deps.db
+      .transaction()
+      .execute((trx) => this.#refreshInTransaction(trx, refreshToken, client));
+    switch (outcome.kind) {
+      case 'rotated':
+      case 'replayed':
+        return outcome.grant;
+      case 'reused':
+        await this.deps.guard.revoked([outcome.sessionId]);
+        throw new AppError(
+          'unauthorized',
+          'The refresh token was already used; the session has been revoked',
+        );
+      case 'invalid':
+        throw new AppError('unauthorized', INVALID_REFRESH);
+    }
+  }
+
+  async #refreshInTransaction(
+    trx: Db,
+    refreshToken: string,
+    client: ClientContext,
+  ): Promise<RefreshOutcome> {
+    const { config, clock } = this.deps;
+    const now = clock.now();
+    const token = await repo.lockRefreshToken(trx, hashOpaqueToken(refreshToken));
+    if (!token || token.revoked_at !== null || token.absolute_expires_at <= now)
+      return { kind: 'invalid' };
+
+    if (token.spent_at !== null) {
+      const withinWindow =
+        now.getTime() - token.spent_at.getTime() <= config.refreshReuseInterval * 1000;
+      const child =
+        withinWindow && token.child_sealed
+          ? openWithToken<SealedChild>(refreshToken, token.child_sealed)
+          : undefined;
+      if (child) {
+        const user = await this.deps.accounts.findUser(token.user_id, trx);
+        if (!user || !user.is_active) return { kind: 'invalid' };
+        return {
+          kind: 'replayed',
+          grant: {
+            user,
+            sessionId: token.session_id,
+            accessToken: child.accessToken,
+            refreshToken: child.refreshToken,
+            expiresIn: Math.max(0, child.accessExpiresAt - toEpochSeconds(now)),
+          },
+        };
+      }
+      await repo.revokeSessions(trx, { sessionId: token.session_id }, 'refresh_reused', now);
+      await this.deps.audit.record(
+        {
+          type: 'session.refresh_reused',
+          userId: token.user_id,
+          ...clientFields(client),
+          data: { session_id: token.session_id },
+        },
+        trx,
+      );
+      return { kind: 'reused', sessionId: token.session_id, userId: token.user_id };
+    }
+
+    if (token.token_expires_at <= now || token.session_expires_at <= now)
+      return { kind: 'invalid' };
+    const user = await this.deps.accounts.findUser(token.user_id, trx);
+    if (!user || !user.is_active) return { kind: 'invalid' };
+
+    const childToken = generateOpaqueToken();
+    const accessToken = await this.signAccessToken(user, token.session_id);
+    const sealed: SealedChild = {
+      refreshToken: childToken,
+      accessToken,
+      accessExpiresAt: toEpochSeconds(now) + config.accessTokenTtl,
+    };
+    const slidingExpiry = addSeconds(now, config.refreshTokenTtl);
+    await repo.rotateRefreshToken(trx, {
+      parentHash: token.token_hash,
+      childHash: hashOpaqueToken(childToken),
+      childSealed: sealWithToken(refreshToken, sealed),
+      sessionId: token.session_id,
+      now,
+      expiresAt:
+        slidingExpiry < token.absolute_expires_at ? slidingExpiry : token.absolute_expires_at,
+      client: { ip: client.ip, userAgent: trimUserAgent(client.userAgent) },
+    });
+    return {
+      kind: 'rotated',
+      grant: {
+        user,
+        sessionId: token.session_id,
+        accessToken,
+        refreshToken: childToken,
+        expiresIn: config.accessTokenTtl,
+      },
+    };
+  }
+
   /** Refuses a token whose session was revoked or has ended, even while the JWT is unexpired. */
   async assertSessionActive(sessionId: string, userId: string): Promise<void> {
-    const session = await repo.findSessionStatus(this.deps.db, sessionId);
-    const now = this.deps.clock.now();
-    const ended =
-      !session ||
-      session.user_id !== userId ||
-      session.revoked_at !== null ||
-      session.expires_at <= now ||
-      session.absolute_expires_at <= now;
-    if (ended) throw new AppError('unauthorized', 'The session has ended');
+    await this.deps.guard.assertActive(sessionId, userId);
   }
+
+  /** Ends one session of the user (204 even if it had already ended); 404 if it is not theirs. */
+  async revokeOwnSession(userId: string, sessionId: string, client: ClientContext): Promise<void> {
+    const owner = await repo.findSessionOwner(this.deps.db, sessionId);
+    if (owner !== userId) throw new AppError('not_found', 'No such session');
+    await this.#revoke({ sessionId }, 'signout', { actorId: userId, userId, client });
+  }
+
+  /** Signs out: this session, or every session of the user. */
+  async signOut(
+    userId: string,
+    sessionId: string,
+    all: boolean,
+    client: ClientContext,
+  ): Promise<void> {
+    await this.#revoke(all ? { userId } : { sessionId, userId }, 'signout', {
+      actorId: userId,
+      userId,
+      client,
+      all,
+    });
+  }
+
+  /** Revokes every session of a user but, optionally, one (password change keeps the caller's). */
+  async revokeAllForUser(
+    userId: string,
+    reason: string,
+    exceptSessionId?: string,
+  ): Promise<string[]> {
+    const filter = exceptSessionId ? { userId, exceptSessionId } : { userId };
+    const ids = await repo.revokeSessions(this.deps.db, filter, reason, this.deps.clock.now());
+    await this.deps.guard.revoked(ids);
+    return ids;
+  }
+
+  async #revoke(
+    filter: { sessionId?: string; userId?: string },
+    reason: string,
+    context: { actorId: string; userId: string; client: ClientContext; all?: boolean },
+  ): Promise<void> {
+    const ids = await repo.revokeSessions(this.deps.db, filter, reason, this.deps.clock.now());
+    await this.deps.guard.revoked(ids);
+    await this.deps.audit.record({
+      type: 'user.signout',
+      actorId: context.actorId,
+      userId: context.userId,
+      ...clientFields(context.client),
+      data: { session_ids: ids, all: context.all ?? false },
+    });
+  }
+
+  async listSessions(
+    userId: string,
+    currentSessionId: string,
+    page: { limit: number; after?: KeysetCursor },
+  ) {
+    const rows = await repo.listLiveSessions(this.deps.db, userId, this.deps.clock.now(), page);
+    const { items, next_cursor } = toPage(rows, page.limit, (row) => ({
+      at: row.created_at,
+      id: row.id,
+    }));
+    const views: SessionView[] = items.map((row) => ({
+      id: row.id,
+      created_at: row.created_at.toISOString(),
+      last_used_at: row.last_used_at.toISOString(),
+      user_agent: row.user_agent,
+      ip: row.ip,
+      current: row.id === currentSessionId,
+    }));
+    return { items: views, next_cursor };
+  }
+}
+
+function clientFields(client: ClientContext) {
+  return { ip: client.ip, userAgent: client.userAgent };
 }

@@ -1,20 +1,39 @@
-import type { FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyReply } from 'fastify';
 import { toUserView } from '../accounts/accounts.service.js';
-import type { ClientContext, TokenGrant } from './sessions.service.js';
+import { setRefreshCookies } from './refresh-cookie.js';
+import type { TokenGrant } from './sessions.service.js';
 
-/** The client a request comes from, as sessions record it. */
-export function clientContext(request: FastifyRequest): ClientContext {
-  return { ip: request.ip ?? null, userAgent: request.headers['user-agent'] ?? null };
+export { clientContext } from '../../http/client-context.js';
+
+/** Marks a response that carries a token as never to be stored by a browser or proxy. */
+export function noStore(reply: FastifyReply): void {
+  reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
 }
 
-/** A token response (RFC 6749 §5.1); never cached by a browser or proxy. */
-export function sendTokenResponse(reply: FastifyReply, grant: TokenGrant) {
-  reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
-  return {
+/**
+ * A token response (RFC 6749 §5.1). In cookie mode the refresh token goes into an
+ * HttpOnly cookie instead of the body, where page scripts could read it.
+ */
+export function sendTokenResponse(
+  reply: FastifyReply,
+  grant: TokenGrant,
+  cookie?: { maxAgeSeconds: number; csrfToken?: string | undefined },
+) {
+  noStore(reply);
+  const body = {
     access_token: grant.accessToken,
     token_type: 'bearer' as const,
     expires_in: grant.expiresIn,
-    refresh_token: grant.refreshToken,
     user: toUserView(grant.user),
   };
+  if (cookie) {
+    const csrf = setRefreshCookies(
+      reply,
+      grant.refreshToken,
+      cookie.maxAgeSeconds,
+      cookie.csrfToken,
+    );
+    return { ...body, csrf_token: csrf };
+  }
+  return { ...body, refresh_token: grant.refreshToken };
 }

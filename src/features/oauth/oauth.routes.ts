@@ -1,0 +1,107 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyError, FastifyReply } from 'fastify';
+import { Type } from 'typebox';
+import type { Deps } from '../../deps.js';
+import { clientContext } from '../../http/client-context.js';
+import { toAppError } from '../../http/problem.js';
+import { TokenResponseSchema } from '../../http/schemas.js';
+import { sendTokenResponse } from '../sessions/token-response.js';
+import { OAuthError } from './oauth.errors.js';
+import { type TokenRequest, grantFromAppError, parseTokenRequest } from './token-request.js';
+
+// Describes the request in OpenAPI; the handler parses it itself (see attachValidation).
+const TokenRequestSchema = Type.Object(
+  {
+    grant_type: Type.String({ enum: ['password', 'refresh_token', 'client_credentials'] }),
+    username: Type.Optional(Type.String()),
+    password: Type.Optional(Type.String()),
+    refresh_token: Type.Optional(Type.String()),
+    scope: Type.Optional(Type.String()),
+    client_id: Type.Optional(Type.String()),
+    client_secret: Type.Optional(Type.String()),
+  },
+  { additionalProperties: true },
+);
+
+const OAuthErrorSchema = Type.Object({ error: Type.String(), error_description: Type.String() });
+
+function sendOAuthError(reply: FastifyReply, error: OAuthError) {
+  return reply
+    .status(error.status)
+    .headers({ 'cache-control': 'no-store', pragma: 'no-cache', ...error.headers })
+    .type('application/json')
+    .send(JSON.stringify({ error: error.code, error_description: error.description }));
+}
+
+/** The RFC 6749 token endpoint: form-encoded or JSON, with its own error format. */
+export const oauthRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (app, { deps }) => {
+  const { sessions } = deps.services;
+
+  app.addContentTypeParser(
+    'application/x-www-form-urlencoded',
+    { parseAs: 'string' },
+    (_request, body, done) => {
+      done(null, body);
+    },
+  );
+
+  app.setErrorHandler((error: FastifyError, request, reply) => {
+    if (error instanceof OAuthError) return sendOAuthError(reply, error);
+    const appError = toAppError(error);
+    if (appError?.code === 'service_unavailable') {
+      return sendOAuthError(reply, new OAuthError('temporarily_unavailable', appError.message));
+    }
+    if (appError && appError.status < 500) {
+      return sendOAuthError(
+        reply,
+        new OAuthError('invalid_request', appError.detail ?? appError.message),
+      );
+    }
+    request.log.error({ err: error }, 'unhandled error at the token endpoint');
+    return sendOAuthError(reply, new OAuthError('server_error', 'An unexpected error occurred'));
+  });
+
+  app.post(
+    '/api/auth/token',
+    {
+      schema: {
+        tags: ['oauth'],
+        summary: 'OAuth 2.0 token endpoint (RFC 6749)',
+        description:
+          'grant_type=password (username, password), refresh_token (refresh_token) or ' +
+          'client_credentials (client authentication by HTTP Basic or client_id/client_secret). ' +
+          'Form-encoded or JSON. Errors are {error, error_description}.',
+        consumes: ['application/x-www-form-urlencoded', 'application/json'],
+        body: TokenRequestSchema,
+        response: { 200: TokenResponseSchema, 400: OAuthErrorSchema, 401: OAuthErrorSchema },
+      },
+      // The body is validated by parseTokenRequest, which speaks the OAuth error format.
+      attachValidation: true,
+    },
+    async (request, reply) => {
+      const body: unknown = request.body;
+      const tokenRequest: TokenRequest = parseTokenRequest(body, request.headers.authorization);
+      const client = clientContext(request);
+      try {
+        switch (tokenRequest.grantType) {
+          case 'password':
+            return sendTokenResponse(
+              reply,
+              await sessions.signIn(tokenRequest.username, tokenRequest.password, client),
+            );
+          case 'refresh_token':
+            return sendTokenResponse(
+              reply,
+              await sessions.refresh(tokenRequest.refreshToken, client),
+            );
+          case 'client_credentials':
+            throw new OAuthError('invalid_client', 'Client authentication failed', {
+              'www-authenticate': 'Basic realm="hyperion-auth"',
+            });
+        }
+      } catch (error) {
+        throw grantFromAppError(error);
+      }
+    },
+  );
+};

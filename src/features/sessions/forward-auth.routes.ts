@@ -1,0 +1,63 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from 'typebox';
+import type { Deps } from '../../deps.js';
+import { AppError } from '../../errors.js';
+import { readBearerToken } from '../../http/authenticate.js';
+import { sendProblem } from '../../http/problem.js';
+import { problemResponses } from '../../http/schemas.js';
+
+const ForwardAuthBody = Type.Object({
+  user_id: Type.String(),
+  email: Type.Union([Type.String(), Type.Null()]),
+  roles: Type.Array(Type.String()),
+});
+
+/**
+ * Forward auth for gateways (nginx `auth_request`, Traefik `forwardAuth`): 200 with the
+ * caller's identity in headers the gateway copies upstream, 401 otherwise. It runs on
+ * every request the gateway proxies, so it does only the token check and the session
+ * check, never a user lookup.
+ */
+export const forwardAuthRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (
+  app,
+  { deps },
+) => {
+  const { tokens } = deps;
+  const { sessions } = deps.services;
+
+  app.get(
+    '/api/auth/verify',
+    {
+      schema: {
+        tags: ['sessions'],
+        summary: 'Forward-auth check for a gateway',
+        description:
+          '200 with X-User-Id, X-User-Email and X-User-Roles (comma-separated) for a valid ' +
+          'bearer token; service tokens also get X-Auth-Scope. 401 otherwise.',
+        security: [{ bearerAuth: [] }],
+        response: { 200: ForwardAuthBody, ...problemResponses('unauthorized', 'token_expired') },
+      },
+    },
+    async (request, reply) => {
+      reply.header('cache-control', 'no-store');
+      try {
+        const raw = readBearerToken(request);
+        if (!raw) throw new AppError('unauthorized', 'A bearer token is required');
+        const token = await tokens.verify(raw);
+        if (token.sid) await sessions.assertSessionActive(token.sid, token.sub);
+        reply.header('x-user-id', token.sub);
+        if (token.email) reply.header('x-user-email', token.email);
+        reply.header('x-user-roles', token.roles.join(','));
+        if (token.scope !== undefined) reply.header('x-auth-scope', token.scope);
+        return reply
+          .status(200)
+          .send({ user_id: token.sub, email: token.email ?? null, roles: token.roles });
+      } catch (error) {
+        if (!(error instanceof AppError)) throw error;
+        // RFC 6750: tell the client how to authenticate; the gateway passes it through.
+        reply.header('www-authenticate', `Bearer realm="hyperion-auth", error="invalid_token"`);
+        return sendProblem(request, reply, error);
+      }
+    },
+  );
+};

@@ -1,0 +1,145 @@
+import { describe, expect, it } from 'vitest';
+import { type TokenBody, json, signedInUser, startTestApp } from '../../../test/app.js';
+import { hashOpaqueToken } from '../../crypto/opaque-token.js';
+
+const { app, deps, clock } = await startTestApp();
+
+const refresh = (refresh_token: string) =>
+  app.inject({ method: 'POST', url: '/api/auth/refresh', payload: { refresh_token } });
+const me = (accessToken: string) =>
+  app.inject({
+    method: 'GET',
+    url: '/api/auth/me',
+    headers: { authorization: `Bearer ${accessToken}` },
+  });
+
+async function sessionOf(refreshToken: string) {
+  const row = await deps.db
+    .selectFrom('refresh_tokens')
+    .innerJoin('sessions', 'sessions.id', 'refresh_tokens.session_id')
+    .select([
+      'sessions.id',
+      'sessions.revoked_at',
+      'sessions.revoked_reason',
+      'sessions.expires_at',
+    ])
+    .where('refresh_tokens.token_hash', '=', hashOpaqueToken(refreshToken))
+    .executeTakeFirstOrThrow();
+  return row;
+}
+
+describe('POST /api/auth/refresh', () => {
+  it('spends the token and returns a new pair for the same session, never cached', async () => {
+    const { tokens, user } = await signedInUser(app);
+    clock.advance(60);
+    const response = await refresh(tokens.refresh_token);
+    expect(response.statusCode).toBe(200);
+    expect(response.headers['cache-control']).toBe('no-store');
+    const next = json<TokenBody>(response);
+    expect(next.refresh_token).not.toBe(tokens.refresh_token);
+    expect(next.access_token).not.toBe(tokens.access_token);
+    expect(next.user.id).toBe(user.id);
+    expect((await me(next.access_token)).statusCode).toBe(200);
+    expect((await sessionOf(next.refresh_token)).id).toBe(
+      (await sessionOf(tokens.refresh_token)).id,
+    );
+    const parent = await deps.db
+      .selectFrom('refresh_tokens')
+      .select(['spent_at', 'replaced_by'])
+      .where('token_hash', '=', hashOpaqueToken(tokens.refresh_token))
+      .executeTakeFirstOrThrow();
+    expect(parent.spent_at).not.toBeNull();
+    expect(parent.replaced_by).toBe(hashOpaqueToken(next.refresh_token));
+  });
+
+  it('answers a retry inside REFRESH_REUSE_INTERVAL with the very same pair (two tabs stay signed in)', async () => {
+    const { tokens } = await signedInUser(app);
+    const first = json<TokenBody>(await refresh(tokens.refresh_token));
+    clock.advance(deps.config.refreshReuseInterval - 1);
+    const retry = await refresh(tokens.refresh_token);
+    expect(retry.statusCode).toBe(200);
+    const second = json<TokenBody>(retry);
+    expect(second.refresh_token).toBe(first.refresh_token);
+    expect(second.access_token).toBe(first.access_token);
+    // The child still works: nobody was signed out.
+    const onward = await refresh(first.refresh_token);
+    expect(onward.statusCode).toBe(200);
+    expect((await sessionOf(first.refresh_token)).revoked_at).toBeNull();
+  });
+
+  it('serializes two concurrent refreshes of one token: both succeed with the same pair', async () => {
+    const { tokens } = await signedInUser(app);
+    const [a, b] = await Promise.all([
+      refresh(tokens.refresh_token),
+      refresh(tokens.refresh_token),
+    ]);
+    expect([a.statusCode, b.statusCode]).toEqual([200, 200]);
+    expect(json<TokenBody>(a).refresh_token).toBe(json<TokenBody>(b).refresh_token);
+    const children = await deps.db
+      .selectFrom('refresh_tokens')
+      .select('token_hash')
+      .where('session_id', '=', (await sessionOf(tokens.refresh_token)).id)
+      .execute();
+    expect(children).toHaveLength(2);
+  });
+
+  it('treats a spent token presented after the window as reuse: 401, session revoked, event recorded', async () => {
+    const { tokens, user } = await signedInUser(app);
+    const child = json<TokenBody>(await refresh(tokens.refresh_token));
+    clock.advance(deps.config.refreshReuseInterval + 1);
+    const reuse = await refresh(tokens.refresh_token);
+    expect(reuse.statusCode).toBe(401);
+    expect(json(reuse)['code']).toBe('unauthorized');
+    const session = await sessionOf(tokens.refresh_token);
+    expect(session.revoked_at).not.toBeNull();
+    expect(session.revoked_reason).toBe('refresh_reused');
+    // Everything of that session stops: the child refresh token and its access token.
+    expect((await refresh(child.refresh_token)).statusCode).toBe(401);
+    expect((await me(child.access_token)).statusCode).toBe(401);
+    const events = await deps.db
+      .selectFrom('audit_events')
+      .select(['type', 'data'])
+      .where('user_id', '=', user.id)
+      .where('type', '=', 'session.refresh_reused')
+      .execute();
+    expect(events).toHaveLength(1);
+    expect(events[0]!.data).toEqual({ session_id: session.id });
+  });
+
+  it('refuses unknown, expired and missing refresh tokens', async () => {
+    expect((await refresh('not-a-real-token')).statusCode).toBe(401);
+    const missing = await app.inject({ method: 'POST', url: '/api/auth/refresh', payload: {} });
+    expect(missing.statusCode).toBe(400);
+    expect(json(missing)['code']).toBe('validation_failed');
+
+    const { tokens } = await signedInUser(app);
+    clock.advance(deps.config.refreshTokenTtl + 1);
+    expect((await refresh(tokens.refresh_token)).statusCode).toBe(401);
+  });
+
+  it('slides the session expiry with use but never past its absolute lifetime', async () => {
+    const { tokens } = await signedInUser(app);
+    let current = tokens.refresh_token;
+    const step = Math.floor(deps.config.refreshTokenTtl * 0.9);
+    const steps = Math.ceil(deps.config.sessionMaxLifetime / step) + 1;
+    let lastStatus = 200;
+    for (let i = 0; i < steps && lastStatus === 200; i += 1) {
+      clock.advance(step);
+      const response = await refresh(current);
+      lastStatus = response.statusCode;
+      if (lastStatus === 200) current = json<TokenBody>(response).refresh_token;
+    }
+    // Used within every inactivity window, yet ended by the absolute lifetime.
+    expect(lastStatus).toBe(401);
+  });
+
+  it('refuses a refresh once the user is deactivated', async () => {
+    const { tokens, user } = await signedInUser(app);
+    await deps.db
+      .updateTable('users')
+      .set({ is_active: false })
+      .where('id', '=', user.id)
+      .execute();
+    expect((await refresh(tokens.refresh_token)).statusCode).toBe(401);
+  });
+});

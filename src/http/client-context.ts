@@ -1,0 +1,12 @@
+import type { FastifyRequest } from 'fastify';
+
+/** Where a request comes from, as sessions and the audit trail record it. */
+export interface ClientContext {
+  /** The client's address; behind proxies only as far as TRUST_PROXY allows. */
+  ip: string | null;
+  userAgent: string | null;
+}
+
+export function clientContext(request: FastifyRequest): ClientContext {
+  return { ip: request.ip ?? null, userAgent: request.headers['user-agent'] ?? null };
+}
