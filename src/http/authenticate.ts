@@ -15,8 +15,11 @@ export interface AuthContext {
 
 declare module 'fastify' {
   interface FastifyContextConfig {
-    /** The route needs a signed-in user's bearer token. */
-    auth?: boolean;
+    /**
+     * `true`: the route needs a signed-in user's bearer token. `'optional'`: a bearer token,
+     * if sent, must be valid; without one the handler decides (sign-out by refresh cookie).
+     */
+    auth?: boolean | 'optional';
   }
   interface FastifyRequest {
     auth: AuthContext | undefined;
@@ -44,14 +47,22 @@ export function requireAuth(request: FastifyRequest): AuthContext {
 export function registerAuthentication(app: FastifyInstance, deps: Deps): void {
   app.decorateRequest('auth', undefined);
   app.addHook('onRoute', (route) => {
-    if (route.config?.auth) {
-      route.schema = { ...route.schema, security: [{ bearerAuth: [] }, { oauth2: [] }] };
+    const auth = route.config?.auth;
+    if (auth) {
+      const security: Record<string, string[]>[] = [{ bearerAuth: [] }, { oauth2: [] }];
+      // An empty requirement in OpenAPI means "or no credentials at all".
+      if (auth === 'optional') security.push({});
+      route.schema = { ...route.schema, security };
     }
   });
   app.addHook('preHandler', async (request) => {
-    if (!request.routeOptions.config.auth) return;
+    const auth = request.routeOptions.config.auth;
+    if (!auth) return;
     const raw = readBearerToken(request);
-    if (!raw) throw new AppError('unauthorized', 'A bearer token is required');
+    if (!raw) {
+      if (auth === 'optional' && request.headers.authorization === undefined) return;
+      throw new AppError('unauthorized', 'A bearer token is required');
+    }
     const token = await deps.tokens.verify(raw);
     // Service tokens carry no session and cannot act as a user.
     if (!token.sid) throw new AppError('unauthorized', 'A user access token is required');

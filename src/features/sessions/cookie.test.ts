@@ -121,4 +121,32 @@ describe('cookie mode', () => {
       /Max-Age=0|Expires=Thu, 01 Jan 1970/,
     );
   });
+
+  it('signs out with the refresh cookie alone (CSRF-checked) when the access token is gone', async () => {
+    const { response, refresh, csrf } = await cookieSignIn();
+    const access = json<{ access_token: string }>(response).access_token;
+    const cookie = `hyperion_refresh=${refresh.value}; hyperion_csrf=${csrf.value}`;
+    const forged = await app.inject({
+      method: 'POST',
+      url: '/api/auth/signout',
+      headers: { cookie },
+    });
+    expect(forged.statusCode).toBe(403);
+    const me = () =>
+      app.inject({
+        method: 'GET',
+        url: '/api/auth/me',
+        headers: { authorization: `Bearer ${access}` },
+      });
+    expect((await me()).statusCode).toBe(200);
+
+    const signout = await app.inject({
+      method: 'POST',
+      url: '/api/auth/signout',
+      headers: { cookie, 'x-csrf-token': csrf.value },
+    });
+    expect(signout.statusCode).toBe(204);
+    expect((await me()).statusCode).toBe(401);
+    expect((await refreshWithCookies(refresh.value, csrf.value)).statusCode).toBe(401);
+  });
 });

@@ -194,3 +194,15 @@ export async function listLiveSessions(
     .limit(page.limit + 1)
     .execute();
 }
+
+export async function findSessionByRefreshToken(
+  db: Db,
+  tokenHash: string,
+): Promise<Pick<SessionRow, 'id' | 'user_id' | 'revoked_at'> | undefined> {
+  return db
+    .selectFrom('refresh_tokens as rt')
+    .innerJoin('sessions as s', 's.id', 'rt.session_id')
+    .select(['s.id', 's.user_id', 's.revoked_at'])
+    .where('rt.token_hash', '=', tokenHash)
+    .executeTakeFirst();
+}

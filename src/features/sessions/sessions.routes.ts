@@ -99,22 +99,34 @@ export const sessionsRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (
   app.post(
     '/api/auth/signout',
     {
-      config: { auth: true },
+      config: { auth: 'optional' },
       schema: {
         tags: ['sessions'],
         summary: 'Sign out of this session, or of every session with {"all": true}',
+        description:
+          'With a bearer token; or, for a browser in cookie mode, with the hyperion_refresh ' +
+          'cookie and X-CSRF-Token repeating the hyperion_csrf cookie.',
         body: SignOutBody,
-        response: { 204: { type: 'null' }, ...problemResponses('unauthorized') },
+        response: {
+          204: { type: 'null' },
+          ...problemResponses('unauthorized', 'forbidden'),
+        },
       },
     },
     async (request, reply) => {
-      const auth = requireAuth(request);
-      await sessions.signOut(
-        auth.userId,
-        auth.sessionId,
-        request.body?.all === true,
-        clientContext(request),
-      );
+      const all = request.body?.all === true;
+      const client = clientContext(request);
+      if (request.auth) {
+        await sessions.signOut(request.auth.userId, request.auth.sessionId, all, client);
+      } else {
+        // A browser in cookie mode whose access token is gone signs out with its cookie.
+        const refreshToken = request.cookies[REFRESH_COOKIE];
+        if (!refreshToken) {
+          throw new AppError('unauthorized', 'A bearer token or the refresh cookie is required');
+        }
+        assertCookieRequestIsOurs(request, config);
+        await sessions.signOutWithRefreshToken(refreshToken, all, client);
+      }
       clearRefreshCookies(reply);
       return reply.status(204).send(null);
     },

@@ -274,6 +274,21 @@ export class SessionsService {
     });
   }
 
+  /** Signs out the session a refresh token belongs to (cookie mode); 401 if none is live. */
+  async signOutWithRefreshToken(
+    refreshToken: string,
+    all: boolean,
+    client: ClientContext,
+  ): Promise<void> {
+    const session = await repo.findSessionByRefreshToken(
+      this.deps.db,
+      hashOpaqueToken(refreshToken),
+    );
+    if (!session || session.revoked_at !== null)
+      throw new AppError('unauthorized', INVALID_REFRESH);
+    await this.signOut(session.user_id, session.id, all, client);
+  }
+
   /** Revokes every session of a user but, optionally, one (password change keeps the caller's). */
   async revokeAllForUser(
     userId: string,
