@@ -105,6 +105,34 @@ export interface AuditEventsTable {
   data: ColumnType<Record<string, unknown>, string | undefined, never>;
 }
 
+export interface MailOutboxTable {
+  id: Generated<string>;
+  recipient: string;
+  template: string;
+  subject: string;
+  text_body: string;
+  html_body: string;
+  created_at: CreatedAt;
+  attempts: Generated<number>;
+  next_attempt_at: ColumnType<Date, Date | string | undefined, Date | string>;
+  sent_at: NullableTimestamp;
+  failed_at: NullableTimestamp;
+  last_error: string | null;
+}
+
+export type EmailTokenPurpose = 'verify_email' | 'reset_password';
+
+export interface EmailTokensTable {
+  /** SHA-256 of the token, hex; the token itself only ever travels in the e-mail. */
+  token_hash: string;
+  user_id: string;
+  purpose: EmailTokenPurpose;
+  email: string;
+  created_at: CreatedAt;
+  expires_at: Timestamp;
+  used_at: NullableTimestamp;
+}
+
 export interface Database {
   users: UsersTable;
   credentials: CredentialsTable;
@@ -115,6 +143,8 @@ export interface Database {
   sessions: SessionsTable;
   refresh_tokens: RefreshTokensTable;
   audit_events: AuditEventsTable;
+  mail_outbox: MailOutboxTable;
+  email_tokens: EmailTokensTable;
 }
 
 export type UserRow = Selectable<UsersTable>;
@@ -125,3 +155,5 @@ export type SigningKeyRow = Selectable<SigningKeysTable>;
 export type RoleRow = Selectable<RolesTable>;
 export type RefreshTokenRow = Selectable<RefreshTokensTable>;
 export type AuditEventRow = Selectable<AuditEventsTable>;
+export type MailOutboxRow = Selectable<MailOutboxTable>;
+export type EmailTokenRow = Selectable<EmailTokensTable>;

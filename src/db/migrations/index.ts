@@ -1,6 +1,7 @@
 import type { Migration } from 'kysely/migration';
 import * as initial from './2026_11_22_000000_initial.js';
 import * as refreshRotationAndAudit from './2026_11_22_010000_refresh_rotation_and_audit.js';
+import * as mailOutboxAndEmailTokens from './2026_11_22_020000_mail_outbox_and_email_tokens.js';
 
 /**
  * Every migration, by name. Listed here rather than read from the folder so that the
@@ -9,4 +10,5 @@ import * as refreshRotationAndAudit from './2026_11_22_010000_refresh_rotation_a
 export const migrations: Record<string, Migration> = {
   '2026_11_22_000000_initial': initial,
   '2026_11_22_010000_refresh_rotation_and_audit': refreshRotationAndAudit,
+  '2026_11_22_020000_mail_outbox_and_email_tokens': mailOutboxAndEmailTokens,
 };
