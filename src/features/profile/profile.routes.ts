@@ -1,0 +1,43 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { Deps } from '../../deps.js';
+import { requireAuth } from '../../http/authenticate.js';
+import { problemResponses } from '../../http/schemas.js';
+import { ProfileSchema, ProfileUpdateBody } from './profile.schemas.js';
+import { ProfileService } from './profile.service.js';
+
+export const profileRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (app, { deps }) => {
+  const profiles = new ProfileService({ db: deps.db, clock: deps.clock });
+
+  app.get(
+    '/api/profile',
+    {
+      config: { auth: true },
+      schema: {
+        tags: ['profile'],
+        summary: "The signed-in user's profile",
+        response: { 200: ProfileSchema, ...problemResponses('unauthorized', 'token_expired') },
+      },
+    },
+    async (request) => profiles.getProfile(requireAuth(request).userId),
+  );
+
+  app.patch(
+    '/api/profile',
+    {
+      config: { auth: true },
+      schema: {
+        tags: ['profile'],
+        summary: "Change the signed-in user's profile",
+        description:
+          'Any subset of the fields; `null` clears one, unknown fields are ignored. ' +
+          'Nothing changes unless every given field is valid.',
+        body: ProfileUpdateBody,
+        response: {
+          200: ProfileSchema,
+          ...problemResponses('validation_failed', 'unauthorized', 'token_expired'),
+        },
+      },
+    },
+    async (request) => profiles.updateProfile(requireAuth(request).userId, request.body),
+  );
+};
