@@ -4,10 +4,14 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { Deps } from './deps.js';
 import { AppError } from './errors.js';
+import { accountPagesRoutes } from './features/account-pages/account-pages.routes.js';
 import { accountsRoutes } from './features/accounts/accounts.routes.js';
 import { discoveryRoutes } from './features/discovery/discovery.routes.js';
+import { emailVerificationRoutes } from './features/email-verification/email-verification.routes.js';
 import { opsRoutes } from './features/ops/ops.routes.js';
+import { passwordRoutes } from './features/password/password.routes.js';
 import { oauthRoutes } from './features/oauth/oauth.routes.js';
+import { profileRoutes } from './features/profile/profile.routes.js';
 import { forwardAuthRoutes } from './features/sessions/forward-auth.routes.js';
 import { sessionsRoutes } from './features/sessions/sessions.routes.js';
 import { registerAuthentication } from './http/authenticate.js';
@@ -94,8 +98,12 @@ export async function buildApp(
   await app.register(opsRoutes, { deps });
   await app.register(discoveryRoutes, { deps });
   await app.register(accountsRoutes, { deps });
+  await app.register(profileRoutes, { deps });
   await app.register(sessionsRoutes, { deps });
   await app.register(forwardAuthRoutes, { deps });
   await app.register(oauthRoutes, { deps });
+  await app.register(emailVerificationRoutes, { deps });
+  await app.register(passwordRoutes, { deps });
+  await app.register(accountPagesRoutes);
   return app;
 }

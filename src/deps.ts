@@ -5,8 +5,13 @@ import { type PasswordHasher, createPasswordHasher } from './crypto/password-has
 import { SigningKeys } from './crypto/signing-keys.js';
 import { type Db, createDb } from './db/create-db.js';
 import { migrateToLatest } from './db/migrate.js';
+import { AccountDeletionService } from './features/accounts/account-deletion.service.js';
 import { AccountsService } from './features/accounts/accounts.service.js';
 import { AuditService } from './features/audit/audit.service.js';
+import { EmailTokensService } from './features/email-tokens/email-tokens.service.js';
+import { EmailVerificationService } from './features/email-verification/email-verification.service.js';
+import { type MailLog, MailService } from './features/mail/mail.service.js';
+import { PasswordService } from './features/password/password.service.js';
 import { SessionGuard } from './features/sessions/session-guard.js';
 import { SessionsService } from './features/sessions/sessions.service.js';
 import { type Clock, systemClock } from './lib/clock.js';
@@ -15,6 +20,10 @@ export interface Services {
   accounts: AccountsService;
   sessions: SessionsService;
   audit: AuditService;
+  mail: MailService;
+  emailVerification: EmailVerificationService;
+  password: PasswordService;
+  accountDeletion: AccountDeletionService;
 }
 
 /** The composition root: everything the features need, built once per process. */
@@ -37,7 +46,13 @@ export interface DepsOverrides {
   onPoolError?: (error: Error) => void;
   /** Where background failures (Redis pub/sub, key reloads) are reported. */
   onBackgroundError?: (error: unknown) => void;
+  /** Where the mail worker reports (and, without SMTP_URL, writes mail); silent by default. */
+  log?: MailLog;
+  /** `false` builds the mail service without its worker (queued mail waits for another instance). */
+  startMailWorker?: boolean;
 }
+
+const silentLog: MailLog = { info() {}, warn() {} };
 
 export function createRedis(url: string): Redis {
   return new Redis(url, {
@@ -82,10 +97,39 @@ export async function createDeps(
       audience: config.jwt.audience,
     });
     const audit = new AuditService({ db, clock });
+    const mail = new MailService({ db, clock, config, log: overrides.log ?? silentLog });
     const accounts = new AccountsService({ db, clock, hasher, config, audit });
     const guard = new SessionGuard({ db, clock, redis, onError });
     await guard.start();
     const sessions = new SessionsService({ db, clock, tokens, accounts, audit, guard, config });
+    const emailTokens = new EmailTokensService({ db, clock });
+    const emailVerification = new EmailVerificationService({
+      db,
+      accounts,
+      emailTokens,
+      mail,
+      audit,
+      config,
+    });
+    if (config.emailVerificationRequired) {
+      // The verification mail commits with the new account, so no sign-up is left without one.
+      accounts.onAccountCreated(async (trx, user) => {
+        if (!user.email_verified) await emailVerification.sendWithin(trx, user);
+      });
+    }
+    const password = new PasswordService({
+      db,
+      clock,
+      accounts,
+      sessions,
+      emailTokens,
+      mail,
+      audit,
+      config,
+      onBackgroundError: onError,
+    });
+    const accountDeletion = new AccountDeletionService({ db, accounts, sessions, audit, mail });
+    if (overrides.startMailWorker !== false) mail.start();
     return {
       config,
       clock,
@@ -94,8 +138,10 @@ export async function createDeps(
       hasher,
       keys,
       tokens,
-      services: { accounts, sessions, audit },
+      services: { accounts, sessions, audit, mail, emailVerification, password, accountDeletion },
       async close() {
+        // Before the database closes: a send in flight still records its outcome.
+        await mail.stop();
         await guard.close();
         redis?.disconnect();
         await closeDb();

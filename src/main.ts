@@ -31,8 +31,15 @@ async function start(): Promise<void> {
   const deps = await createDeps(config, {
     onBackgroundError: (error) => app?.log.warn({ err: error }, 'background task failed'),
     onPoolError: (error) => app?.log.warn({ err: error }, 'database connection lost'),
+    log: {
+      info: (obj, msg) => app?.log.info(obj, msg),
+      warn: (obj, msg) => app?.log.warn(obj, msg),
+    },
+    // Started below, once the logger exists: without SMTP_URL the log is where mail goes.
+    startMailWorker: false,
   });
   app = await buildApp(deps);
+  deps.services.mail.start();
   if (config.admin) {
     const result = await ensureBootstrapAdmin(deps.services.accounts, config.admin);
     if (result === 'created')

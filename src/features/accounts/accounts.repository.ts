@@ -80,6 +80,10 @@ export async function findUserById(db: Db, userId: string): Promise<UserWithRole
   return { ...user, roles: await findRoleNamesForUser(db, userId) };
 }
 
+export async function findUserRowByEmail(db: Db, email: string): Promise<UserRow | undefined> {
+  return db.selectFrom('users').select(USER_COLUMNS).where('email', '=', email).executeTakeFirst();
+}
+
 export async function emailExists(db: Db, email: string): Promise<boolean> {
   const row = await db
     .selectFrom('users')
@@ -145,4 +149,35 @@ export async function roleHasMembers(db: Db, role: string): Promise<boolean> {
     .limit(1)
     .executeTakeFirst();
   return row !== undefined;
+}
+
+export async function markEmailVerified(db: Db, userId: string, now: Date): Promise<void> {
+  await db
+    .updateTable('users')
+    .set({ email_verified: true, updated_at: now })
+    .where('id', '=', userId)
+    .execute();
+}
+
+/** Deletes the user; credentials, profile, roles, sessions and tokens go with it (cascade). */
+export async function deleteUser(db: Db, userId: string): Promise<boolean> {
+  const result = await db.deleteFrom('users').where('id', '=', userId).executeTakeFirst();
+  return Number(result.numDeletedRows) > 0;
+}
+
+/** Active holders of a role other than `exceptUserId` (is this the last admin?). */
+export async function countOtherActiveMembers(
+  db: Db,
+  role: string,
+  exceptUserId: string,
+): Promise<number> {
+  const row = await db
+    .selectFrom('user_roles')
+    .innerJoin('users', 'users.id', 'user_roles.user_id')
+    .select((eb) => eb.fn.countAll<number>().as('n'))
+    .where('user_roles.role_name', '=', role)
+    .where('users.is_active', '=', true)
+    .where('users.id', '!=', exceptUserId)
+    .executeTakeFirstOrThrow();
+  return Number(row.n);
 }

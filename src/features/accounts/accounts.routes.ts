@@ -4,7 +4,7 @@ import { AppError } from '../../errors.js';
 import { requireAuth } from '../../http/authenticate.js';
 import { clientContext } from '../../http/client-context.js';
 import { UserSchema, problemResponses } from '../../http/schemas.js';
-import { SignUpBody } from './accounts.schemas.js';
+import { DeleteAccountBody, SignUpBody } from './accounts.schemas.js';
 import { toUserView } from './accounts.service.js';
 
 export const accountsRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (app, { deps }) => {
@@ -45,6 +45,29 @@ export const accountsRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (
       if (!user || !user.is_active)
         throw new AppError('unauthorized', 'The account is no longer active');
       return toUserView(user);
+    },
+  );
+
+  app.delete(
+    '/api/auth/me',
+    {
+      config: { auth: true },
+      schema: {
+        tags: ['accounts'],
+        summary: 'Delete the account (needs the password); sessions, tokens and profile go too',
+        body: DeleteAccountBody,
+        response: {
+          204: { type: 'null' },
+          ...problemResponses('validation_failed', 'wrong_password', 'unauthorized', 'conflict'),
+        },
+      },
+    },
+    async (request, reply) => {
+      await deps.services.accountDeletion.deleteOwnAccount(
+        requireAuth(request).userId,
+        request.body.password,
+      );
+      return reply.status(204).send(null);
     },
   );
 };

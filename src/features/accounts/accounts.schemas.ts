@@ -11,3 +11,8 @@ export const SignUpBody = Type.Object(
   },
   { additionalProperties: false },
 );
+
+export const DeleteAccountBody = Type.Object(
+  { password: Type.String({ minLength: 1, maxLength: 1024 }) },
+  { additionalProperties: false },
+);

@@ -2,6 +2,7 @@ import type { Config } from '../../config/config.js';
 import type { PasswordHasher } from '../../crypto/password-hasher.js';
 import { checkPasswordPolicy } from '../../crypto/password-policy.js';
 import type { Db } from '../../db/create-db.js';
+import type { UserRow } from '../../db/database.js';
 import { AppError } from '../../errors.js';
 import type { UserView } from '../../http/schemas.js';
 import type { Clock } from '../../lib/clock.js';
@@ -49,8 +50,18 @@ export function toUserView(user: UserWithRoles): UserView {
   };
 }
 
+/** Runs inside the sign-up transaction (the composition root uses it to send verification mail). */
+export type AccountCreatedHook = (trx: Db, user: UserWithRoles) => Promise<void>;
+
 export class AccountsService {
+  #onAccountCreated: AccountCreatedHook | undefined;
+
   constructor(private readonly deps: AccountsServiceDeps) {}
+
+  /** Registers work that must commit with every new account. */
+  onAccountCreated(hook: AccountCreatedHook): void {
+    this.#onAccountCreated = hook;
+  }
 
   /** Refuses a password the policy rejects, with every reason, as `weak_password`. */
   assertPasswordAcceptable(password: string, email: string): void {
@@ -104,6 +115,7 @@ export class AccountsService {
         },
         trx,
       );
+      await this.#onAccountCreated?.(trx, user);
       return user;
     });
   }
@@ -112,6 +124,11 @@ export class AccountsService {
     const user = await repo.findUserById(this.deps.db, userId);
     if (!user) throw new AppError('not_found', 'No such user');
     return user;
+  }
+
+  /** One indexed lookup, whether or not the address exists (no roles: see findUser). */
+  async findUserByEmail(email: string): Promise<UserRow | undefined> {
+    return repo.findUserRowByEmail(this.deps.db, normalizeEmail(email));
   }
 
   /** Pass the caller's transaction when inside one (PGlite has a single connection). */
@@ -156,5 +173,41 @@ export class AccountsService {
   /** Creates a verified admin account (bootstrap and the operator CLI). */
   async createAdmin(input: SignUpInput): Promise<UserWithRoles> {
     return this.createAccount(input, { roles: [ADMIN_ROLE, DEFAULT_ROLE], emailVerified: true });
+  }
+
+  /** Checks the password of a signed-in user (password change, account deletion). */
+  async verifyPasswordOf(userId: string, password: string): Promise<boolean> {
+    const found = await repo.findUserWithPasswordHash(this.deps.db, { userId });
+    if (!found) {
+      await this.deps.hasher.verifyDummy(password);
+      return false;
+    }
+    return (await this.deps.hasher.verify(found.passwordHash, password)).ok;
+  }
+
+  /** Policy check and argon2 hash of a new password: done before any transaction opens. */
+  async hashNewPassword(password: string, email: string): Promise<string> {
+    this.assertPasswordAcceptable(password, email);
+    return this.deps.hasher.hash(password);
+  }
+
+  async storePasswordHash(db: Db, userId: string, passwordHash: string): Promise<void> {
+    await repo.updatePasswordHash(db, userId, passwordHash, this.deps.clock.now());
+  }
+
+  async markEmailVerified(db: Db, userId: string): Promise<void> {
+    await repo.markEmailVerified(db, userId, this.deps.clock.now());
+  }
+
+  /** Refuses to remove the last active admin (deletion, deactivation, demotion). */
+  async assertNotLastAdmin(user: UserWithRoles, db: Db = this.deps.db): Promise<void> {
+    if (!user.roles.includes(ADMIN_ROLE) || !user.is_active) return;
+    if ((await repo.countOtherActiveMembers(db, ADMIN_ROLE, user.id)) === 0) {
+      throw new AppError('conflict', 'The last active admin cannot be removed');
+    }
+  }
+
+  async deleteUser(db: Db, userId: string): Promise<boolean> {
+    return repo.deleteUser(db, userId);
   }
 }

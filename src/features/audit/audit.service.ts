@@ -63,4 +63,16 @@ export class AuditService {
       })
       .execute();
   }
+
+  /**
+   * After an account is deleted its events keep only the user id: addresses and user agents
+   * in which the user appears (as subject or actor) are erased.
+   */
+  async forgetPersonalData(db: Db, userId: string): Promise<void> {
+    await db
+      .updateTable('audit_events')
+      .set({ ip: null, user_agent: null })
+      .where((eb) => eb.or([eb('user_id', '=', userId), eb('actor_id', '=', userId)]))
+      .execute();
+  }
 }

@@ -1,0 +1,44 @@
+import type { Db } from '../../db/create-db.js';
+import { AppError } from '../../errors.js';
+import type { AuditService } from '../audit/audit.service.js';
+import type { MailService } from '../mail/mail.service.js';
+import type { SessionsService } from '../sessions/sessions.service.js';
+import type { AccountsService } from './accounts.service.js';
+
+export interface AccountDeletionDeps {
+  db: Db;
+  accounts: AccountsService;
+  sessions: SessionsService;
+  audit: AuditService;
+  mail: MailService;
+}
+
+/**
+ * Deletes an account for good: the user, their credentials, profile, roles, sessions and
+ * tokens (by cascade), mail still addressed to them, and the personal data (address, user
+ * agent) in their audit events — which keep only the user id.
+ */
+export class AccountDeletionService {
+  constructor(private readonly deps: AccountDeletionDeps) {}
+
+  async deleteOwnAccount(userId: string, password: string): Promise<void> {
+    const { accounts, audit, db, mail, sessions } = this.deps;
+    const user = await accounts.getUser(userId);
+    if (!(await accounts.verifyPasswordOf(user.id, password))) {
+      throw new AppError('wrong_password', 'The password is wrong', [
+        { field: 'password', message: 'is wrong' },
+      ]);
+    }
+    await accounts.assertNotLastAdmin(user);
+    // Revoked first, so the user's access tokens stop on every instance the moment the
+    // account is gone; the rows themselves go with the user.
+    await sessions.revokeAllForUser(user.id, 'account_deleted');
+    await db.transaction().execute(async (trx) => {
+      await accounts.deleteUser(trx, user.id);
+      await mail.forgetRecipient(trx, user.email);
+      await audit.forgetPersonalData(trx, user.id);
+      // No address or user agent: the event says only that this id deleted itself.
+      await audit.record({ type: 'user.deleted', actorId: user.id, userId: user.id }, trx);
+    });
+  }
+}

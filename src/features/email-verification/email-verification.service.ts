@@ -1,0 +1,72 @@
+import type { Config } from '../../config/config.js';
+import type { Db } from '../../db/create-db.js';
+import { AppError } from '../../errors.js';
+import type { UserWithRoles } from '../accounts/accounts.repository.js';
+import type { AccountsService, RequestOrigin } from '../accounts/accounts.service.js';
+import type { AuditService } from '../audit/audit.service.js';
+import type { EmailTokensService } from '../email-tokens/email-tokens.service.js';
+import type { MailService } from '../mail/mail.service.js';
+
+export const VERIFICATION_TTL_SECONDS = 24 * 3600;
+
+export interface EmailVerificationDeps {
+  db: Db;
+  accounts: AccountsService;
+  emailTokens: EmailTokensService;
+  mail: MailService;
+  audit: AuditService;
+  config: Pick<Config, 'publicUrl'>;
+}
+
+/** Proves that a user receives mail at their address, with a one-time link. */
+export class EmailVerificationService {
+  constructor(private readonly deps: EmailVerificationDeps) {}
+
+  /** Issues a token and writes the verification mail, both in the caller's transaction. */
+  async sendWithin(trx: Db, user: Pick<UserWithRoles, 'id' | 'email' | 'name'>): Promise<void> {
+    const token = await this.deps.emailTokens.issue(
+      trx,
+      { userId: user.id, email: user.email },
+      'verify_email',
+      VERIFICATION_TTL_SECONDS,
+    );
+    await this.deps.mail.enqueue(trx, user.email, {
+      template: 'verify_email',
+      name: user.name,
+      link: `${this.deps.config.publicUrl}/account/verify-email#token=${token}`,
+      token,
+      expiresInHours: VERIFICATION_TTL_SECONDS / 3600,
+    });
+  }
+
+  /** A signed-in user asks for (another) verification mail; nothing is sent if already verified. */
+  async request(userId: string): Promise<void> {
+    const user = await this.deps.accounts.findUser(userId);
+    if (!user || !user.is_active) throw new AppError('unauthorized');
+    if (user.email_verified) return;
+    await this.deps.db.transaction().execute((trx) => this.sendWithin(trx, user));
+  }
+
+  /** Spends the token and marks the address verified — only if it is still the user's address. */
+  async verify(token: string, origin: RequestOrigin): Promise<UserWithRoles> {
+    const userId = await this.deps.db.transaction().execute(async (trx) => {
+      const owner = await this.deps.emailTokens.consume(trx, token, 'verify_email');
+      const user = await this.deps.accounts.findUser(owner.userId, trx);
+      if (!user || user.email !== owner.email)
+        throw new AppError('invalid_token', 'The token is spent, expired or unknown');
+      await this.deps.accounts.markEmailVerified(trx, user.id);
+      await this.deps.audit.record(
+        {
+          type: 'email.verified',
+          actorId: user.id,
+          userId: user.id,
+          ip: origin.ip,
+          userAgent: origin.userAgent,
+        },
+        trx,
+      );
+      return user.id;
+    });
+    return this.deps.accounts.getUser(userId);
+  }
+}
