@@ -101,7 +101,16 @@ export async function createDeps(
     const accounts = new AccountsService({ db, clock, hasher, config, audit });
     const guard = new SessionGuard({ db, clock, redis, onError });
     await guard.start();
-    const sessions = new SessionsService({ db, clock, tokens, accounts, audit, guard, config });
+    const sessions = new SessionsService({
+      db,
+      clock,
+      tokens,
+      accounts,
+      audit,
+      guard,
+      mail,
+      config,
+    });
     const emailTokens = new EmailTokensService({ db, clock });
     const emailVerification = new EmailVerificationService({
       db,

@@ -206,3 +206,28 @@ export async function findSessionByRefreshToken(
     .where('rt.token_hash', '=', tokenHash)
     .executeTakeFirst();
 }
+
+/** Has the user signed in before, and ever from this very client (address and user agent)? */
+export async function findSignInHistory(
+  db: Db,
+  userId: string,
+  client: { ip: string | null; userAgent: string | null },
+): Promise<{ anySession: boolean; sameClient: boolean }> {
+  const row = await db
+    .selectFrom('sessions')
+    .select((eb) => [
+      eb.fn.countAll<number>().as('sessions'),
+      eb.fn
+        .count<number>('id')
+        .filterWhere((w) =>
+          w.and([
+            w('ip', 'is not distinct from', client.ip),
+            w('user_agent', 'is not distinct from', client.userAgent),
+          ]),
+        )
+        .as('same_client'),
+    ])
+    .where('user_id', '=', userId)
+    .executeTakeFirstOrThrow();
+  return { anySession: Number(row.sessions) > 0, sameClient: Number(row.same_client) > 0 };
+}

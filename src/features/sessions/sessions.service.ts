@@ -9,6 +9,7 @@ import { type KeysetCursor, toPage } from '../../lib/cursor.js';
 import type { UserWithRoles } from '../accounts/accounts.repository.js';
 import type { AccountsService } from '../accounts/accounts.service.js';
 import type { AuditService } from '../audit/audit.service.js';
+import type { MailService } from '../mail/mail.service.js';
 import type { SessionGuard } from './session-guard.js';
 import * as repo from './sessions.repository.js';
 
@@ -49,6 +50,7 @@ export interface SessionsServiceDeps {
   accounts: AccountsService;
   audit: AuditService;
   guard: SessionGuard;
+  mail: MailService;
   config: Pick<
     Config,
     | 'accessTokenTtl'
@@ -113,17 +115,31 @@ export class SessionsService {
     const { config, clock, db } = this.deps;
     const now = clock.now();
     const refreshToken = generateOpaqueToken();
-    const session = await db.transaction().execute((trx) =>
-      repo.insertSessionWithRefreshToken(trx, {
+    const userAgent = trimUserAgent(client.userAgent);
+    const session = await db.transaction().execute(async (trx) => {
+      const seen = await repo.findSignInHistory(trx, user.id, { ip: client.ip, userAgent });
+      const created = await repo.insertSessionWithRefreshToken(trx, {
         userId: user.id,
         now,
         expiresAt: addSeconds(now, config.refreshTokenTtl),
         absoluteExpiresAt: addSeconds(now, config.sessionMaxLifetime),
-        userAgent: trimUserAgent(client.userAgent),
+        userAgent,
         ip: client.ip,
         refreshTokenHash: hashOpaqueToken(refreshToken),
-      }),
-    );
+      });
+      // A sign-in from a device (address + user agent) this account never used before is
+      // worth a notice; the very first sign-in after sign-up is not.
+      if (seen.anySession && !seen.sameClient) {
+        await this.deps.mail.enqueue(trx, user.email, {
+          template: 'new_signin',
+          name: user.name,
+          at: now,
+          ip: client.ip,
+          userAgent,
+        });
+      }
+      return created;
+    });
     await this.deps.accounts.recordSignIn(user.id, now);
     const signedIn = { ...user, last_signin_at: now };
     return {
