@@ -185,13 +185,19 @@ describe('an SMTP server that is down for a while', () => {
     const queued = async () =>
       deps.db
         .selectFrom('mail_outbox')
-        .select(['attempts', 'sent_at'])
+        .select(['attempts', 'sent_at', 'last_error'])
         .where('recipient', '=', email.toLowerCase())
         .executeTakeFirst();
     const deadline = Date.now() + 10_000;
-    while (Date.now() < deadline && ((await queued())?.attempts ?? 0) < 1)
+    // Wait for the failure to be recorded, not just the claim: the retry is scheduled then.
+    while (Date.now() < deadline && !(await queued())?.last_error)
       await new Promise((r) => setTimeout(r, 50));
-    expect(await queued()).toMatchObject({ attempts: 1, sent_at: null });
+    await new Promise((r) => setTimeout(r, 50));
+    expect(await queued()).toMatchObject({
+      attempts: 1,
+      sent_at: null,
+      last_error: expect.any(String),
+    });
     await sink.start();
     // Past the retry backoff (seconds), well inside the token's hour.
     clock.advance(60);
