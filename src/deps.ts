@@ -111,14 +111,13 @@ export async function createDeps(
       mail,
       config,
     });
-    const emailTokens = new EmailTokensService({ db, clock });
+    const emailTokens = new EmailTokensService({ db, clock, publicUrl: config.publicUrl });
     const emailVerification = new EmailVerificationService({
       db,
       accounts,
       emailTokens,
       mail,
       audit,
-      config,
     });
     if (config.emailVerificationRequired) {
       // The verification mail commits with the new account, so no sign-up is left without one.
@@ -134,7 +133,6 @@ export async function createDeps(
       emailTokens,
       mail,
       audit,
-      config,
       onBackgroundError: onError,
     });
     const accountDeletion = new AccountDeletionService({ db, accounts, sessions, audit, mail });

@@ -1,4 +1,5 @@
 import type { FastifyPluginAsync } from 'fastify';
+import { EMAIL_LINK_PAGES } from '../email-tokens/email-tokens.service.js';
 
 /**
  * The pages the links in our e-mails open, for teams without a front end of their own yet.
@@ -48,8 +49,16 @@ const RESET_PAGE = page(
 
 export const accountPagesRoutes: FastifyPluginAsync = async (app) => {
   for (const [path, html, summary] of [
-    ['/account/verify-email', VERIFY_PAGE, 'The page a verification e-mail links to (#token=…)'],
-    ['/account/reset-password', RESET_PAGE, 'The page a password-reset e-mail links to (#token=…)'],
+    [
+      EMAIL_LINK_PAGES.verify_email,
+      VERIFY_PAGE,
+      'The page a verification e-mail links to (#token=…)',
+    ],
+    [
+      EMAIL_LINK_PAGES.reset_password,
+      RESET_PAGE,
+      'The page a password-reset e-mail links to (#token=…)',
+    ],
   ] as const) {
     const schema = {
       tags: ['pages'],

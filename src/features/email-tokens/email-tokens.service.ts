@@ -12,12 +12,32 @@ export interface EmailTokenOwner {
 
 const INVALID = 'The token is spent, expired or unknown';
 
+/** The page each kind of e-mail link opens (served by the account-pages feature). */
+export const EMAIL_LINK_PAGES: Readonly<Record<EmailTokenPurpose, string>> = {
+  verify_email: '/account/verify-email',
+  reset_password: '/account/reset-password',
+};
+
 /**
  * One-time tokens that travel by e-mail (verification, password reset): random, stored
  * only as SHA-256, single-use, expiring; issuing a new one spends the user's older ones.
  */
 export class EmailTokensService {
-  constructor(private readonly deps: { db: Db; clock: Clock }) {}
+  constructor(private readonly deps: { db: Db; clock: Clock; publicUrl: string }) {}
+
+  /**
+   * Issues a token and the link that carries it, in the URL fragment: browsers never send
+   * a fragment to a server, so the token stays out of access logs and proxies.
+   */
+  async issueLink(
+    trx: Db,
+    owner: EmailTokenOwner,
+    purpose: EmailTokenPurpose,
+    ttlSeconds: number,
+  ): Promise<{ token: string; link: string }> {
+    const token = await this.issue(trx, owner, purpose, ttlSeconds);
+    return { token, link: `${this.deps.publicUrl}${EMAIL_LINK_PAGES[purpose]}#token=${token}` };
+  }
 
   /** Issues a token inside the caller's transaction and returns it (for the e-mail only). */
   async issue(

@@ -1,4 +1,3 @@
-import type { Config } from '../../config/config.js';
 import type { Db } from '../../db/create-db.js';
 import { AppError } from '../../errors.js';
 import type { UserWithRoles } from '../accounts/accounts.repository.js';
@@ -15,7 +14,6 @@ export interface EmailVerificationDeps {
   emailTokens: EmailTokensService;
   mail: MailService;
   audit: AuditService;
-  config: Pick<Config, 'publicUrl'>;
 }
 
 /** Proves that a user receives mail at their address, with a one-time link. */
@@ -24,7 +22,7 @@ export class EmailVerificationService {
 
   /** Issues a token and writes the verification mail, both in the caller's transaction. */
   async sendWithin(trx: Db, user: Pick<UserWithRoles, 'id' | 'email' | 'name'>): Promise<void> {
-    const token = await this.deps.emailTokens.issue(
+    const { token, link } = await this.deps.emailTokens.issueLink(
       trx,
       { userId: user.id, email: user.email },
       'verify_email',
@@ -33,7 +31,7 @@ export class EmailVerificationService {
     await this.deps.mail.enqueue(trx, user.email, {
       template: 'verify_email',
       name: user.name,
-      link: `${this.deps.config.publicUrl}/account/verify-email#token=${token}`,
+      link,
       token,
       expiresInHours: VERIFICATION_TTL_SECONDS / 3600,
     });

@@ -1,4 +1,3 @@
-import type { Config } from '../../config/config.js';
 import type { Db } from '../../db/create-db.js';
 import type { UserRow } from '../../db/database.js';
 import { AppError } from '../../errors.js';
@@ -21,7 +20,6 @@ export interface PasswordServiceDeps {
   emailTokens: EmailTokensService;
   mail: MailService;
   audit: AuditService;
-  config: Pick<Config, 'publicUrl'>;
   /** Where a failure of the work done after answering is reported. */
   onBackgroundError: (error: unknown) => void;
 }
@@ -48,7 +46,7 @@ export class PasswordService {
     origin: RequestOrigin,
   ): Promise<void> {
     await this.deps.db.transaction().execute(async (trx) => {
-      const token = await this.deps.emailTokens.issue(
+      const { token, link } = await this.deps.emailTokens.issueLink(
         trx,
         { userId: user.id, email: user.email },
         'reset_password',
@@ -57,7 +55,7 @@ export class PasswordService {
       await this.deps.mail.enqueue(trx, user.email, {
         template: 'password_reset',
         name: user.name,
-        link: `${this.deps.config.publicUrl}/account/reset-password#token=${token}`,
+        link,
         token,
         expiresInMinutes: RESET_TTL_SECONDS / 60,
       });
