@@ -2,21 +2,12 @@ import { Readable } from 'node:stream';
 import type { LightMyRequestResponse } from 'fastify';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { GOOD_PASSWORD, json, startTestApp, uniqueEmail } from '../../test/app.js';
+import type { ProblemBody as Problem } from './problem.js';
 
 // Hostile or broken bodies must end as a 4xx problem before any work is done: never a 5xx,
 // never a row. Every test here sends a request that must not create a user, and the afterEach
 // hook fails the test if one was created anyway.
 const { app, deps } = await startTestApp();
-
-interface Problem {
-  type: string;
-  title: string;
-  status: number;
-  detail: string;
-  code: string;
-  request_id: string;
-  errors?: { field: string; message: string }[];
-}
 
 /** The RFC 9457 shape every error answer has, with the given status and code. */
 function expectProblem(response: LightMyRequestResponse, status: number, code: string): Problem {

@@ -10,6 +10,7 @@ import { createDeps } from '../deps.js';
 import { AppError } from '../errors.js';
 import { loggerOptions } from './logging.js';
 import { toAppError } from './problem.js';
+import type { ProblemBody as Problem } from './problem.js';
 
 // The app is built by hand (as test/app.ts does) so that test-only routes can throw what real
 // handlers might throw before the app is sealed by ready().
@@ -64,15 +65,6 @@ afterAll(async () => {
   await deps.close();
   await database.drop();
 });
-
-interface Problem {
-  type: string;
-  title: string;
-  status: number;
-  detail: string;
-  code: string;
-  request_id: string;
-}
 
 function expectProblem(response: LightMyRequestResponse, status: number, code: string): Problem {
   expect(response.statusCode).toBe(status);

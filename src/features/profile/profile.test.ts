@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { json, signedInUser, startTestApp } from '../../../test/app.js';
+import type { ProblemBody as Problem } from '../../http/problem.js';
 
 const { app, deps, clock } = await startTestApp();
 
@@ -13,11 +14,6 @@ interface Profile {
   locale: string | null;
   timezone: string | null;
   updated_at: string | null;
-}
-
-interface Problem {
-  code: string;
-  errors?: { field: string; message: string }[];
 }
 
 const PROFILE_KEYS = [
