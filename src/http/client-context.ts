@@ -1,11 +1,5 @@
 import type { FastifyRequest } from 'fastify';
-
-/** Where a request comes from, as sessions and the audit trail record it. */
-export interface ClientContext {
-  /** The client's address; behind proxies only as far as TRUST_PROXY allows. */
-  ip: string | null;
-  userAgent: string | null;
-}
+import type { ClientContext } from '../lib/client.js';
 
 export function clientContext(request: FastifyRequest): ClientContext {
   return { ip: request.ip ?? null, userAgent: request.headers['user-agent'] ?? null };

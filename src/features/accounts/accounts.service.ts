@@ -2,6 +2,7 @@ import type { Config } from '../../config/config.js';
 import type { PasswordHasher } from '../../crypto/password-hasher.js';
 import { checkPasswordPolicy } from '../../crypto/password-policy.js';
 import type { Db } from '../../db/create-db.js';
+import type { ClientContext } from '../../lib/client.js';
 import type { UserRow } from '../../db/database.js';
 import { AppError } from '../../errors.js';
 import type { UserView } from '../../http/schemas.js';
@@ -13,13 +14,6 @@ import type { UserWithRoles } from './accounts.repository.js';
 
 export const DEFAULT_ROLE = 'user';
 export const ADMIN_ROLE = 'admin';
-
-/** Who caused a change, for the audit trail. */
-export interface RequestOrigin {
-  actorId?: string | null;
-  ip?: string | null;
-  userAgent?: string | null;
-}
 
 export interface SignUpInput {
   email: string;
@@ -72,11 +66,11 @@ export class AccountsService {
       throw new AppError('weak_password', 'The password does not meet the policy', errors);
   }
 
-  async signUp(input: SignUpInput, client: RequestOrigin = {}): Promise<UserWithRoles> {
+  async signUp(input: SignUpInput, client?: ClientContext): Promise<UserWithRoles> {
     return this.createAccount(input, {
       roles: [DEFAULT_ROLE],
       emailVerified: false,
-      origin: client,
+      client,
     });
   }
 
@@ -86,7 +80,11 @@ export class AccountsService {
    */
   async createAccount(
     input: SignUpInput,
-    options: { roles: readonly string[]; emailVerified: boolean; origin?: RequestOrigin },
+    options: {
+      roles: readonly string[];
+      emailVerified: boolean;
+      client?: ClientContext | undefined;
+    },
   ): Promise<UserWithRoles> {
     const email = normalizeEmail(input.email);
     this.assertPasswordAcceptable(input.password, email);
@@ -103,14 +101,12 @@ export class AccountsService {
         emailVerified: options.emailVerified,
         now: this.deps.clock.now(),
       });
-      const origin = options.origin ?? {};
       await this.deps.audit.record(
         {
           type: 'user.signup',
-          actorId: origin.actorId ?? user.id,
+          actorId: user.id,
           userId: user.id,
-          ip: origin.ip ?? null,
-          userAgent: origin.userAgent ?? null,
+          ...options.client,
           data: { roles: user.roles },
         },
         trx,
@@ -146,9 +142,20 @@ export class AccountsService {
    * A hash in an older form (bcrypt, weaker argon2) is replaced after a success.
    */
   async checkPassword(email: string, password: string): Promise<repo.UserWithRoles | undefined> {
-    const found = await repo.findUserWithPasswordHash(this.deps.db, {
-      email: normalizeEmail(email),
-    });
+    const user = await this.#checkPasswordOf({ email: normalizeEmail(email) }, password);
+    if (!user) return undefined;
+    return { ...user, roles: await repo.findRoleNamesForUser(this.deps.db, user.id) };
+  }
+
+  /**
+   * The one password check: an absent account costs a dummy verification, and a hash in an
+   * older form is upgraded after a success, whichever way the account was found.
+   */
+  async #checkPasswordOf(
+    by: { email: string } | { userId: string },
+    password: string,
+  ): Promise<UserRow | undefined> {
+    const found = await repo.findUserWithPasswordHash(this.deps.db, by);
     if (!found) {
       await this.deps.hasher.verifyDummy(password);
       return undefined;
@@ -159,7 +166,7 @@ export class AccountsService {
       const upgraded = await this.deps.hasher.hash(password);
       await repo.updatePasswordHash(this.deps.db, found.user.id, upgraded, this.deps.clock.now());
     }
-    return { ...found.user, roles: await repo.findRoleNamesForUser(this.deps.db, found.user.id) };
+    return found.user;
   }
 
   async recordSignIn(userId: string, at: Date): Promise<void> {
@@ -177,12 +184,7 @@ export class AccountsService {
 
   /** Checks the password of a signed-in user (password change, account deletion). */
   async verifyPasswordOf(userId: string, password: string): Promise<boolean> {
-    const found = await repo.findUserWithPasswordHash(this.deps.db, { userId });
-    if (!found) {
-      await this.deps.hasher.verifyDummy(password);
-      return false;
-    }
-    return (await this.deps.hasher.verify(found.passwordHash, password)).ok;
+    return (await this.#checkPasswordOf({ userId }, password)) !== undefined;
   }
 
   /** Policy check and argon2 hash of a new password: done before any transaction opens. */

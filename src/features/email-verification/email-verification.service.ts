@@ -1,7 +1,8 @@
 import type { Db } from '../../db/create-db.js';
 import { AppError } from '../../errors.js';
+import type { ClientContext } from '../../lib/client.js';
 import type { UserWithRoles } from '../accounts/accounts.repository.js';
-import type { AccountsService, RequestOrigin } from '../accounts/accounts.service.js';
+import type { AccountsService } from '../accounts/accounts.service.js';
 import type { AuditService } from '../audit/audit.service.js';
 import type { EmailTokensService } from '../email-tokens/email-tokens.service.js';
 import type { MailService } from '../mail/mail.service.js';
@@ -46,7 +47,7 @@ export class EmailVerificationService {
   }
 
   /** Spends the token and marks the address verified — only if it is still the user's address. */
-  async verify(token: string, origin: RequestOrigin): Promise<UserWithRoles> {
+  async verify(token: string, origin: ClientContext): Promise<UserWithRoles> {
     const userId = await this.deps.db.transaction().execute(async (trx) => {
       const owner = await this.deps.emailTokens.consume(trx, token, 'verify_email');
       const user = await this.deps.accounts.findUser(owner.userId, trx);
@@ -58,8 +59,7 @@ export class EmailVerificationService {
           type: 'email.verified',
           actorId: user.id,
           userId: user.id,
-          ip: origin.ip,
-          userAgent: origin.userAgent,
+          ...origin,
         },
         trx,
       );

@@ -1,10 +1,11 @@
 import type { Db } from '../../db/create-db.js';
 import type { UserRow } from '../../db/database.js';
 import { AppError } from '../../errors.js';
+import type { ClientContext } from '../../lib/client.js';
 import type { Clock } from '../../lib/clock.js';
 import { normalizeEmail } from '../../lib/email.js';
 import type { UserWithRoles } from '../accounts/accounts.repository.js';
-import type { AccountsService, RequestOrigin } from '../accounts/accounts.service.js';
+import type { AccountsService } from '../accounts/accounts.service.js';
 import type { AuditService } from '../audit/audit.service.js';
 import type { EmailTokensService } from '../email-tokens/email-tokens.service.js';
 import type { MailService } from '../mail/mail.service.js';
@@ -33,7 +34,7 @@ export class PasswordService {
    * the same work whether or not the address has an account (one indexed lookup); the token
    * and the mail are written afterwards, off the response path.
    */
-  async forgot(email: string, origin: RequestOrigin): Promise<void> {
+  async forgot(email: string, origin: ClientContext): Promise<void> {
     const user = await this.deps.accounts.findUserByEmail(normalizeEmail(email));
     if (!user || !user.is_active) return;
     setImmediate(() => {
@@ -43,7 +44,7 @@ export class PasswordService {
 
   async #sendReset(
     user: Pick<UserRow, 'id' | 'email' | 'name'>,
-    origin: RequestOrigin,
+    origin: ClientContext,
   ): Promise<void> {
     await this.deps.db.transaction().execute(async (trx) => {
       const { token, link } = await this.deps.emailTokens.issueLink(
@@ -63,8 +64,7 @@ export class PasswordService {
         {
           type: 'password.reset_requested',
           userId: user.id,
-          ip: origin.ip,
-          userAgent: origin.userAgent,
+          ...origin,
         },
         trx,
       );
@@ -75,7 +75,7 @@ export class PasswordService {
    * Sets a new password with a reset token: policy and hashing first (a refused password
    * leaves the token usable), then the token is spent and every session revoked.
    */
-  async reset(token: string, password: string, origin: RequestOrigin): Promise<UserWithRoles> {
+  async reset(token: string, password: string, origin: ClientContext): Promise<UserWithRoles> {
     const owner = await this.deps.emailTokens.peek(token, 'reset_password');
     const passwordHash = await this.deps.accounts.hashNewPassword(password, owner.email);
     const userId = await this.deps.db.transaction().execute(async (trx) => {
@@ -91,8 +91,7 @@ export class PasswordService {
           type: 'password.reset',
           actorId: user.id,
           userId: user.id,
-          ip: origin.ip,
-          userAgent: origin.userAgent,
+          ...origin,
         },
         trx,
       );
@@ -107,7 +106,7 @@ export class PasswordService {
     auth: { userId: string; sessionId: string },
     currentPassword: string,
     newPassword: string,
-    origin: RequestOrigin,
+    origin: ClientContext,
   ): Promise<UserWithRoles> {
     const user = await this.deps.accounts.getUser(auth.userId);
     if (!(await this.deps.accounts.verifyPasswordOf(user.id, currentPassword))) {
@@ -124,8 +123,7 @@ export class PasswordService {
           type: 'password.changed',
           actorId: user.id,
           userId: user.id,
-          ip: origin.ip,
-          userAgent: origin.userAgent,
+          ...origin,
         },
         trx,
       );
@@ -134,12 +132,12 @@ export class PasswordService {
     return user;
   }
 
-  async #notifyChanged(trx: Db, user: UserWithRoles, origin: RequestOrigin): Promise<void> {
+  async #notifyChanged(trx: Db, user: UserWithRoles, origin: ClientContext): Promise<void> {
     await this.deps.mail.enqueue(trx, user.email, {
       template: 'password_changed',
       name: user.name,
       at: this.deps.clock.now(),
-      ip: origin.ip ?? null,
+      ip: origin.ip,
     });
   }
 }

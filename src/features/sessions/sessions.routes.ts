@@ -3,6 +3,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Deps } from '../../deps.js';
 import { AppError } from '../../errors.js';
 import { requireAuth } from '../../http/authenticate.js';
+import { clientContext } from '../../http/client-context.js';
 import { problemResponses } from '../../http/schemas.js';
 import { decodeCursor } from '../../lib/cursor.js';
 import {
@@ -21,7 +22,7 @@ import {
   SignInBody,
   SignOutBody,
 } from './sessions.schemas.js';
-import { clientContext, sendTokenResponse } from './token-response.js';
+import { sendTokenResponse } from './token-response.js';
 
 export const sessionsRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (app, { deps }) => {
   const { sessions } = deps.services;

@@ -4,6 +4,7 @@ import { generateOpaqueToken, hashOpaqueToken } from '../../crypto/opaque-token.
 import { openWithToken, sealWithToken } from '../../crypto/token-seal.js';
 import type { Db } from '../../db/create-db.js';
 import { AppError } from '../../errors.js';
+import type { ClientContext } from '../../lib/client.js';
 import { type Clock, addSeconds, toEpochSeconds } from '../../lib/clock.js';
 import { type KeysetCursor, toPage } from '../../lib/cursor.js';
 import type { UserWithRoles } from '../accounts/accounts.repository.js';
@@ -12,11 +13,6 @@ import type { AuditService } from '../audit/audit.service.js';
 import type { MailService } from '../mail/mail.service.js';
 import type { SessionGuard } from './session-guard.js';
 import * as repo from './sessions.repository.js';
-
-export interface ClientContext {
-  ip: string | null;
-  userAgent: string | null;
-}
 
 /** What a successful sign-in or refresh hands out. */
 export interface TokenGrant {
@@ -86,7 +82,7 @@ export class SessionsService {
     if (!user) {
       await this.deps.audit.record({
         type: 'user.signin_failed',
-        ...clientFields(client),
+        ...client,
         data: { reason: 'invalid_credentials' },
       });
       throw new AppError('invalid_credentials', 'The e-mail or password is wrong');
@@ -97,7 +93,7 @@ export class SessionsService {
       type: 'user.signin',
       actorId: user.id,
       userId: user.id,
-      ...clientFields(client),
+      ...client,
       data: { session_id: grant.sessionId },
     });
     return grant;
@@ -220,7 +216,7 @@ export class SessionsService {
         {
           type: 'session.refresh_reused',
           userId: token.user_id,
-          ...clientFields(client),
+          ...client,
           data: { session_id: token.session_id },
         },
         trx,
@@ -328,7 +324,7 @@ export class SessionsService {
       type: 'user.signout',
       actorId: context.actorId,
       userId: context.userId,
-      ...clientFields(context.client),
+      ...context.client,
       data: { session_ids: ids, all: context.all ?? false },
     });
   }
@@ -353,8 +349,4 @@ export class SessionsService {
     }));
     return { items: views, next_cursor };
   }
-}
-
-function clientFields(client: ClientContext) {
-  return { ip: client.ip, userAgent: client.userAgent };
 }

@@ -3,8 +3,6 @@ import { toUserView } from '../accounts/accounts.service.js';
 import { setRefreshCookies } from './refresh-cookie.js';
 import type { TokenGrant } from './sessions.service.js';
 
-export { clientContext } from '../../http/client-context.js';
-
 /** Marks a response that carries a token as never to be stored by a browser or proxy. */
 export function noStore(reply: FastifyReply): void {
   reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
