@@ -12,6 +12,7 @@ import { EmailTokensService } from './features/email-tokens/email-tokens.service
 import { EmailVerificationService } from './features/email-verification/email-verification.service.js';
 import { type MailLog, MailService } from './features/mail/mail.service.js';
 import { PasswordService } from './features/password/password.service.js';
+import { ServiceAccountsService } from './features/service-accounts/service-accounts.service.js';
 import { SessionGuard } from './features/sessions/session-guard.js';
 import { SessionsService } from './features/sessions/sessions.service.js';
 import { type Clock, systemClock } from './lib/clock.js';
@@ -24,6 +25,7 @@ export interface Services {
   emailVerification: EmailVerificationService;
   password: PasswordService;
   accountDeletion: AccountDeletionService;
+  serviceAccounts: ServiceAccountsService;
 }
 
 /** The composition root: everything the features need, built once per process. */
@@ -136,6 +138,7 @@ export async function createDeps(
       onBackgroundError: onError,
     });
     const accountDeletion = new AccountDeletionService({ db, accounts, sessions, audit, mail });
+    const serviceAccounts = new ServiceAccountsService({ db, clock, audit });
     if (overrides.startMailWorker !== false) mail.start();
     return {
       config,
@@ -145,7 +148,16 @@ export async function createDeps(
       hasher,
       keys,
       tokens,
-      services: { accounts, sessions, audit, mail, emailVerification, password, accountDeletion },
+      services: {
+        accounts,
+        sessions,
+        audit,
+        mail,
+        emailVerification,
+        password,
+        accountDeletion,
+        serviceAccounts,
+      },
       async close() {
         // Before the database closes: a send in flight still records its outcome.
         await mail.stop();

@@ -142,3 +142,17 @@ export async function signedInUser(app: FastifyInstance) {
     auth: { authorization: `Bearer ${tokens.access_token}` },
   };
 }
+
+/** Creates a verified admin through the service (as the CLI does) and signs them in. */
+export async function signedInAdmin(app: FastifyInstance, deps: Deps) {
+  const email = uniqueEmail('admin');
+  const user = await deps.services.accounts.createAdmin({ email, password: GOOD_PASSWORD });
+  const tokens = await signIn(app, email, GOOD_PASSWORD);
+  return {
+    email,
+    password: GOOD_PASSWORD,
+    user,
+    tokens,
+    auth: { authorization: `Bearer ${tokens.access_token}` },
+  };
+}

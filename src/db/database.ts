@@ -103,6 +103,7 @@ export interface AuditEventsTable {
   ip: string | null;
   user_agent: string | null;
   data: ColumnType<Record<string, unknown>, string | undefined, never>;
+  outcome: ColumnType<AuditOutcome, AuditOutcome | undefined, never>;
 }
 
 export interface MailOutboxTable {
@@ -133,6 +134,48 @@ export interface EmailTokensTable {
   used_at: NullableTimestamp;
 }
 
+export interface GroupsTable {
+  id: Generated<string>;
+  name: string;
+  description: Generated<string>;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+}
+
+export interface GroupRolesTable {
+  group_id: string;
+  role_name: string;
+}
+
+export interface GroupMembersTable {
+  group_id: string;
+  user_id: string;
+  created_at: CreatedAt;
+}
+
+/** A view: direct roles and roles inherited through groups. Read-only. */
+export interface UserEffectiveRolesView {
+  user_id: ColumnType<string, never, never>;
+  role_name: ColumnType<string, never, never>;
+}
+
+export interface ServiceAccountsTable {
+  id: Generated<string>;
+  name: string;
+  /** Public identifier used in client authentication. */
+  client_id: string;
+  /** SHA-256 of the client secret, hex; the secret is shown once and never stored. */
+  secret_hash: string;
+  scopes: ColumnType<string[], string[] | undefined, string[]>;
+  created_by: string | null;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+  secret_rotated_at: NullableTimestamp;
+  last_used_at: NullableTimestamp;
+}
+
+export type AuditOutcome = 'success' | 'failure';
+
 export interface Database {
   users: UsersTable;
   credentials: CredentialsTable;
@@ -145,6 +188,11 @@ export interface Database {
   audit_events: AuditEventsTable;
   mail_outbox: MailOutboxTable;
   email_tokens: EmailTokensTable;
+  groups: GroupsTable;
+  group_roles: GroupRolesTable;
+  group_members: GroupMembersTable;
+  user_effective_roles: UserEffectiveRolesView;
+  service_accounts: ServiceAccountsTable;
 }
 
 export type UserRow = Selectable<UsersTable>;

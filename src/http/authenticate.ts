@@ -3,6 +3,8 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { VerifiedAccessToken } from '../crypto/access-tokens.js';
 import type { Deps } from '../deps.js';
 import { AppError } from '../errors.js';
+import { ADMIN_ROLE } from '../features/accounts/accounts.service.js';
+import { grants } from '../lib/permissions.js';
 
 /** Who made an authenticated request. */
 export interface AuthContext {
@@ -20,11 +22,27 @@ declare module 'fastify' {
      * if sent, must be valid; without one the handler decides (sign-out by refresh cookie).
      */
     auth?: boolean | 'optional';
+    /**
+     * The caller must hold this permission (`resource:action`): through a role of theirs
+     * (the `admin` role holds every one), or — for a service account's token — as a scope.
+     * Implies `auth`; the only kind of route a service token may call.
+     */
+    permission?: string;
+    /** The caller must hold this role, directly or through a group. Implies `auth`. */
+    role?: string;
   }
   interface FastifyRequest {
+    /** A signed-in user's context (never set for a service token). */
     auth: AuthContext | undefined;
+    /** Whoever called a route that declares `auth`, `permission` or `role`. */
+    caller: Caller | undefined;
   }
 }
+
+/** A signed-in user, or a service account acting with its token's scopes. */
+export type Caller =
+  | { kind: 'user'; id: string; auth: AuthContext }
+  | { kind: 'service'; id: string; scopes: string[] };
 
 const BEARER = /^Bearer\s+([A-Za-z0-9\-_.~+/]+=*)\s*$/i;
 
@@ -39,6 +57,20 @@ export function requireAuth(request: FastifyRequest): AuthContext {
   return request.auth;
 }
 
+/** The caller of a route that declares `auth`, `permission` or `role`. */
+export function requireCaller(request: FastifyRequest): Caller {
+  if (!request.caller) throw new AppError('unauthorized');
+  return request.caller;
+}
+
+function describeRequirement(permission: string | undefined, role: string | undefined): string {
+  const needs = [
+    permission ? `the permission \`${permission}\`` : undefined,
+    role ? `the role \`${role}\`` : undefined,
+  ].filter(Boolean);
+  return `Requires ${needs.join(' and ')} (the \`admin\` role holds every permission).`;
+}
+
 /**
  * One hook enforces what routes declare: a route with `config: { auth: true }` gets the
  * verified caller in `request.auth`, or the request ends with 401 before its handler.
@@ -46,26 +78,50 @@ export function requireAuth(request: FastifyRequest): AuthContext {
  */
 export function registerAuthentication(app: FastifyInstance, deps: Deps): void {
   app.decorateRequest('auth', undefined);
+  app.decorateRequest('caller', undefined);
   app.addHook('onRoute', (route) => {
-    const auth = route.config?.auth;
-    if (auth) {
+    const { auth, permission, role } = route.config ?? {};
+    if (auth || permission || role) {
       const security: Record<string, string[]>[] = [{ bearerAuth: [] }, { oauth2: [] }];
       // An empty requirement in OpenAPI means "or no credentials at all".
-      if (auth === 'optional') security.push({});
+      if (auth === 'optional' && !permission && !role) security.push({});
       route.schema = { ...route.schema, security };
+    }
+    if (permission || role) {
+      const note = describeRequirement(permission, role);
+      const description = route.schema?.description;
+      route.schema = {
+        ...route.schema,
+        description: description ? `${description}\n\n${note}` : note,
+      };
     }
   });
   app.addHook('preHandler', async (request) => {
-    const auth = request.routeOptions.config.auth;
-    if (!auth) return;
+    const { auth, permission, role } = request.routeOptions.config;
+    if (!auth && !permission && !role) return;
     const raw = readBearerToken(request);
     if (!raw) {
-      if (auth === 'optional' && request.headers.authorization === undefined) return;
+      if (
+        auth === 'optional' &&
+        !permission &&
+        !role &&
+        request.headers.authorization === undefined
+      )
+        return;
       throw new AppError('unauthorized', 'A bearer token is required');
     }
     const token = await deps.tokens.verify(raw);
-    // Service tokens carry no session and cannot act as a user.
-    if (!token.sid) throw new AppError('unauthorized', 'A user access token is required');
+    if (!token.sid) {
+      // A service token: no session, and it acts only within its scopes on routes that
+      // name a permission.
+      if (!permission || role)
+        throw new AppError('unauthorized', 'A user access token is required');
+      const scopes = await deps.services.serviceAccounts.assertTokenUsable(token);
+      if (!grants(scopes, permission))
+        throw new AppError('forbidden', `The token's scope does not include ${permission}`);
+      request.caller = { kind: 'service', id: token.sub, scopes };
+      return;
+    }
     await deps.services.sessions.assertSessionActive(token.sid, token.sub);
     request.auth = {
       userId: token.sub,
@@ -74,5 +130,16 @@ export function registerAuthentication(app: FastifyInstance, deps: Deps): void {
       roles: token.roles,
       token,
     };
+    request.caller = { kind: 'user', id: token.sub, auth: request.auth };
+    if (permission || role) {
+      // Read fresh rather than from the token's claim: a demoted admin loses the admin API
+      // at once, not when their access token expires.
+      const current = await deps.services.accounts.authorizationOf(token.sub);
+      const isAdmin = current.roles.includes(ADMIN_ROLE);
+      if (role && !isAdmin && !current.roles.includes(role))
+        throw new AppError('forbidden', `Requires the role ${role}`);
+      if (permission && !isAdmin && !grants(current.permissions, permission))
+        throw new AppError('forbidden', `Requires the permission ${permission}`);
+    }
   });
 }

@@ -2,6 +2,7 @@ import type { Migration } from 'kysely/migration';
 import * as initial from './2026_11_22_000000_initial.js';
 import * as refreshRotationAndAudit from './2026_11_22_010000_refresh_rotation_and_audit.js';
 import * as mailOutboxAndEmailTokens from './2026_11_22_020000_mail_outbox_and_email_tokens.js';
+import * as groupsServiceAccounts from './2026_11_22_030000_groups_service_accounts.js';
 
 /**
  * Every migration, by name. Listed here rather than read from the folder so that the
@@ -11,4 +12,5 @@ export const migrations: Record<string, Migration> = {
   '2026_11_22_000000_initial': initial,
   '2026_11_22_010000_refresh_rotation_and_audit': refreshRotationAndAudit,
   '2026_11_22_020000_mail_outbox_and_email_tokens': mailOutboxAndEmailTokens,
+  '2026_11_22_030000_groups_service_accounts': groupsServiceAccounts,
 };

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { Db } from '../../db/create-db.js';
 import type { UserRow } from '../../db/database.js';
 import { isUniqueViolation } from '../../db/pg-errors.js';
@@ -60,14 +61,33 @@ export async function insertAccount(trx: Db, account: NewAccount): Promise<UserW
   return { ...user, roles: [...account.roles].sort() };
 }
 
+/** Direct roles and roles inherited through groups, sorted. */
 export async function findRoleNamesForUser(db: Db, userId: string): Promise<string[]> {
   const rows = await db
-    .selectFrom('user_roles')
+    .selectFrom('user_effective_roles')
     .select('role_name')
     .where('user_id', '=', userId)
     .orderBy('role_name')
     .execute();
   return rows.map((row) => row.role_name);
+}
+
+/** The user's effective roles with the permissions each grants, read fresh for authorization. */
+export async function findRolePermissionsForUser(
+  db: Db,
+  userId: string,
+): Promise<{ roles: string[]; permissions: string[] }> {
+  const rows = await db
+    .selectFrom('user_effective_roles')
+    .innerJoin('roles', 'roles.name', 'user_effective_roles.role_name')
+    .select(['roles.name', 'roles.permissions'])
+    .where('user_effective_roles.user_id', '=', userId)
+    .orderBy('roles.name')
+    .execute();
+  return {
+    roles: rows.map((row) => row.name),
+    permissions: [...new Set(rows.flatMap((row) => row.permissions))].sort(),
+  };
 }
 
 export async function findUserById(db: Db, userId: string): Promise<UserWithRoles | undefined> {
@@ -139,12 +159,13 @@ export async function grantRole(db: Db, userId: string, role: string): Promise<v
     .execute();
 }
 
+/** Whether an active user holds the role, directly or through a group. */
 export async function roleHasMembers(db: Db, role: string): Promise<boolean> {
   const row = await db
-    .selectFrom('user_roles')
-    .innerJoin('users', 'users.id', 'user_roles.user_id')
-    .select('user_roles.user_id')
-    .where('user_roles.role_name', '=', role)
+    .selectFrom('user_effective_roles')
+    .innerJoin('users', 'users.id', 'user_effective_roles.user_id')
+    .select('user_effective_roles.user_id')
+    .where('user_effective_roles.role_name', '=', role)
     .where('users.is_active', '=', true)
     .limit(1)
     .executeTakeFirst();
@@ -165,19 +186,30 @@ export async function deleteUser(db: Db, userId: string): Promise<boolean> {
   return Number(result.numDeletedRows) > 0;
 }
 
-/** Active holders of a role other than `exceptUserId` (is this the last admin?). */
+/** Active holders of a role (directly or through a group) other than `exceptUserId`. */
 export async function countOtherActiveMembers(
   db: Db,
   role: string,
   exceptUserId: string,
 ): Promise<number> {
   const row = await db
-    .selectFrom('user_roles')
-    .innerJoin('users', 'users.id', 'user_roles.user_id')
-    .select((eb) => eb.fn.countAll<number>().as('n'))
-    .where('user_roles.role_name', '=', role)
+    .selectFrom('user_effective_roles')
+    .innerJoin('users', 'users.id', 'user_effective_roles.user_id')
+    .select((eb) => eb.fn.count<number>('users.id').distinct().as('n'))
+    .where('user_effective_roles.role_name', '=', role)
     .where('users.is_active', '=', true)
     .where('users.id', '!=', exceptUserId)
     .executeTakeFirstOrThrow();
   return Number(row.n);
 }
+
+/**
+ * Serializes every change that can take the admin role away from someone, for the rest of
+ * the transaction: two admins demoting each other at once cannot both succeed.
+ */
+export async function lockAdminChanges(trx: Db): Promise<void> {
+  await sql`select pg_advisory_xact_lock(${ADMIN_CHANGES_LOCK})`.execute(trx);
+}
+
+// An arbitrary constant shared by every instance (Kysely's migration lock uses another).
+const ADMIN_CHANGES_LOCK = 7_240_118_305;

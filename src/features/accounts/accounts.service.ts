@@ -209,6 +209,24 @@ export class AccountsService {
     }
   }
 
+  /**
+   * Call at the end of a transaction that may take the admin role from someone (a user
+   * patched, deleted or removed from a group; a group's roles changed or the group deleted):
+   * it waits for any concurrent such change to commit, then refuses — rolling back — if no
+   * active admin would be left.
+   */
+  async assertAnAdminRemains(trx: Db): Promise<void> {
+    await repo.lockAdminChanges(trx);
+    if (!(await repo.roleHasMembers(trx, ADMIN_ROLE))) {
+      throw new AppError('conflict', 'The last active admin cannot be removed');
+    }
+  }
+
+  /** Effective roles and the permissions they grant, read fresh (not from the token). */
+  async authorizationOf(userId: string): Promise<{ roles: string[]; permissions: string[] }> {
+    return repo.findRolePermissionsForUser(this.deps.db, userId);
+  }
+
   async deleteUser(db: Db, userId: string): Promise<boolean> {
     return repo.deleteUser(db, userId);
   }
