@@ -5,6 +5,7 @@ import { type PasswordHasher, createPasswordHasher } from './crypto/password-has
 import { SigningKeys } from './crypto/signing-keys.js';
 import { type Db, createDb } from './db/create-db.js';
 import { migrateToLatest } from './db/migrate.js';
+import { AdminUsersService } from './features/admin/admin-users.service.js';
 import { AccountDeletionService } from './features/accounts/account-deletion.service.js';
 import { AccountsService } from './features/accounts/accounts.service.js';
 import { AuditService } from './features/audit/audit.service.js';
@@ -26,6 +27,7 @@ export interface Services {
   password: PasswordService;
   accountDeletion: AccountDeletionService;
   serviceAccounts: ServiceAccountsService;
+  adminUsers: AdminUsersService;
 }
 
 /** The composition root: everything the features need, built once per process. */
@@ -139,6 +141,14 @@ export async function createDeps(
     });
     const accountDeletion = new AccountDeletionService({ db, accounts, sessions, audit, mail });
     const serviceAccounts = new ServiceAccountsService({ db, clock, audit });
+    const adminUsers = new AdminUsersService({
+      db,
+      clock,
+      accounts,
+      sessions,
+      audit,
+      accountDeletion,
+    });
     if (overrides.startMailWorker !== false) mail.start();
     return {
       config,
@@ -157,6 +167,7 @@ export async function createDeps(
         password,
         accountDeletion,
         serviceAccounts,
+        adminUsers,
       },
       async close() {
         // Before the database closes: a send in flight still records its outcome.

@@ -156,3 +156,34 @@ export async function signedInAdmin(app: FastifyInstance, deps: Deps) {
     auth: { authorization: `Bearer ${tokens.access_token}` },
   };
 }
+
+/** Creates (if needed) a role with these permissions and gives it to the user, in the database. */
+export async function grantPermissions(
+  deps: Deps,
+  userId: string,
+  role: string,
+  permissions: string[],
+): Promise<void> {
+  await deps.db
+    .insertInto('roles')
+    .values({ name: role, description: 'test role', permissions, updated_at: new Date() })
+    .onConflict((oc) => oc.column('name').doUpdateSet({ permissions }))
+    .execute();
+  await deps.db
+    .insertInto('user_roles')
+    .values({ user_id: userId, role_name: role })
+    .onConflict((oc) => oc.columns(['user_id', 'role_name']).doNothing())
+    .execute();
+}
+
+/** The audit events of one type about one user, oldest first. */
+export async function auditEventsOf(deps: Deps, userId: string, type: string) {
+  return deps.db
+    .selectFrom('audit_events')
+    .selectAll()
+    .where('user_id', '=', userId)
+    .where('type', '=', type)
+    .orderBy('at')
+    .orderBy('id')
+    .execute();
+}

@@ -1,4 +1,4 @@
-import { Type, type Static } from 'typebox';
+import { Type, type Static, type TSchema } from 'typebox';
 import { ERROR_CATALOG, type ErrorCode } from '../errors.js';
 
 export const Uuid = Type.String({ format: 'uuid' });
@@ -69,4 +69,22 @@ export function problemResponses(...codes: ErrorCode[]): Record<number, typeof P
     });
   }
   return responses;
+}
+
+/** `limit` and `cursor` of every keyset-paginated list. */
+export const PageFields = {
+  limit: Type.Integer({ minimum: 1, maximum: 100, default: 50 }),
+  cursor: Type.Optional(
+    Type.String({ maxLength: 400, description: 'next_cursor of the previous page' }),
+  ),
+};
+
+export const PageQuery = Type.Object(PageFields, { additionalProperties: false });
+
+/** Every list answers `{"items": [...], "next_cursor": "..." | null}`. */
+export function PageOf<T extends TSchema>(item: T) {
+  return Type.Object({
+    items: Type.Array(item),
+    next_cursor: Type.Union([Type.String(), Type.Null()]),
+  });
 }

@@ -40,3 +40,24 @@ export function toPage<T>(rows: T[], limit: number, positionOf: (row: T) => Keys
   const next_cursor = rows.length > limit && last ? encodeCursor(positionOf(last)) : null;
   return { items, next_cursor };
 }
+
+/**
+ * A cursor over a unique text key (role names): opaque like the keyset cursor, so clients
+ * do not depend on its form.
+ */
+export function encodeKeyCursor(key: string): string {
+  return Buffer.from(JSON.stringify([key])).toString('base64url');
+}
+
+export function decodeKeyCursor(text: string): string {
+  try {
+    const parsed: unknown = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
+    if (Array.isArray(parsed) && parsed.length === 1 && typeof parsed[0] === 'string')
+      return parsed[0];
+  } catch {
+    // fall through to the one error below
+  }
+  throw new AppError('validation_failed', 'The cursor is not valid', [
+    { field: 'cursor', message: 'is not valid' },
+  ]);
+}

@@ -1,4 +1,5 @@
 import type { Db } from '../../db/create-db.js';
+import type { ClientContext } from '../../lib/client.js';
 import { AppError } from '../../errors.js';
 import type { AuditService } from '../audit/audit.service.js';
 import type { MailService } from '../mail/mail.service.js';
@@ -40,5 +41,32 @@ export class AccountDeletionService {
       // No address or user agent: the event says only that this id deleted itself.
       await audit.record({ type: 'user.deleted', actorId: user.id, userId: user.id }, trx);
     });
+  }
+
+  /**
+   * An admin (or the operator, with no actor) deletes an account: no password, the same
+   * erasure, and never the last active admin.
+   */
+  async deleteByAdmin(
+    userId: string,
+    actor: { actorId: string | null; client?: ClientContext | undefined },
+  ): Promise<void> {
+    const { accounts, audit, db, mail, sessions } = this.deps;
+    const user = await accounts.getUser(userId);
+    await accounts.assertNotLastAdmin(user);
+    const revoked = await db.transaction().execute(async (trx) => {
+      // Revoked before the rows go with the user, so other instances can be told which.
+      const ids = await sessions.revokeAllForUserWithin(trx, user.id, 'account_deleted');
+      await accounts.deleteUser(trx, user.id);
+      await mail.forgetRecipient(trx, user.email);
+      await audit.forgetPersonalData(trx, user.id);
+      await audit.record(
+        { type: 'user.deleted', actorId: actor.actorId, userId: user.id, ...actor.client },
+        trx,
+      );
+      await accounts.assertAnAdminRemains(trx);
+      return ids;
+    });
+    await sessions.announceRevoked(revoked);
   }
 }

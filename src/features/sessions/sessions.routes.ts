@@ -4,7 +4,7 @@ import type { Deps } from '../../deps.js';
 import { AppError } from '../../errors.js';
 import { requireAuth } from '../../http/authenticate.js';
 import { clientContext } from '../../http/client-context.js';
-import { problemResponses } from '../../http/schemas.js';
+import { PageQuery, problemResponses } from '../../http/schemas.js';
 import { decodeCursor } from '../../lib/cursor.js';
 import {
   CSRF_COOKIE,
@@ -14,7 +14,6 @@ import {
   wantsCookie,
 } from './refresh-cookie.js';
 import {
-  PageQuery,
   RefreshBody,
   SessionIdParams,
   SessionList,

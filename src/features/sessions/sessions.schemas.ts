@@ -1,5 +1,5 @@
 import { Type } from 'typebox';
-import { TokenResponseSchema, Timestamp, Uuid } from '../../http/schemas.js';
+import { PageOf, TokenResponseSchema, Timestamp, Uuid } from '../../http/schemas.js';
 
 const CookieFlag = Type.Optional(
   Type.Boolean({ description: 'Deliver the refresh token as an HttpOnly cookie (browsers)' }),
@@ -48,17 +48,6 @@ export const SessionSchema = Type.Object({
   current: Type.Boolean(),
 });
 
-export const PageQuery = Type.Object(
-  {
-    limit: Type.Integer({ minimum: 1, maximum: 100, default: 50 }),
-    cursor: Type.Optional(Type.String({ maxLength: 200 })),
-  },
-  { additionalProperties: false },
-);
-
-export const SessionList = Type.Object({
-  items: Type.Array(SessionSchema),
-  next_cursor: Type.Union([Type.String(), Type.Null()]),
-});
+export const SessionList = PageOf(SessionSchema);
 
 export const SessionIdParams = Type.Object({ id: Uuid });

@@ -313,6 +313,20 @@ export class SessionsService {
     return ids;
   }
 
+  /**
+   * Revokes every session of a user inside the caller's transaction, so the revocation
+   * commits with the change that causes it (deactivation); hand the ids to
+   * `announceRevoked` once it has committed.
+   */
+  async revokeAllForUserWithin(trx: Db, userId: string, reason: string): Promise<string[]> {
+    return repo.revokeSessions(trx, { userId }, reason, this.deps.clock.now());
+  }
+
+  /** Tells every instance (cache, pub/sub) about sessions revoked in a committed transaction. */
+  async announceRevoked(sessionIds: string[]): Promise<void> {
+    await this.deps.guard.revoked(sessionIds);
+  }
+
   async #revoke(
     filter: { sessionId?: string; userId?: string },
     reason: string,

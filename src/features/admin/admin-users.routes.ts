@@ -1,0 +1,133 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
+import type { Deps } from '../../deps.js';
+import { requireCaller } from '../../http/authenticate.js';
+import { clientContext } from '../../http/client-context.js';
+import { PageOf, UserSchema, problemResponses } from '../../http/schemas.js';
+import type { AdminActor } from './admin-users.service.js';
+import { AdminUserPatchBody, UserIdParams, UserListQuery } from './admin-users.schemas.js';
+
+/** The acting admin (a service account acts with no user id; its client id is in the log). */
+export function adminActor(request: FastifyRequest): AdminActor {
+  const caller = requireCaller(request);
+  return { actorId: caller.kind === 'user' ? caller.id : null, client: clientContext(request) };
+}
+
+const TAGS = ['admin: users'];
+
+export const adminUsersRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (
+  app,
+  { deps },
+) => {
+  const { adminUsers } = deps.services;
+
+  app.get(
+    '/api/admin/users',
+    {
+      config: { permission: 'users:read' },
+      schema: {
+        tags: TAGS,
+        summary: 'Search users (newest first)',
+        description:
+          '`q` matches part of the e-mail or name (case-insensitive); `role` holds directly or ' +
+          'through a group; keyset pagination never skips or repeats a user while others sign up.',
+        querystring: UserListQuery,
+        response: {
+          200: PageOf(UserSchema),
+          ...problemResponses('validation_failed', 'unauthorized', 'forbidden'),
+        },
+      },
+    },
+    async (request) => adminUsers.list(request.query),
+  );
+
+  app.get(
+    '/api/admin/users/:id',
+    {
+      config: { permission: 'users:read' },
+      schema: {
+        tags: TAGS,
+        summary: 'Get a user',
+        params: UserIdParams,
+        response: {
+          200: UserSchema,
+          ...problemResponses('validation_failed', 'unauthorized', 'forbidden', 'not_found'),
+        },
+      },
+    },
+    async (request) => adminUsers.get(request.params.id),
+  );
+
+  app.patch(
+    '/api/admin/users/:id',
+    {
+      config: { permission: 'users:write' },
+      schema: {
+        tags: TAGS,
+        summary: "Change a user's name, direct roles, active flag or e-mail verification",
+        description:
+          '`roles` replaces the direct roles. `is_active: false` revokes every session at once. ' +
+          'Refused with 409 when no active admin would remain.',
+        params: UserIdParams,
+        body: AdminUserPatchBody,
+        response: {
+          200: UserSchema,
+          ...problemResponses(
+            'validation_failed',
+            'unauthorized',
+            'forbidden',
+            'not_found',
+            'conflict',
+          ),
+        },
+      },
+    },
+    async (request) => adminUsers.update(request.params.id, request.body, adminActor(request)),
+  );
+
+  app.delete(
+    '/api/admin/users/:id',
+    {
+      config: { permission: 'users:write' },
+      schema: {
+        tags: TAGS,
+        summary: 'Delete a user and their personal data',
+        params: UserIdParams,
+        response: {
+          204: { type: 'null', description: 'Deleted' },
+          ...problemResponses(
+            'validation_failed',
+            'unauthorized',
+            'forbidden',
+            'not_found',
+            'conflict',
+          ),
+        },
+      },
+    },
+    async (request, reply) => {
+      await adminUsers.delete(request.params.id, adminActor(request));
+      return reply.status(204).send(null);
+    },
+  );
+
+  app.post(
+    '/api/admin/users/:id/signout',
+    {
+      config: { permission: 'users:write' },
+      schema: {
+        tags: TAGS,
+        summary: 'Sign a user out everywhere',
+        params: UserIdParams,
+        response: {
+          204: { type: 'null', description: 'Every session revoked' },
+          ...problemResponses('validation_failed', 'unauthorized', 'forbidden', 'not_found'),
+        },
+      },
+    },
+    async (request, reply) => {
+      await adminUsers.signOutEverywhere(request.params.id, adminActor(request));
+      return reply.status(204).send(null);
+    },
+  );
+};

@@ -1,0 +1,146 @@
+import type { Db } from '../../db/create-db.js';
+import { AppError } from '../../errors.js';
+import type { UserView } from '../../http/schemas.js';
+import type { ClientContext } from '../../lib/client.js';
+import type { Clock } from '../../lib/clock.js';
+import { decodeCursor, toPage } from '../../lib/cursor.js';
+import type { AccountDeletionService } from '../accounts/account-deletion.service.js';
+import { type AccountsService, toUserView } from '../accounts/accounts.service.js';
+import type { AuditService } from '../audit/audit.service.js';
+import { findExistingRoleNames } from '../roles/roles.repository.js';
+import type { SessionsService } from '../sessions/sessions.service.js';
+import * as repo from './admin-users.repository.js';
+import type { AdminUserPatch } from './admin-users.schemas.js';
+
+export interface AdminUsersServiceDeps {
+  db: Db;
+  clock: Clock;
+  accounts: AccountsService;
+  sessions: SessionsService;
+  audit: AuditService;
+  accountDeletion: AccountDeletionService;
+}
+
+export interface UserListRequest {
+  q?: string | undefined;
+  role?: string | undefined;
+  active?: boolean | undefined;
+  limit?: number | undefined;
+  cursor?: string | undefined;
+}
+
+/** Who acts through the admin API (or the operator CLI, with no actor). */
+export interface AdminActor {
+  actorId: string | null;
+  client?: ClientContext | undefined;
+}
+
+export const DEFAULT_PAGE_SIZE = 50;
+
+/** Running a platform's users: search, change, deactivate, sign out and delete them. */
+export class AdminUsersService {
+  constructor(private readonly deps: AdminUsersServiceDeps) {}
+
+  async list(request: UserListRequest): Promise<{ items: UserView[]; next_cursor: string | null }> {
+    const limit = request.limit ?? DEFAULT_PAGE_SIZE;
+    const after = request.cursor ? decodeCursor(request.cursor) : undefined;
+    const rows = await repo.listUsers(this.deps.db, request, { limit, after });
+    const page = toPage(rows, limit, (row) => ({ at: row.created_at, id: row.id }));
+    const roles = await repo.findRolesOfUsers(
+      this.deps.db,
+      page.items.map((row) => row.id),
+    );
+    return {
+      items: page.items.map((row) => toUserView({ ...row, roles: roles.get(row.id) ?? [] })),
+      next_cursor: page.next_cursor,
+    };
+  }
+
+  async get(userId: string): Promise<UserView> {
+    return toUserView(await this.deps.accounts.getUser(userId));
+  }
+
+  /**
+   * Applies an admin's change in one transaction with its audit events; refuses (changing
+   * nothing) when it would leave no active admin. A deactivated user is signed out
+   * everywhere once the change has committed.
+   */
+  async update(userId: string, patch: AdminUserPatch, actor: AdminActor): Promise<UserView> {
+    const { db, clock, accounts, audit } = this.deps;
+    if (Object.values(patch).every((value) => value === undefined))
+      throw new AppError('validation_failed', 'Nothing to change', [
+        { field: 'body', message: 'names none of name, roles, is_active, email_verified' },
+      ]);
+    const wantedRoles = patch.roles ? [...new Set(patch.roles)].sort() : undefined;
+    if (wantedRoles) await this.#assertRolesExist(wantedRoles);
+    const result = await db.transaction().execute(async (trx) => {
+      if (!(await repo.lockUser(trx, userId))) throw new AppError('not_found', 'No such user');
+      const changed: string[] = [];
+      const fields: Parameters<typeof repo.updateUser>[2] = { updated_at: clock.now() };
+      if (patch.name !== undefined) {
+        fields.name = patch.name?.trim() || null;
+        changed.push('name');
+      }
+      if (patch.is_active !== undefined) {
+        fields.is_active = patch.is_active;
+        changed.push('is_active');
+      }
+      if (patch.email_verified !== undefined) {
+        fields.email_verified = patch.email_verified;
+        changed.push('email_verified');
+      }
+      await repo.updateUser(trx, userId, fields);
+      // Revoked in the same transaction: a deactivated user keeps no session, even briefly.
+      const revoked =
+        patch.is_active === false
+          ? await this.deps.sessions.revokeAllForUserWithin(trx, userId, 'deactivated')
+          : [];
+      const common = { actorId: actor.actorId, userId, ...actor.client };
+      if (wantedRoles) {
+        const current = await repo.findDirectRoles(trx, userId);
+        const added = wantedRoles.filter((role) => !current.includes(role));
+        const removed = current.filter((role) => !wantedRoles.includes(role));
+        await repo.removeDirectRoles(trx, userId, removed);
+        await repo.addDirectRoles(trx, userId, added);
+        changed.push('roles');
+        if (added.length > 0 || removed.length > 0)
+          await audit.record(
+            { type: 'admin.roles_changed', ...common, data: { added, removed } },
+            trx,
+          );
+      }
+      await audit.record({ type: 'admin.user_updated', ...common, data: { changed } }, trx);
+      await accounts.assertAnAdminRemains(trx);
+      const user = await accounts.findUser(userId, trx);
+      if (!user) throw new AppError('not_found', 'No such user');
+      return { user, revoked };
+    });
+    await this.deps.sessions.announceRevoked(result.revoked);
+    return toUserView(result.user);
+  }
+
+  async signOutEverywhere(userId: string, actor: AdminActor): Promise<void> {
+    await this.deps.accounts.getUser(userId);
+    const revoked = await this.deps.sessions.revokeAllForUser(userId, 'revoked_by_admin');
+    await this.deps.audit.record({
+      type: 'user.signout',
+      actorId: actor.actorId,
+      userId,
+      ...actor.client,
+      data: { all: true, by_admin: actor.actorId !== null, session_ids: revoked },
+    });
+  }
+
+  async delete(userId: string, actor: AdminActor): Promise<void> {
+    await this.deps.accountDeletion.deleteByAdmin(userId, actor);
+  }
+
+  async #assertRolesExist(roles: readonly string[]): Promise<void> {
+    const existing = await findExistingRoleNames(this.deps.db, roles);
+    const unknown = roles.filter((role) => !existing.includes(role));
+    if (unknown.length > 0)
+      throw new AppError('validation_failed', `No such role: ${unknown.join(', ')}`, [
+        { field: 'roles', message: `unknown role ${unknown.join(', ')}` },
+      ]);
+  }
+}
