@@ -380,3 +380,29 @@ describe('DELETE /api/admin/users/{id}', () => {
     expect(gone.statusCode).toBe(404);
   });
 });
+
+describe('two instances on one database', () => {
+  it('a user deactivated through one instance has their token refused by the other', async () => {
+    const { app: first, deps: firstDeps, database, clock: sharedClock } = await startTestApp();
+    const second = await startTestApp({ database, clock: sharedClock });
+    const boss = await signedInAdmin(first, firstDeps);
+    const target = await signedInUser(first);
+    // The second instance has seen (and, with Redis, cached) the live session.
+    expect((await me(target.tokens.access_token, second.app)).statusCode).toBe(200);
+    expect((await me(target.tokens.access_token, second.app)).statusCode).toBe(200);
+    const response = await first.inject({
+      method: 'PATCH',
+      url: `/api/admin/users/${target.user.id}`,
+      headers: boss.auth,
+      payload: { is_active: false },
+    });
+    expect(response.statusCode).toBe(200);
+    const started = Date.now();
+    let status = 200;
+    while (status !== 401 && Date.now() - started < 1_000) {
+      status = (await me(target.tokens.access_token, second.app)).statusCode;
+      if (status !== 401) await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+    expect(status).toBe(401);
+  });
+});
