@@ -6,6 +6,7 @@ import { SigningKeys } from './crypto/signing-keys.js';
 import { type Db, createDb } from './db/create-db.js';
 import { migrateToLatest } from './db/migrate.js';
 import { AdminUsersService } from './features/admin/admin-users.service.js';
+import { RolesService } from './features/roles/roles.service.js';
 import { AccountDeletionService } from './features/accounts/account-deletion.service.js';
 import { AccountsService } from './features/accounts/accounts.service.js';
 import { AuditService } from './features/audit/audit.service.js';
@@ -28,6 +29,7 @@ export interface Services {
   accountDeletion: AccountDeletionService;
   serviceAccounts: ServiceAccountsService;
   adminUsers: AdminUsersService;
+  roles: RolesService;
 }
 
 /** The composition root: everything the features need, built once per process. */
@@ -141,6 +143,7 @@ export async function createDeps(
     });
     const accountDeletion = new AccountDeletionService({ db, accounts, sessions, audit, mail });
     const serviceAccounts = new ServiceAccountsService({ db, clock, audit });
+    const roles = new RolesService({ db, clock, audit });
     const adminUsers = new AdminUsersService({
       db,
       clock,
@@ -168,6 +171,7 @@ export async function createDeps(
         accountDeletion,
         serviceAccounts,
         adminUsers,
+        roles,
       },
       async close() {
         // Before the database closes: a send in flight still records its outcome.

@@ -1,5 +1,5 @@
 import type { Db } from '../../db/create-db.js';
-import type { ClientContext } from '../../lib/client.js';
+import { type Actor, auditedBy } from '../../http/actor.js';
 import { AppError } from '../../errors.js';
 import type { AuditService } from '../audit/audit.service.js';
 import type { MailService } from '../mail/mail.service.js';
@@ -47,10 +47,7 @@ export class AccountDeletionService {
    * An admin (or the operator, with no actor) deletes an account: no password, the same
    * erasure, and never the last active admin.
    */
-  async deleteByAdmin(
-    userId: string,
-    actor: { actorId: string | null; client?: ClientContext | undefined },
-  ): Promise<void> {
+  async deleteByAdmin(userId: string, actor: Actor): Promise<void> {
     const { accounts, audit, db, mail, sessions } = this.deps;
     const user = await accounts.getUser(userId);
     await accounts.assertNotLastAdmin(user);
@@ -60,10 +57,7 @@ export class AccountDeletionService {
       await accounts.deleteUser(trx, user.id);
       await mail.forgetRecipient(trx, user.email);
       await audit.forgetPersonalData(trx, user.id);
-      await audit.record(
-        { type: 'user.deleted', actorId: actor.actorId, userId: user.id, ...actor.client },
-        trx,
-      );
+      await audit.record({ type: 'user.deleted', userId: user.id, ...auditedBy(actor) }, trx);
       await accounts.assertAnAdminRemains(trx);
       return ids;
     });

@@ -1,17 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { FastifyRequest } from 'fastify';
 import type { Deps } from '../../deps.js';
-import { requireCaller } from '../../http/authenticate.js';
-import { clientContext } from '../../http/client-context.js';
+import { actorOf } from '../../http/actor.js';
 import { PageOf, UserSchema, problemResponses } from '../../http/schemas.js';
-import type { AdminActor } from './admin-users.service.js';
 import { AdminUserPatchBody, UserIdParams, UserListQuery } from './admin-users.schemas.js';
-
-/** The acting admin (a service account acts with no user id; its client id is in the log). */
-export function adminActor(request: FastifyRequest): AdminActor {
-  const caller = requireCaller(request);
-  return { actorId: caller.kind === 'user' ? caller.id : null, client: clientContext(request) };
-}
 
 const TAGS = ['admin: users'];
 
@@ -82,7 +73,7 @@ export const adminUsersRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async
         },
       },
     },
-    async (request) => adminUsers.update(request.params.id, request.body, adminActor(request)),
+    async (request) => adminUsers.update(request.params.id, request.body, actorOf(request)),
   );
 
   app.delete(
@@ -106,7 +97,7 @@ export const adminUsersRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async
       },
     },
     async (request, reply) => {
-      await adminUsers.delete(request.params.id, adminActor(request));
+      await adminUsers.delete(request.params.id, actorOf(request));
       return reply.status(204).send(null);
     },
   );
@@ -126,7 +117,7 @@ export const adminUsersRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async
       },
     },
     async (request, reply) => {
-      await adminUsers.signOutEverywhere(request.params.id, adminActor(request));
+      await adminUsers.signOutEverywhere(request.params.id, actorOf(request));
       return reply.status(204).send(null);
     },
   );

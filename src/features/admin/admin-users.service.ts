@@ -1,7 +1,7 @@
 import type { Db } from '../../db/create-db.js';
 import { AppError } from '../../errors.js';
+import { type Actor, auditedBy } from '../../http/actor.js';
 import type { UserView } from '../../http/schemas.js';
-import type { ClientContext } from '../../lib/client.js';
 import type { Clock } from '../../lib/clock.js';
 import { decodeCursor, toPage } from '../../lib/cursor.js';
 import type { AccountDeletionService } from '../accounts/account-deletion.service.js';
@@ -27,12 +27,6 @@ export interface UserListRequest {
   active?: boolean | undefined;
   limit?: number | undefined;
   cursor?: string | undefined;
-}
-
-/** Who acts through the admin API (or the operator CLI, with no actor). */
-export interface AdminActor {
-  actorId: string | null;
-  client?: ClientContext | undefined;
 }
 
 export const DEFAULT_PAGE_SIZE = 50;
@@ -65,7 +59,7 @@ export class AdminUsersService {
    * nothing) when it would leave no active admin. A deactivated user is signed out
    * everywhere once the change has committed.
    */
-  async update(userId: string, patch: AdminUserPatch, actor: AdminActor): Promise<UserView> {
+  async update(userId: string, patch: AdminUserPatch, actor: Actor): Promise<UserView> {
     const { db, clock, accounts, audit } = this.deps;
     if (Object.values(patch).every((value) => value === undefined))
       throw new AppError('validation_failed', 'Nothing to change', [
@@ -95,7 +89,6 @@ export class AdminUsersService {
         patch.is_active === false
           ? await this.deps.sessions.revokeAllForUserWithin(trx, userId, 'deactivated')
           : [];
-      const common = { actorId: actor.actorId, userId, ...actor.client };
       if (wantedRoles) {
         const current = await repo.findDirectRoles(trx, userId);
         const added = wantedRoles.filter((role) => !current.includes(role));
@@ -105,11 +98,14 @@ export class AdminUsersService {
         changed.push('roles');
         if (added.length > 0 || removed.length > 0)
           await audit.record(
-            { type: 'admin.roles_changed', ...common, data: { added, removed } },
+            { type: 'admin.roles_changed', userId, ...auditedBy(actor, { added, removed }) },
             trx,
           );
       }
-      await audit.record({ type: 'admin.user_updated', ...common, data: { changed } }, trx);
+      await audit.record(
+        { type: 'admin.user_updated', userId, ...auditedBy(actor, { changed }) },
+        trx,
+      );
       await accounts.assertAnAdminRemains(trx);
       const user = await accounts.findUser(userId, trx);
       if (!user) throw new AppError('not_found', 'No such user');
@@ -119,19 +115,17 @@ export class AdminUsersService {
     return toUserView(result.user);
   }
 
-  async signOutEverywhere(userId: string, actor: AdminActor): Promise<void> {
+  async signOutEverywhere(userId: string, actor: Actor): Promise<void> {
     await this.deps.accounts.getUser(userId);
     const revoked = await this.deps.sessions.revokeAllForUser(userId, 'revoked_by_admin');
     await this.deps.audit.record({
       type: 'user.signout',
-      actorId: actor.actorId,
       userId,
-      ...actor.client,
-      data: { all: true, by_admin: actor.actorId !== null, session_ids: revoked },
+      ...auditedBy(actor, { all: true, by_admin: true, session_ids: revoked }),
     });
   }
 
-  async delete(userId: string, actor: AdminActor): Promise<void> {
+  async delete(userId: string, actor: Actor): Promise<void> {
     await this.deps.accountDeletion.deleteByAdmin(userId, actor);
   }
 

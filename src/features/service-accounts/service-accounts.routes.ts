@@ -2,4 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Deps } from '../../deps.js';
 
 // PLACEHOLDER: replaced by the feature's routes.
-export const serviceAccountsRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (_app, { deps: _deps }) => {};
+export const serviceAccountsRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (
+  _app,
+  { deps: _deps },
+) => {};
