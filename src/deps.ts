@@ -7,6 +7,7 @@ import { type Db, createDb } from './db/create-db.js';
 import { migrateToLatest } from './db/migrate.js';
 import { AdminUsersService } from './features/admin/admin-users.service.js';
 import { RolesService } from './features/roles/roles.service.js';
+import { GroupsService } from './features/groups/groups.service.js';
 import { AccountDeletionService } from './features/accounts/account-deletion.service.js';
 import { AccountsService } from './features/accounts/accounts.service.js';
 import { AuditService } from './features/audit/audit.service.js';
@@ -30,6 +31,7 @@ export interface Services {
   serviceAccounts: ServiceAccountsService;
   adminUsers: AdminUsersService;
   roles: RolesService;
+  groups: GroupsService;
 }
 
 /** The composition root: everything the features need, built once per process. */
@@ -151,7 +153,9 @@ export async function createDeps(
       sessions,
       audit,
       accountDeletion,
+      roles,
     });
+    const groups = new GroupsService({ db, clock, audit, accounts, roles, adminUsers });
     if (overrides.startMailWorker !== false) mail.start();
     return {
       config,
@@ -172,6 +176,7 @@ export async function createDeps(
         serviceAccounts,
         adminUsers,
         roles,
+        groups,
       },
       async close() {
         // Before the database closes: a send in flight still records its outcome.

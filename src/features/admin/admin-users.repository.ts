@@ -72,6 +72,11 @@ export async function listUsers(
     .execute();
 }
 
+export async function findUsersByIds(db: Db, userIds: readonly string[]): Promise<UserRow[]> {
+  if (userIds.length === 0) return [];
+  return db.selectFrom('users').select(USER_COLUMNS).where('users.id', 'in', userIds).execute();
+}
+
 /** Effective roles of many users in one query. */
 export async function findRolesOfUsers(
   db: Db,

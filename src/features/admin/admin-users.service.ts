@@ -7,7 +7,7 @@ import { decodeCursor, toPage } from '../../lib/cursor.js';
 import type { AccountDeletionService } from '../accounts/account-deletion.service.js';
 import { type AccountsService, toUserView } from '../accounts/accounts.service.js';
 import type { AuditService } from '../audit/audit.service.js';
-import { findExistingRoleNames } from '../roles/roles.repository.js';
+import type { RolesService } from '../roles/roles.service.js';
 import type { SessionsService } from '../sessions/sessions.service.js';
 import * as repo from './admin-users.repository.js';
 import type { AdminUserPatch } from './admin-users.schemas.js';
@@ -19,6 +19,7 @@ export interface AdminUsersServiceDeps {
   sessions: SessionsService;
   audit: AuditService;
   accountDeletion: AccountDeletionService;
+  roles: RolesService;
 }
 
 export interface UserListRequest {
@@ -50,6 +51,17 @@ export class AdminUsersService {
     };
   }
 
+  /** User objects for these ids, in the same order (ids of missing users are skipped). */
+  async viewsOf(userIds: readonly string[], db: Db = this.deps.db): Promise<UserView[]> {
+    const rows = await repo.findUsersByIds(db, userIds);
+    const roles = await repo.findRolesOfUsers(db, userIds);
+    const byId = new Map(rows.map((row) => [row.id, row]));
+    return userIds.flatMap((id) => {
+      const row = byId.get(id);
+      return row ? [toUserView({ ...row, roles: roles.get(id) ?? [] })] : [];
+    });
+  }
+
   async get(userId: string): Promise<UserView> {
     return toUserView(await this.deps.accounts.getUser(userId));
   }
@@ -66,7 +78,7 @@ export class AdminUsersService {
         { field: 'body', message: 'names none of name, roles, is_active, email_verified' },
       ]);
     const wantedRoles = patch.roles ? [...new Set(patch.roles)].sort() : undefined;
-    if (wantedRoles) await this.#assertRolesExist(wantedRoles);
+    if (wantedRoles) await this.deps.roles.assertRolesExist(wantedRoles);
     const result = await db.transaction().execute(async (trx) => {
       if (!(await repo.lockUser(trx, userId))) throw new AppError('not_found', 'No such user');
       const changed: string[] = [];
@@ -127,14 +139,5 @@ export class AdminUsersService {
 
   async delete(userId: string, actor: Actor): Promise<void> {
     await this.deps.accountDeletion.deleteByAdmin(userId, actor);
-  }
-
-  async #assertRolesExist(roles: readonly string[]): Promise<void> {
-    const existing = await findExistingRoleNames(this.deps.db, roles);
-    const unknown = roles.filter((role) => !existing.includes(role));
-    if (unknown.length > 0)
-      throw new AppError('validation_failed', `No such role: ${unknown.join(', ')}`, [
-        { field: 'roles', message: `unknown role ${unknown.join(', ')}` },
-      ]);
   }
 }

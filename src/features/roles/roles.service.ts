@@ -43,6 +43,16 @@ export class RolesService {
     };
   }
 
+  /** Refuses (400, field `roles`) a list naming a role that does not exist. */
+  async assertRolesExist(roles: readonly string[], db: Db = this.deps.db): Promise<void> {
+    const existing = await repo.findExistingRoleNames(db, roles);
+    const unknown = roles.filter((role) => !existing.includes(role));
+    if (unknown.length > 0)
+      throw new AppError('validation_failed', `No such role: ${unknown.join(', ')}`, [
+        { field: 'roles', message: `unknown role ${unknown.join(', ')}` },
+      ]);
+  }
+
   async get(name: string): Promise<RoleView> {
     const role = await repo.findRole(this.deps.db, name);
     if (!role) throw new AppError('not_found', 'No such role');

@@ -1,0 +1,267 @@
+import { describe, expect, it } from 'vitest';
+import {
+  grantPermissions,
+  json,
+  signIn,
+  signUp,
+  signedInAdmin,
+  signedInUser,
+  startTestApp,
+} from '../../../test/app.js';
+import type { ProblemBody } from '../../http/problem.js';
+import type { UserView } from '../../http/schemas.js';
+import type { GroupView } from './groups.schemas.js';
+
+const { app, deps, clock } = await startTestApp();
+const admin = await signedInAdmin(app, deps);
+
+const call = (
+  method: 'GET' | 'POST' | 'PATCH' | 'DELETE',
+  url: string,
+  payload?: object,
+  headers = admin.auth,
+) => app.inject({ method, url, headers, ...(payload ? { payload } : {}) });
+
+let groupCounter = 0;
+async function createGroup(body: { name?: string; roles?: string[]; description?: string } = {}) {
+  groupCounter += 1;
+  const response = await call('POST', '/api/admin/groups', {
+    name: body.name ?? `group ${groupCounter} ${Date.now()}`,
+    ...body,
+  });
+  expect(response.statusCode).toBe(201);
+  return json<GroupView>(response);
+}
+
+async function groupEvents(groupId: string) {
+  const rows = await deps.db
+    .selectFrom('audit_events')
+    .selectAll()
+    .where('type', '=', 'group.changed')
+    .orderBy('at')
+    .orderBy('id')
+    .execute();
+  return rows.filter((row) => row.data['group_id'] === groupId);
+}
+
+describe('groups API access', () => {
+  it('401 without a token, 403 for a plain user; groups:read lists but cannot create', async () => {
+    expect((await app.inject({ method: 'GET', url: '/api/admin/groups' })).statusCode).toBe(401);
+    const user = await signedInUser(app);
+    expect((await call('GET', '/api/admin/groups', undefined, user.auth)).statusCode).toBe(403);
+    await grantPermissions(deps, user.user.id, 'group-reader', ['groups:read']);
+    expect((await call('GET', '/api/admin/groups', undefined, user.auth)).statusCode).toBe(200);
+    const create = await call('POST', '/api/admin/groups', { name: 'nope' }, user.auth);
+    expect(create.statusCode).toBe(403);
+    expect(json<ProblemBody>(create).code).toBe('forbidden');
+  });
+});
+
+describe('group CRUD', () => {
+  it('creates, reads, renames, replaces roles and deletes a group, auditing each', async () => {
+    await grantPermissions(deps, admin.user.id, 'editor', ['posts:write']);
+    const group = await createGroup({
+      name: '  Editors ',
+      description: 'Writers',
+      roles: ['editor'],
+    });
+    expect(group).toMatchObject({ name: 'Editors', description: 'Writers', roles: ['editor'] });
+    expect(json<GroupView>(await call('GET', `/api/admin/groups/${group.id}`))).toEqual(group);
+
+    clock.advance(1);
+    const renamed = await call('PATCH', `/api/admin/groups/${group.id}`, {
+      name: 'Authors',
+      roles: ['user', 'editor', 'user'],
+    });
+    expect(renamed.statusCode).toBe(200);
+    expect(json<GroupView>(renamed)).toMatchObject({ name: 'Authors', roles: ['editor', 'user'] });
+
+    clock.advance(1);
+    expect((await call('DELETE', `/api/admin/groups/${group.id}`)).statusCode).toBe(204);
+    expect((await call('GET', `/api/admin/groups/${group.id}`)).statusCode).toBe(404);
+    const actions = (await groupEvents(group.id)).map((event) => event.data['action']);
+    expect(actions).toEqual(['created', 'updated', 'deleted']);
+  });
+
+  it('group names are unique regardless of case: 409 conflict', async () => {
+    const name = `Ops ${Date.now()}`;
+    await createGroup({ name });
+    const again = await call('POST', '/api/admin/groups', { name: name.toUpperCase() });
+    expect(again.statusCode).toBe(409);
+    expect(json<ProblemBody>(again).code).toBe('conflict');
+    const other = await createGroup();
+    const rename = await call('PATCH', `/api/admin/groups/${other.id}`, {
+      name: name.toLowerCase(),
+    });
+    expect(rename.statusCode).toBe(409);
+    expect(json<GroupView>(await call('GET', `/api/admin/groups/${other.id}`)).name).toBe(
+      other.name,
+    );
+  });
+
+  it('400 for an unknown role or a bad body, and nothing is created', async () => {
+    const before = json<{ items: GroupView[] }>(await call('GET', '/api/admin/groups?limit=100'));
+    const unknownRole = await call('POST', '/api/admin/groups', { name: 'g', roles: ['ghost'] });
+    expect(unknownRole.statusCode).toBe(400);
+    expect(json<ProblemBody>(unknownRole).errors?.[0]?.field).toBe('roles');
+    for (const body of [
+      {},
+      { name: '' },
+      { name: '   ' },
+      { name: 'x'.repeat(101) },
+      { name: 3 },
+    ]) {
+      expect((await call('POST', '/api/admin/groups', body)).statusCode, JSON.stringify(body)).toBe(
+        400,
+      );
+    }
+    const after = json<{ items: GroupView[] }>(await call('GET', '/api/admin/groups?limit=100'));
+    expect(after.items).toHaveLength(before.items.length);
+  });
+
+  it('404 for an unknown group, 400 for a malformed id', async () => {
+    const missing = '00000000-0000-4000-8000-000000000000';
+    expect((await call('GET', `/api/admin/groups/${missing}`)).statusCode).toBe(404);
+    expect((await call('PATCH', `/api/admin/groups/${missing}`, { name: 'x' })).statusCode).toBe(
+      404,
+    );
+    expect((await call('DELETE', `/api/admin/groups/${missing}`)).statusCode).toBe(404);
+    expect((await call('GET', '/api/admin/groups/nope')).statusCode).toBe(400);
+  });
+
+  it('lists newest first, a page at a time, each group once', async () => {
+    const created: string[] = [];
+    for (let i = 0; i < 5; i += 1) {
+      clock.advance(1);
+      created.push((await createGroup()).id);
+    }
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: { items: GroupView[]; next_cursor: string | null } = json(
+        await call('GET', `/api/admin/groups?limit=2${cursor ? `&cursor=${cursor}` : ''}`),
+      );
+      seen.push(...page.items.map((group) => group.id));
+      cursor = page.next_cursor;
+    } while (cursor);
+    expect(new Set(seen).size).toBe(seen.length);
+    expect(seen.slice(0, 5)).toEqual([...created].reverse());
+  });
+});
+
+describe('membership', () => {
+  it('members inherit the group roles: in the token, in /me, and in authorization', async () => {
+    await grantPermissions(deps, admin.user.id, 'reporter', ['users:read']);
+    const group = await createGroup({ roles: ['reporter'] });
+    const member = await signedInUser(app);
+    expect((await call('GET', '/api/admin/users', undefined, member.auth)).statusCode).toBe(403);
+
+    clock.advance(1);
+    const add = await call('POST', `/api/admin/groups/${group.id}/members`, {
+      user_id: member.user.id,
+    });
+    expect(add.statusCode).toBe(201);
+    expect(json<UserView>(add).roles).toEqual(['reporter', 'user']);
+    const again = await call('POST', `/api/admin/groups/${group.id}/members`, {
+      user_id: member.user.id,
+    });
+    expect(again.statusCode).toBe(200);
+
+    // Permissions are read fresh: the existing token already works on admin routes.
+    expect((await call('GET', '/api/admin/users', undefined, member.auth)).statusCode).toBe(200);
+    const tokens = await signIn(app, member.email, member.password);
+    expect(tokens.user.roles).toEqual(['reporter', 'user']);
+    const claims = await deps.tokens.verify(tokens.access_token);
+    expect(claims.roles).toEqual(['reporter', 'user']);
+    const me = await app.inject({
+      method: 'GET',
+      url: '/api/auth/me',
+      headers: { authorization: `Bearer ${tokens.access_token}` },
+    });
+    expect(json<UserView>(me).roles).toEqual(['reporter', 'user']);
+
+    const members = json<{ items: UserView[] }>(
+      await call('GET', `/api/admin/groups/${group.id}/members`),
+    );
+    expect(members.items.map((user) => user.id)).toEqual([member.user.id]);
+
+    clock.advance(1);
+    const remove = await call('DELETE', `/api/admin/groups/${group.id}/members/${member.user.id}`);
+    expect(remove.statusCode).toBe(204);
+    expect((await call('GET', '/api/admin/users', undefined, member.auth)).statusCode).toBe(403);
+    expect((await signIn(app, member.email, member.password)).user.roles).toEqual(['user']);
+    const actions = (await groupEvents(group.id)).map((event) => event.data['action']);
+    expect(actions).toEqual(['created', 'member_added', 'member_removed']);
+  });
+
+  it('404 for an unknown user, a non-member or an unknown group', async () => {
+    const group = await createGroup();
+    const someone = await signUp(app);
+    const missing = '00000000-0000-4000-8000-000000000000';
+    expect(
+      (await call('POST', `/api/admin/groups/${group.id}/members`, { user_id: missing }))
+        .statusCode,
+    ).toBe(404);
+    expect(
+      (await call('POST', `/api/admin/groups/${missing}/members`, { user_id: someone.user.id }))
+        .statusCode,
+    ).toBe(404);
+    expect(
+      (await call('DELETE', `/api/admin/groups/${group.id}/members/${someone.user.id}`)).statusCode,
+    ).toBe(404);
+    expect((await call('GET', `/api/admin/groups/${missing}/members`)).statusCode).toBe(404);
+    expect(
+      (await call('POST', `/api/admin/groups/${group.id}/members`, { user_id: 'x' })).statusCode,
+    ).toBe(400);
+  });
+
+  it('deleting a group takes its roles from its members', async () => {
+    await grantPermissions(deps, admin.user.id, 'auditor', ['audit:read']);
+    const group = await createGroup({ roles: ['auditor'] });
+    const member = await signUp(app);
+    await call('POST', `/api/admin/groups/${group.id}/members`, { user_id: member.user.id });
+    expect(await deps.services.accounts.roleNamesOf(member.user.id)).toContain('auditor');
+    await call('DELETE', `/api/admin/groups/${group.id}`);
+    expect(await deps.services.accounts.roleNamesOf(member.user.id)).toEqual(['user']);
+  });
+});
+
+describe('the last admin through a group', () => {
+  it('cannot lose admin by removal, role change or group deletion: 409, nothing changed', async () => {
+    const { app: soloApp, deps: soloDeps } = await startTestApp();
+    const solo = await signedInAdmin(soloApp, soloDeps);
+    const auth = solo.auth;
+    const created = await soloApp.inject({
+      method: 'POST',
+      url: '/api/admin/groups',
+      headers: auth,
+      payload: { name: 'Admins', roles: ['admin'] },
+    });
+    const group = json<GroupView>(created);
+    await soloApp.inject({
+      method: 'POST',
+      url: `/api/admin/groups/${group.id}/members`,
+      headers: auth,
+      payload: { user_id: solo.user.id },
+    });
+    // Now an admin only through the group.
+    const demote = await soloApp.inject({
+      method: 'PATCH',
+      url: `/api/admin/users/${solo.user.id}`,
+      headers: auth,
+      payload: { roles: ['user'] },
+    });
+    expect(demote.statusCode).toBe(200);
+
+    for (const request of [
+      { method: 'DELETE' as const, url: `/api/admin/groups/${group.id}/members/${solo.user.id}` },
+      { method: 'PATCH' as const, url: `/api/admin/groups/${group.id}`, payload: { roles: [] } },
+      { method: 'DELETE' as const, url: `/api/admin/groups/${group.id}` },
+    ]) {
+      const response = await soloApp.inject({ ...request, headers: auth });
+      expect(response.statusCode, `${request.method} ${request.url}`).toBe(409);
+      expect(json<ProblemBody>(response).code).toBe('conflict');
+    }
+    expect(await soloDeps.services.accounts.roleNamesOf(solo.user.id)).toEqual(['admin', 'user']);
+  });
+});
