@@ -48,11 +48,16 @@ async function registerDocs(app: FastifyInstance, deps: Deps): Promise<void> {
       components: {
         securitySchemes: {
           bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' },
-          // Lets Swagger UI's "Authorize" sign in through the token endpoint (password grant).
+          // Lets Swagger UI's "Authorize" get a token from the token endpoint: a user by
+          // password, or a service account by its client id and secret.
           oauth2: {
             type: 'oauth2',
             flows: {
               password: { tokenUrl: `${deps.config.publicUrl}/api/auth/token`, scopes: {} },
+              clientCredentials: {
+                tokenUrl: `${deps.config.publicUrl}/api/auth/token`,
+                scopes: {},
+              },
             },
           },
         },

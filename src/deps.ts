@@ -144,7 +144,13 @@ export async function createDeps(
       onBackgroundError: onError,
     });
     const accountDeletion = new AccountDeletionService({ db, accounts, sessions, audit, mail });
-    const serviceAccounts = new ServiceAccountsService({ db, clock, audit });
+    const serviceAccounts = new ServiceAccountsService({
+      db,
+      clock,
+      audit,
+      tokens,
+      tokenTtl: config.serviceTokenTtl,
+    });
     const roles = new RolesService({ db, clock, audit });
     const adminUsers = new AdminUsersService({
       db,

@@ -39,6 +39,8 @@ export interface Config {
   /** Seconds. */
   accessTokenTtl: number;
   refreshTokenTtl: number;
+  /** A service account's (client_credentials) access token. */
+  serviceTokenTtl: number;
   refreshReuseInterval: number;
   /** A session ends this long after sign-in however active it is. */
   sessionMaxLifetime: number;
@@ -227,6 +229,7 @@ export function loadConfig(env: Env): Readonly<Config> {
     jwt: readJwt(env, normalizedPublicUrl),
     accessTokenTtl,
     refreshTokenTtl,
+    serviceTokenTtl: readDuration(env, 'SERVICE_TOKEN_TTL', '5m'),
     refreshReuseInterval: readDuration(env, 'REFRESH_REUSE_INTERVAL', '10s', 0),
     sessionMaxLifetime,
     smtpUrl: readUrl(env, 'SMTP_URL', undefined, ['smtp:', 'smtps:']),

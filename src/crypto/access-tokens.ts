@@ -17,6 +17,8 @@ export interface AccessTokenSubject {
   roles?: readonly string[];
   /** Space-separated scopes of a service token. */
   scope?: string;
+  /** RFC 9068: the client the token was issued to (service tokens). */
+  client_id?: string;
 }
 
 export interface VerifiedAccessToken {

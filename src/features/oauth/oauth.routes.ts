@@ -5,9 +5,18 @@ import type { Deps } from '../../deps.js';
 import { clientContext } from '../../http/client-context.js';
 import { toAppError } from '../../http/problem.js';
 import { TokenResponseSchema } from '../../http/schemas.js';
-import { sendTokenResponse } from '../sessions/token-response.js';
+import {
+  InvalidClientError,
+  InvalidScopeError,
+} from '../service-accounts/service-accounts.service.js';
+import { noStore, sendTokenResponse } from '../sessions/token-response.js';
 import { OAuthError } from './oauth.errors.js';
-import { type TokenRequest, grantFromAppError, parseTokenRequest } from './token-request.js';
+import {
+  type TokenRequest,
+  basicChallenge,
+  grantFromAppError,
+  parseTokenRequest,
+} from './token-request.js';
 
 // Describes the request in OpenAPI; the handler parses it itself (see attachValidation).
 const TokenRequestSchema = Type.Object(
@@ -35,7 +44,7 @@ function sendOAuthError(reply: FastifyReply, error: OAuthError) {
 
 /** The RFC 6749 token endpoint: form-encoded or JSON, with its own error format. */
 export const oauthRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (app, { deps }) => {
-  const { sessions } = deps.services;
+  const { sessions, serviceAccounts } = deps.services;
 
   app.addContentTypeParser(
     'application/x-www-form-urlencoded',
@@ -94,12 +103,33 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (app
               reply,
               await sessions.refresh(tokenRequest.refreshToken, client),
             );
-          case 'client_credentials':
-            throw new OAuthError('invalid_client', 'Client authentication failed', {
-              'www-authenticate': 'Basic realm="hyperion-auth"',
-            });
+          case 'client_credentials': {
+            const grant = await serviceAccounts.issueToken(
+              tokenRequest.clientId,
+              tokenRequest.clientSecret,
+              tokenRequest.scope,
+            );
+            noStore(reply);
+            // RFC 6749 §4.4.3: no refresh token; the client authenticates again instead.
+            return {
+              access_token: grant.accessToken,
+              token_type: 'bearer' as const,
+              expires_in: grant.expiresIn,
+              scope: grant.scope,
+            };
+          }
         }
       } catch (error) {
+        if (error instanceof InvalidClientError)
+          throw new OAuthError(
+            'invalid_client',
+            error.message,
+            tokenRequest.grantType === 'client_credentials' && tokenRequest.viaBasic
+              ? basicChallenge()
+              : {},
+          );
+        if (error instanceof InvalidScopeError)
+          throw new OAuthError('invalid_scope', error.message);
         throw grantFromAppError(error);
       }
     },

@@ -8,6 +8,8 @@ export type TokenRequest =
       grantType: 'client_credentials';
       clientId: string;
       clientSecret: string;
+      /** HTTP Basic was used: a failure answers with a Basic challenge (RFC 6749 §5.2). */
+      viaBasic: boolean;
       scope: string | undefined;
     };
 
@@ -64,6 +66,7 @@ function readClientCredentials(params: Map<string, string>, authorization: strin
       return {
         clientId: decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, ' ')),
         clientSecret: decodeURIComponent(decoded.slice(colon + 1).replace(/\+/g, ' ')),
+        viaBasic: true,
       };
     } catch {
       throw new OAuthError('invalid_client', 'Malformed Basic credentials', basicChallenge());
@@ -74,7 +77,9 @@ function readClientCredentials(params: Map<string, string>, authorization: strin
   if (!clientId || !clientSecret) {
     throw new OAuthError('invalid_client', 'Client authentication is required', basicChallenge());
   }
-  return { clientId, clientSecret };
+  if (clientId.length > MAX_PARAM_LENGTH || clientSecret.length > MAX_PARAM_LENGTH)
+    throw new OAuthError('invalid_request', 'Client credentials are too long');
+  return { clientId, clientSecret, viaBasic: false };
 }
 
 export function basicChallenge(): Record<string, string> {

@@ -23,7 +23,7 @@ export const forwardAuthRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = asyn
   { deps },
 ) => {
   const { tokens } = deps;
-  const { sessions } = deps.services;
+  const { sessions, serviceAccounts } = deps.services;
 
   app.get(
     '/api/auth/verify',
@@ -44,11 +44,15 @@ export const forwardAuthRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = asyn
         const raw = readBearerToken(request);
         if (!raw) throw new AppError('unauthorized', 'A bearer token is required');
         const token = await tokens.verify(raw);
+        // A service token is checked against its account as it is now (deleted, rotated),
+        // and only the scopes the account still holds pass.
+        let scopes: string[] | undefined;
         if (token.sid) await sessions.assertSessionActive(token.sid, token.sub);
+        else scopes = await serviceAccounts.assertTokenUsable(token);
         reply.header('x-user-id', token.sub);
         if (token.email) reply.header('x-user-email', token.email);
         reply.header('x-user-roles', token.roles.join(','));
-        if (token.scope !== undefined) reply.header('x-auth-scope', token.scope);
+        if (scopes !== undefined) reply.header('x-auth-scope', scopes.join(' '));
         return reply
           .status(200)
           .send({ user_id: token.sub, email: token.email ?? null, roles: token.roles });

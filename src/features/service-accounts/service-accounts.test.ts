@@ -1,0 +1,327 @@
+import { createLocalJWKSet, jwtVerify } from 'jose';
+import { describe, expect, it } from 'vitest';
+import { json, signedInAdmin, signedInUser, startTestApp } from '../../../test/app.js';
+import type { ProblemBody } from '../../http/problem.js';
+import type { ServiceAccountView } from './service-accounts.schemas.js';
+
+const { app, deps, clock, config } = await startTestApp();
+const admin = await signedInAdmin(app, deps);
+
+type Created = ServiceAccountView & { client_secret: string };
+
+async function createAccount(scopes: string[], name = 'billing agent'): Promise<Created> {
+  const response = await app.inject({
+    method: 'POST',
+    url: '/api/admin/service-accounts',
+    headers: admin.auth,
+    payload: { name, scopes },
+  });
+  expect(response.statusCode).toBe(201);
+  return json<Created>(response);
+}
+
+const basic = (id: string, secret: string) =>
+  `Basic ${Buffer.from(`${encodeURIComponent(id)}:${encodeURIComponent(secret)}`).toString('base64')}`;
+
+const tokenRequest = (params: Record<string, string>, headers: Record<string, string> = {}) =>
+  app.inject({
+    method: 'POST',
+    url: '/api/auth/token',
+    headers: { 'content-type': 'application/x-www-form-urlencoded', ...headers },
+    payload: new URLSearchParams(params).toString(),
+  });
+
+async function serviceToken(account: Created, scope?: string): Promise<string> {
+  const response = await tokenRequest(
+    { grant_type: 'client_credentials', ...(scope ? { scope } : {}) },
+    { authorization: basic(account.client_id, account.client_secret) },
+  );
+  expect(response.statusCode).toBe(200);
+  return json<{ access_token: string }>(response).access_token;
+}
+
+const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+describe('service accounts admin API', () => {
+  it('401 without a token, 403 for a plain user', async () => {
+    expect(
+      (await app.inject({ method: 'GET', url: '/api/admin/service-accounts' })).statusCode,
+    ).toBe(401);
+    const user = await signedInUser(app);
+    const response = await app.inject({
+      method: 'POST',
+      url: '/api/admin/service-accounts',
+      headers: user.auth,
+      payload: { name: 'x', scopes: [] },
+    });
+    expect(response.statusCode).toBe(403);
+    expect(json<ProblemBody>(response).code).toBe('forbidden');
+  });
+
+  it('creates an account: the secret is shown once, stored only as a hash, audited', async () => {
+    const created = await createAccount(['users:read', 'audit:read', 'users:read']);
+    expect(created).toMatchObject({ name: 'billing agent', scopes: ['audit:read', 'users:read'] });
+    expect(created.client_id).toMatch(/^sa_[0-9a-f]{32}$/);
+    expect(created.client_secret).toMatch(/^hsas_[A-Za-z0-9_-]{43}$/);
+
+    const row = await deps.db
+      .selectFrom('service_accounts')
+      .selectAll()
+      .where('id', '=', created.id)
+      .executeTakeFirstOrThrow();
+    expect(row.secret_hash).not.toContain(created.client_secret);
+    expect(row.secret_hash).toMatch(/^[0-9a-f]{64}$/);
+
+    const got = await app.inject({
+      method: 'GET',
+      url: `/api/admin/service-accounts/${created.id}`,
+      headers: admin.auth,
+    });
+    expect(json(got)).not.toHaveProperty('client_secret');
+    const list = await app.inject({
+      method: 'GET',
+      url: '/api/admin/service-accounts',
+      headers: admin.auth,
+    });
+    expect(list.body).not.toContain(created.client_secret);
+    expect(list.body).not.toContain(row.secret_hash);
+    expect(json<{ items: ServiceAccountView[] }>(list).items.map((a) => a.id)).toContain(
+      created.id,
+    );
+
+    const event = await deps.db
+      .selectFrom('audit_events')
+      .selectAll()
+      .where('type', '=', 'service_account.created')
+      .orderBy('at', 'desc')
+      .executeTakeFirstOrThrow();
+    expect(event.actor_id).toBe(admin.user.id);
+    expect(event.data).toMatchObject({ service_account_id: created.id });
+    expect(JSON.stringify(event.data)).not.toContain(created.client_secret);
+  });
+
+  it('400 for a bad name or scope, and nothing is created', async () => {
+    const before = await deps.db.selectFrom('service_accounts').select('id').execute();
+    for (const payload of [
+      { name: '', scopes: [] },
+      { name: 'x', scopes: ['not a scope'] },
+      { name: 'x', scopes: 'users:read' },
+      { scopes: ['users:read'] },
+    ]) {
+      const response = await app.inject({
+        method: 'POST',
+        url: '/api/admin/service-accounts',
+        headers: admin.auth,
+        payload,
+      });
+      expect(response.statusCode, JSON.stringify(payload)).toBe(400);
+    }
+    const after = await deps.db.selectFrom('service_accounts').select('id').execute();
+    expect(after).toHaveLength(before.length);
+  });
+
+  it('404 for an unknown account on get, rotate and delete', async () => {
+    const id = '00000000-0000-4000-8000-000000000000';
+    for (const [method, url] of [
+      ['GET', `/api/admin/service-accounts/${id}`],
+      ['POST', `/api/admin/service-accounts/${id}/rotate`],
+      ['DELETE', `/api/admin/service-accounts/${id}`],
+    ] as const) {
+      expect((await app.inject({ method, url, headers: admin.auth })).statusCode).toBe(404);
+    }
+  });
+});
+
+describe('POST /api/auth/token, grant_type=client_credentials', () => {
+  it('issues a 5-minute token with the scopes and no refresh token, via Basic', async () => {
+    const account = await createAccount(['users:read', 'audit:read']);
+    const response = await tokenRequest(
+      { grant_type: 'client_credentials' },
+      { authorization: basic(account.client_id, account.client_secret) },
+    );
+    expect(response.statusCode).toBe(200);
+    expect(response.headers['cache-control']).toBe('no-store');
+    const body = json<Record<string, unknown>>(response);
+    expect(body).toEqual({
+      access_token: expect.any(String),
+      token_type: 'bearer',
+      expires_in: 300,
+      scope: 'audit:read users:read',
+    });
+    // A verifier with only the JWKS accepts it.
+    const jwks = json<{ keys: object[] }>(
+      await app.inject({ method: 'GET', url: '/.well-known/jwks.json' }),
+    );
+    const { payload } = await jwtVerify(
+      body['access_token'] as string,
+      createLocalJWKSet(jwks as Parameters<typeof createLocalJWKSet>[0]),
+      {
+        issuer: config.jwt.issuer,
+        audience: config.jwt.audience,
+        currentDate: clock.now(),
+      },
+    );
+    expect(payload).toMatchObject({
+      sub: account.client_id,
+      client_id: account.client_id,
+      scope: 'audit:read users:read',
+    });
+    expect(payload.exp! - payload.iat!).toBe(300);
+    expect(payload).not.toHaveProperty('sid');
+
+    const row = await deps.db
+      .selectFrom('service_accounts')
+      .select('last_used_at')
+      .where('id', '=', account.id)
+      .executeTakeFirstOrThrow();
+    expect(row.last_used_at).not.toBeNull();
+  });
+
+  it('accepts client_id and client_secret in the body, and a subset of the scopes', async () => {
+    const account = await createAccount(['users:read', 'audit:read']);
+    const response = await tokenRequest({
+      grant_type: 'client_credentials',
+      client_id: account.client_id,
+      client_secret: account.client_secret,
+      scope: 'users:read',
+    });
+    expect(response.statusCode).toBe(200);
+    expect(json(response)['scope']).toBe('users:read');
+  });
+
+  it('invalid_scope for a scope the account lacks', async () => {
+    const account = await createAccount(['users:read']);
+    const response = await tokenRequest(
+      { grant_type: 'client_credentials', scope: 'users:read users:write' },
+      { authorization: basic(account.client_id, account.client_secret) },
+    );
+    expect(response.statusCode).toBe(400);
+    expect(json(response)['error']).toBe('invalid_scope');
+  });
+
+  it('invalid_client (401) for a wrong secret or unknown client; Basic gets a challenge', async () => {
+    const account = await createAccount(['users:read']);
+    const wrong = await tokenRequest(
+      { grant_type: 'client_credentials' },
+      { authorization: basic(account.client_id, `${account.client_secret}x`) },
+    );
+    expect(wrong.statusCode).toBe(401);
+    expect(json(wrong)['error']).toBe('invalid_client');
+    expect(wrong.headers['www-authenticate']).toMatch(/^Basic realm=/);
+    const unknown = await tokenRequest({
+      grant_type: 'client_credentials',
+      client_id: 'sa_nobody',
+      client_secret: account.client_secret,
+    });
+    expect(unknown.statusCode).toBe(401);
+    expect(json(unknown)['error']).toBe('invalid_client');
+    expect(unknown.body).toBe(
+      JSON.stringify({
+        error: 'invalid_client',
+        error_description: 'Client authentication failed',
+      }),
+    );
+    const both = await tokenRequest(
+      { grant_type: 'client_credentials', client_secret: account.client_secret },
+      { authorization: basic(account.client_id, account.client_secret) },
+    );
+    expect(json(both)['error']).toBe('invalid_request');
+  });
+});
+
+describe('service tokens at the API', () => {
+  const listAccounts = (token: string) =>
+    app.inject({ method: 'GET', url: '/api/admin/service-accounts', headers: bearer(token) });
+
+  it('act within their scopes: 200 with the permission, 403 without', async () => {
+    const reader = await createAccount(['service_accounts:read']);
+    expect((await listAccounts(await serviceToken(reader))).statusCode).toBe(200);
+    const other = await createAccount(['users:read']);
+    const refused = await listAccounts(await serviceToken(other));
+    expect(refused.statusCode).toBe(403);
+    expect(json<ProblemBody>(refused).code).toBe('forbidden');
+    // A narrower token than the account gets only what it asked for.
+    const both = await createAccount(['service_accounts:read', 'users:read']);
+    expect((await listAccounts(await serviceToken(both, 'users:read'))).statusCode).toBe(403);
+  });
+
+  it('are refused on user-only routes (401)', async () => {
+    const account = await createAccount(['service_accounts:read']);
+    const me = await app.inject({
+      method: 'GET',
+      url: '/api/auth/me',
+      headers: bearer(await serviceToken(account)),
+    });
+    expect(me.statusCode).toBe(401);
+  });
+
+  it('stop working when the account is deleted', async () => {
+    const account = await createAccount(['service_accounts:read']);
+    const token = await serviceToken(account);
+    const response = await app.inject({
+      method: 'DELETE',
+      url: `/api/admin/service-accounts/${account.id}`,
+      headers: admin.auth,
+    });
+    expect(response.statusCode).toBe(204);
+    expect((await listAccounts(token)).statusCode).toBe(401);
+    const verify = await app.inject({
+      method: 'GET',
+      url: '/api/auth/verify',
+      headers: bearer(token),
+    });
+    expect(verify.statusCode).toBe(401);
+    const again = await tokenRequest(
+      { grant_type: 'client_credentials' },
+      { authorization: basic(account.client_id, account.client_secret) },
+    );
+    expect(json(again)['error']).toBe('invalid_client');
+  });
+
+  it('rotation: the old secret and its tokens stop, the new secret works', async () => {
+    const account = await createAccount(['service_accounts:read']);
+    const oldToken = await serviceToken(account);
+    clock.advance(1);
+    const response = await app.inject({
+      method: 'POST',
+      url: `/api/admin/service-accounts/${account.id}/rotate`,
+      headers: admin.auth,
+    });
+    expect(response.statusCode).toBe(200);
+    expect(response.headers['cache-control']).toBe('no-store');
+    const rotated = json<Created>(response);
+    expect(rotated.client_id).toBe(account.client_id);
+    expect(rotated.client_secret).not.toBe(account.client_secret);
+    expect(rotated.secret_rotated_at).not.toBeNull();
+
+    expect((await listAccounts(oldToken)).statusCode).toBe(401);
+    const oldSecret = await tokenRequest(
+      { grant_type: 'client_credentials' },
+      { authorization: basic(account.client_id, account.client_secret) },
+    );
+    expect(json(oldSecret)['error']).toBe('invalid_client');
+    clock.advance(1);
+    expect((await listAccounts(await serviceToken(rotated))).statusCode).toBe(200);
+  });
+
+  it('expire after SERVICE_TOKEN_TTL (401 token_expired)', async () => {
+    const account = await createAccount(['service_accounts:read']);
+    const token = await serviceToken(account);
+    clock.advance(301);
+    const response = await listAccounts(token);
+    expect(response.statusCode).toBe(401);
+    expect(json<ProblemBody>(response).code).toBe('token_expired');
+  });
+
+  it('pass forward auth with the scopes the account still holds', async () => {
+    const account = await createAccount(['users:read', 'audit:read']);
+    const response = await app.inject({
+      method: 'GET',
+      url: '/api/auth/verify',
+      headers: bearer(await serviceToken(account)),
+    });
+    expect(response.statusCode).toBe(200);
+    expect(response.headers['x-user-id']).toBe(account.client_id);
+    expect(response.headers['x-auth-scope']).toBe('audit:read users:read');
+  });
+});
