@@ -56,8 +56,11 @@ export interface DepsOverrides {
   onBackgroundError?: (error: unknown) => void;
   /** Where the mail worker reports (and, without SMTP_URL, writes mail); silent by default. */
   log?: MailLog;
-  /** `false` builds the mail service without its worker (queued mail waits for another instance). */
-  startMailWorker?: boolean;
+  /**
+   * `false` starts no background work: neither the mail worker (queued mail waits for another
+   * instance) nor audit retention. The CLI, and the service until its logger exists.
+   */
+  startWorkers?: boolean;
 }
 
 const silentLog: MailLog = { info() {}, warn() {} };
@@ -104,7 +107,12 @@ export async function createDeps(
       issuer: config.jwt.issuer,
       audience: config.jwt.audience,
     });
-    const audit = new AuditService({ db, clock });
+    const audit = new AuditService({
+      db,
+      clock,
+      retention: config.auditRetention,
+      onBackgroundError: onError,
+    });
     const mail = new MailService({ db, clock, config, log: overrides.log ?? silentLog });
     const accounts = new AccountsService({ db, clock, hasher, config, audit });
     const guard = new SessionGuard({ db, clock, redis, onError });
@@ -162,7 +170,10 @@ export async function createDeps(
       roles,
     });
     const groups = new GroupsService({ db, clock, audit, accounts, roles, adminUsers });
-    if (overrides.startMailWorker !== false) mail.start();
+    if (overrides.startWorkers !== false) {
+      mail.start();
+      audit.startRetention();
+    }
     return {
       config,
       clock,
@@ -187,6 +198,7 @@ export async function createDeps(
       async close() {
         // Before the database closes: a send in flight still records its outcome.
         await mail.stop();
+        await audit.stopRetention();
         await guard.close();
         redis?.disconnect();
         await closeDb();

@@ -36,10 +36,11 @@ async function start(): Promise<void> {
       warn: (obj, msg) => app?.log.warn(obj, msg),
     },
     // Started below, once the logger exists: without SMTP_URL the log is where mail goes.
-    startMailWorker: false,
+    startWorkers: false,
   });
   app = await buildApp(deps);
   deps.services.mail.start();
+  deps.services.audit.startRetention();
   if (config.admin) {
     const result = await ensureBootstrapAdmin(deps.services.accounts, config.admin);
     if (result === 'created')

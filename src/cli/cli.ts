@@ -90,7 +90,7 @@ const createAdmin: Command = {
         'give the password on standard input with --password-stdin, or in ADMIN_PASSWORD',
       );
     const name = stringOption(values, 'name') ?? 'Administrator';
-    const deps = await createDeps(loadConfig(env), { startMailWorker: false });
+    const deps = await createDeps(loadConfig(env), { startWorkers: false });
     try {
       const user = await deps.services.accounts.createAdmin({ email, password, name });
       io.out(`created admin ${user.email} (${user.id})`);
@@ -108,7 +108,7 @@ const keysRotate: Command = {
     'the JWKS until every token it signed has expired (ACCESS_TOKEN_TTL).',
   async run(args, env, io) {
     parse(args, {});
-    const deps = await createDeps(loadConfig(env), { startMailWorker: false });
+    const deps = await createDeps(loadConfig(env), { startWorkers: false });
     try {
       const kid = await deps.keys.rotate();
       io.out(`current signing key is now ${kid}`);

@@ -80,14 +80,18 @@ export class SessionsService {
   async signIn(email: string, password: string, client: ClientContext): Promise<TokenGrant> {
     const user = await this.deps.accounts.checkPassword(email, password);
     if (!user) {
-      await this.deps.audit.record({
-        type: 'user.signin_failed',
-        ...client,
-        data: { reason: 'invalid_credentials' },
-      });
+      // Which account was tried, if any, shows an admin who is under attack; looked up for
+      // every failure alike, so the answer's timing says nothing more.
+      const target = await this.deps.accounts.findUserByEmail(email);
+      await this.#recordSignInFailure(target?.id ?? null, 'invalid_credentials', client);
       throw new AppError('invalid_credentials', 'The e-mail or password is wrong');
     }
-    this.assertMaySignIn(user);
+    try {
+      this.assertMaySignIn(user);
+    } catch (error) {
+      if (error instanceof AppError) await this.#recordSignInFailure(user.id, error.code, client);
+      throw error;
+    }
     const grant = await this.startSession(user, client);
     await this.deps.audit.record({
       type: 'user.signin',
@@ -97,6 +101,20 @@ export class SessionsService {
       data: { session_id: grant.sessionId },
     });
     return grant;
+  }
+
+  async #recordSignInFailure(
+    userId: string | null,
+    reason: string,
+    client: ClientContext,
+  ): Promise<void> {
+    await this.deps.audit.record({
+      type: 'user.signin_failed',
+      userId,
+      outcome: 'failure',
+      ...client,
+      data: { reason },
+    });
   }
 
   assertMaySignIn(user: UserWithRoles): void {
@@ -216,6 +234,7 @@ export class SessionsService {
         {
           type: 'session.refresh_reused',
           userId: token.user_id,
+          outcome: 'failure',
           ...client,
           data: { session_id: token.session_id },
         },

@@ -1,0 +1,49 @@
+import type { Db } from '../../db/create-db.js';
+import type { AuditEventRow, AuditOutcome } from '../../db/database.js';
+import type { KeysetCursor } from '../../lib/cursor.js';
+
+export interface AuditFilter {
+  userId?: string | undefined;
+  actorId?: string | undefined;
+  type?: string | undefined;
+  outcome?: AuditOutcome | undefined;
+  since?: Date | undefined;
+  until?: Date | undefined;
+}
+
+/** Newest first on (at, id); each filter has an index that leads with it. */
+export async function listEvents(
+  db: Db,
+  filter: AuditFilter,
+  page: { limit: number; after?: KeysetCursor | undefined },
+): Promise<AuditEventRow[]> {
+  let query = db.selectFrom('audit_events').selectAll();
+  if (filter.userId !== undefined) query = query.where('user_id', '=', filter.userId);
+  if (filter.actorId !== undefined) query = query.where('actor_id', '=', filter.actorId);
+  if (filter.type !== undefined) query = query.where('type', '=', filter.type);
+  if (filter.outcome !== undefined) query = query.where('outcome', '=', filter.outcome);
+  if (filter.since !== undefined) query = query.where('at', '>=', filter.since);
+  if (filter.until !== undefined) query = query.where('at', '<', filter.until);
+  if (page.after) {
+    const { at, id } = page.after;
+    query = query.where((eb) =>
+      eb.or([eb('at', '<', at), eb.and([eb('at', '=', at), eb('id', '<', id)])]),
+    );
+  }
+  return query
+    .orderBy('at', 'desc')
+    .orderBy('id', 'desc')
+    .limit(page.limit + 1)
+    .execute();
+}
+
+/** Deletes up to `batch` events older than `before`; returns how many went. */
+export async function deleteOlderThan(db: Db, before: Date, batch: number): Promise<number> {
+  const result = await db
+    .deleteFrom('audit_events')
+    .where('id', 'in', (eb) =>
+      eb.selectFrom('audit_events').select('id').where('at', '<', before).limit(batch),
+    )
+    .executeTakeFirst();
+  return Number(result.numDeletedRows);
+}
