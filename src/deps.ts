@@ -8,6 +8,7 @@ import { migrateToLatest } from './db/migrate.js';
 import { AdminUsersService } from './features/admin/admin-users.service.js';
 import { RolesService } from './features/roles/roles.service.js';
 import { GroupsService } from './features/groups/groups.service.js';
+import { UserImportService } from './features/user-import/user-import.service.js';
 import { AccountDeletionService } from './features/accounts/account-deletion.service.js';
 import { AccountsService } from './features/accounts/accounts.service.js';
 import { AuditService } from './features/audit/audit.service.js';
@@ -32,6 +33,7 @@ export interface Services {
   adminUsers: AdminUsersService;
   roles: RolesService;
   groups: GroupsService;
+  userImport: UserImportService;
 }
 
 /** The composition root: everything the features need, built once per process. */
@@ -170,6 +172,7 @@ export async function createDeps(
       roles,
     });
     const groups = new GroupsService({ db, clock, audit, accounts, roles, adminUsers });
+    const userImport = new UserImportService({ db, clock, audit, roles });
     if (overrides.startWorkers !== false) {
       mail.start();
       audit.startRetention();
@@ -194,6 +197,7 @@ export async function createDeps(
         adminUsers,
         roles,
         groups,
+        userImport,
       },
       async close() {
         // Before the database closes: a send in flight still records its outcome.

@@ -1,41 +1,7 @@
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
-import { TEST_ENV } from '../../test/app.js';
-import { createTestDatabase } from '../../test/db.js';
+import { describe, expect, it } from 'vitest';
+import { blankDatabaseEnv, capture } from '../../test/cli.js';
 import { createDb } from '../db/create-db.js';
-import { type CliIo, runCli } from './cli.js';
-
-interface Captured extends CliIo {
-  stdout: string[];
-  stderr: string[];
-}
-
-function capture(stdin = ''): Captured {
-  const stdout: string[] = [];
-  const stderr: string[] = [];
-  return {
-    stdout,
-    stderr,
-    out: (line) => stdout.push(line),
-    err: (line) => stderr.push(line),
-    readStdin: async () => stdin,
-  };
-}
-
-/**
- * The CLI runs against a real database: a blank one on the PostgreSQL server, or an
- * embedded one on disk (the same PGlite data directory `npm start` would use).
- */
-async function blankDatabaseEnv(): Promise<Record<string, string>> {
-  const database = await createTestDatabase({ empty: true });
-  afterAll(() => database.drop());
-  if (database.url) return { ...TEST_ENV, DATABASE_URL: database.url };
-  const dir = await mkdtemp(join(tmpdir(), 'hyperion-cli-'));
-  afterAll(() => rm(dir, { recursive: true, force: true }));
-  return { ...TEST_ENV, DATA_DIR: dir };
-}
+import { runCli } from './cli.js';
 
 const env = await blankDatabaseEnv();
 
@@ -49,14 +15,18 @@ describe('hyperion-auth CLI', () => {
     expect(unknown.stderr.join('\n')).toContain('usage: hyperion-auth');
   });
 
-  it.each(['migrate', 'create-admin', 'keys rotate'])(
-    '%s --help explains the command',
-    async (command) => {
-      const io = capture();
-      expect(await runCli([...command.split(' '), '--help'], env, io)).toBe(0);
-      expect(io.stdout.join('\n')).toContain(`hyperion-auth ${command}`);
-    },
-  );
+  it.each([
+    'migrate',
+    'create-admin',
+    'keys rotate',
+    'users import',
+    'users list',
+    'sessions revoke',
+  ])('%s --help explains the command', async (command) => {
+    const io = capture();
+    expect(await runCli([...command.split(' '), '--help'], env, io)).toBe(0);
+    expect(io.stdout.join('\n')).toContain(`hyperion-auth ${command}`);
+  });
 
   it('migrate applies the migrations once, then says the database is up to date', async () => {
     const first = capture();

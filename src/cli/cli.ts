@@ -1,49 +1,20 @@
-import { type ParseArgsConfig, parseArgs } from 'node:util';
-
-type ParseArgsOptionsConfig = NonNullable<ParseArgsConfig['options']>;
 import { ConfigError, loadConfig } from '../config/config.js';
-import { createDeps } from '../deps.js';
 import { createDb } from '../db/create-db.js';
 import { migrateToLatest } from '../db/migrate.js';
 import { AppError } from '../errors.js';
-
-/** Where a command writes; tests capture it, the binary uses the process streams. */
-export interface CliIo {
-  out(line: string): void;
-  err(line: string): void;
-  /** Reads all of standard input (for --password-stdin). */
-  readStdin(): Promise<string>;
-}
-
-type Env = Readonly<Record<string, string | undefined>>;
-
-interface Command {
-  summary: string;
-  usage: string;
-  run(args: string[], env: Env, io: CliIo): Promise<number>;
-}
-
-const EXIT_OK = 0;
-const EXIT_FAILED = 1;
-const EXIT_USAGE = 2;
-
-class UsageError extends Error {}
-
-type OptionValues = Record<string, string | boolean | undefined>;
-
-function parse(args: string[], options: ParseArgsOptionsConfig): OptionValues {
-  try {
-    const { values } = parseArgs({ args, options, strict: true, allowPositionals: false });
-    return values as OptionValues;
-  } catch (error) {
-    throw new UsageError(error instanceof Error ? error.message : String(error));
-  }
-}
-
-function stringOption(values: OptionValues, name: string): string | undefined {
-  const value = values[name];
-  return typeof value === 'string' ? value : undefined;
-}
+import {
+  type CliIo,
+  type Command,
+  EXIT_FAILED,
+  EXIT_OK,
+  EXIT_USAGE,
+  type Env,
+  UsageError,
+  parse,
+  stringOption,
+  withDeps,
+} from './command.js';
+import { sessionsRevoke, usersImport, usersList } from './user-commands.js';
 
 const migrate: Command = {
   summary: 'apply pending database migrations',
@@ -90,14 +61,11 @@ const createAdmin: Command = {
         'give the password on standard input with --password-stdin, or in ADMIN_PASSWORD',
       );
     const name = stringOption(values, 'name') ?? 'Administrator';
-    const deps = await createDeps(loadConfig(env), { startWorkers: false });
-    try {
+    return withDeps(env, async (deps) => {
       const user = await deps.services.accounts.createAdmin({ email, password, name });
       io.out(`created admin ${user.email} (${user.id})`);
       return EXIT_OK;
-    } finally {
-      await deps.close();
-    }
+    });
   },
 };
 
@@ -108,14 +76,12 @@ const keysRotate: Command = {
     'the JWKS until every token it signed has expired (ACCESS_TOKEN_TTL).',
   async run(args, env, io) {
     parse(args, {});
-    const deps = await createDeps(loadConfig(env), { startWorkers: false });
-    try {
+    return withDeps(env, async (deps) => {
       const kid = await deps.keys.rotate();
+      await deps.services.audit.record({ type: 'keys.rotated', data: { kid } });
       io.out(`current signing key is now ${kid}`);
       return EXIT_OK;
-    } finally {
-      await deps.close();
-    }
+    });
   },
 };
 
@@ -123,6 +89,9 @@ const COMMANDS: Record<string, Command> = {
   migrate,
   'create-admin': createAdmin,
   'keys rotate': keysRotate,
+  'users import': usersImport,
+  'users list': usersList,
+  'sessions revoke': sessionsRevoke,
 };
 
 function overview(): string {
@@ -139,6 +108,8 @@ function overview(): string {
     'Run a command with --help for its options. Settings come from the environment or .env.',
   ].join('\n');
 }
+
+export type { CliIo } from './command.js';
 
 /** Runs one CLI invocation and returns its exit code; the error message is one line. */
 export async function runCli(argv: string[], env: Env, io: CliIo): Promise<number> {

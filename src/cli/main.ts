@@ -13,5 +13,6 @@ const code = await runCli(process.argv.slice(2), process.env, {
   out: (line) => process.stdout.write(`${line}\n`),
   err: (line) => process.stderr.write(`${line}\n`),
   readStdin,
+  openStdin: () => process.stdin,
 });
 process.exit(code);

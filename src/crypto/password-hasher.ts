@@ -23,9 +23,15 @@ export interface PasswordHasher {
 
 const BCRYPT_PREFIX = /^\$2[aby]\$\d{2}\$/;
 
-/** A hash this service can verify: argon2 (any variant, PHC form) or bcrypt. */
+// Whole-string forms, for hashes imported from another service: a truncated or mangled
+// hash is refused at import rather than failing every sign-in later.
+const BCRYPT_HASH = /^\$2[aby]\$(0[4-9]|[12]\d|3[01])\$[./A-Za-z0-9]{53}$/;
+const ARGON2_PHC_HASH =
+  /^\$argon2(id|i|d)\$(v=\d+\$)?[a-z]+=\d+(,[a-z]+=\d+)*\$[A-Za-z0-9+/]+={0,2}\$[A-Za-z0-9+/]+={0,2}$/;
+
+/** A hash this service can verify: argon2 (any variant, PHC form) or bcrypt ($2a/$2b/$2y). */
 export function isSupportedPasswordHash(hash: string): boolean {
-  return BCRYPT_PREFIX.test(hash) || /^\$argon2(id|i|d)\$/.test(hash);
+  return BCRYPT_HASH.test(hash) || ARGON2_PHC_HASH.test(hash);
 }
 
 /**

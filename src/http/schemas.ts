@@ -3,15 +3,17 @@ import { ERROR_CATALOG, type ErrorCode } from '../errors.js';
 
 export const Uuid = Type.String({ format: 'uuid' });
 export const Timestamp = Type.String({ format: 'date-time' });
+// Deliberately loose (RFC 5321 is not a regex); ownership is proven by the verification e-mail.
+// Every quantifier is followed by a character it cannot match (labels exclude the dot), so
+// matching is linear: the earlier `[^\s@]+\.[^\s@]+` backtracked quadratically, and Ajv
+// (allErrors) runs the pattern even on a string already over maxLength — seconds of CPU
+// for one 64 KiB request.
+export const EMAIL_PATTERN = '^\\s*[^\\s@]+@[^\\s@.]+(?:\\.[^\\s@.]+)+\\s*$';
+
 export const Email = Type.String({
   minLength: 3,
   maxLength: 254,
-  // Deliberately loose (RFC 5321 is not a regex); ownership is proven by the verification e-mail.
-  // Every quantifier is followed by a character it cannot match (labels exclude the dot), so
-  // matching is linear: the earlier `[^\s@]+\.[^\s@]+` backtracked quadratically, and Ajv
-  // (allErrors) runs the pattern even on a string already over maxLength — seconds of CPU
-  // for one 64 KiB request.
-  pattern: '^\\s*[^\\s@]+@[^\\s@.]+(?:\\.[^\\s@.]+)+\\s*$',
+  pattern: EMAIL_PATTERN,
   description: 'E-mail address; compared case-insensitively',
 });
 

@@ -133,7 +133,12 @@ export class AdminUsersService {
     await this.deps.audit.record({
       type: 'user.signout',
       userId,
-      ...auditedBy(actor, { all: true, by_admin: true, session_ids: revoked }),
+      ...auditedBy(actor, {
+        all: true,
+        // No actor and no service account: the operator, from the CLI.
+        ...(actor.actorId === null && !actor.clientId ? { by_operator: true } : { by_admin: true }),
+        session_ids: revoked,
+      }),
     });
   }
 

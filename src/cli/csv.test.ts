@@ -1,0 +1,47 @@
+import { describe, expect, it } from 'vitest';
+import { CsvError, CsvRecordReader, parseCsvRecord } from './csv.js';
+
+describe('parseCsvRecord (RFC 4180)', () => {
+  it('splits plain fields, keeping empty ones', () => {
+    expect(parseCsvRecord('a,b,,d')).toEqual(['a', 'b', '', 'd']);
+    expect(parseCsvRecord('')).toEqual(['']);
+    expect(parseCsvRecord('a,')).toEqual(['a', '']);
+  });
+
+  it('reads quoted fields with commas and doubled quotes', () => {
+    expect(parseCsvRecord('"Lovelace, Ada","say ""hi""",x')).toEqual([
+      'Lovelace, Ada',
+      'say "hi"',
+      'x',
+    ]);
+    expect(parseCsvRecord('""')).toEqual(['']);
+  });
+
+  it('says when a quoted field continues on the next line', () => {
+    expect(parseCsvRecord('a,"open')).toBeUndefined();
+  });
+
+  it('refuses a stray quote', () => {
+    expect(() => parseCsvRecord('ab"c,d')).toThrow(CsvError);
+    expect(() => parseCsvRecord('"ab"c,d')).toThrow(CsvError);
+  });
+});
+
+describe('CsvRecordReader', () => {
+  it('joins a quoted field across lines and reports where the record started', () => {
+    const reader = new CsvRecordReader();
+    expect(reader.push('x,"line one', 2)).toBeUndefined();
+    expect(reader.push('line two",y', 3)).toEqual({
+      fields: ['x', 'line one\nline two', 'y'],
+      line: 2,
+    });
+    expect(reader.push('a,b', 4)).toEqual({ fields: ['a', 'b'], line: 4 });
+    expect(() => reader.end()).not.toThrow();
+  });
+
+  it('an unclosed quote at the end is an error naming its line', () => {
+    const reader = new CsvRecordReader();
+    reader.push('"never closed', 7);
+    expect(() => reader.end()).toThrow(/never closed/);
+  });
+});
