@@ -11,7 +11,7 @@ describe('isSupportedPasswordHash (imported hashes)', () => {
     expect(isSupportedPasswordHash((await bcrypt.hash('pw', 4)).replace('$2b$', '$2y$'))).toBe(
       true,
     );
-    for (const type of [argon2.argon2id, argon2.argon2i, argon2.argon2d])
+    for (const type of [argon2.argon2id, argon2.argon2i, argon2.argon2d] as const)
       expect(isSupportedPasswordHash(await argon2.hash('pw', { type, memoryCost: 1024 }))).toBe(
         true,
       );
