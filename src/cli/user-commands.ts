@@ -3,6 +3,7 @@ import { extname } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import type { Deps } from '../deps.js';
+import { OPERATOR } from '../http/actor.js';
 import type { UserView } from '../http/schemas.js';
 import {
   ImportRecordError,
@@ -229,7 +230,7 @@ export const sessionsRevoke: Command = {
         io.err(`hyperion-auth sessions revoke: no user ${who}`);
         return EXIT_FAILED;
       }
-      await deps.services.adminUsers.signOutEverywhere(userId, { actorId: null });
+      await deps.services.adminUsers.signOutEverywhere(userId, OPERATOR);
       io.out(`signed out every session of ${who}`);
       return EXIT_OK;
     });

@@ -41,7 +41,13 @@ declare module 'fastify' {
 
 /** A signed-in user, or a service account acting with its token's scopes. */
 export type Caller =
-  | { kind: 'user'; id: string; auth: AuthContext }
+  | {
+      kind: 'user';
+      id: string;
+      auth: AuthContext;
+      /** Read fresh on routes that declare a permission or role (the admin's: `*`). */
+      permissions?: readonly string[];
+    }
   | { kind: 'service'; id: string; scopes: string[] };
 
 const BEARER = /^Bearer\s+([A-Za-z0-9\-_.~+/]+=*)\s*$/i;
@@ -140,6 +146,7 @@ export function registerAuthentication(app: FastifyInstance, deps: Deps): void {
         throw new AppError('forbidden', `Requires the role ${role}`);
       if (permission && !isAdmin && !grants(current.permissions, permission))
         throw new AppError('forbidden', `Requires the permission ${permission}`);
+      request.caller = { ...request.caller, permissions: isAdmin ? ['*'] : current.permissions };
     }
   });
 }

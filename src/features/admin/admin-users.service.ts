@@ -1,6 +1,6 @@
 import type { Db } from '../../db/create-db.js';
 import { AppError } from '../../errors.js';
-import { type Actor, auditedBy } from '../../http/actor.js';
+import { type Actor, assertMayGrant, auditedBy } from '../../http/actor.js';
 import type { UserView } from '../../http/schemas.js';
 import type { Clock } from '../../lib/clock.js';
 import { decodeCursor, toPage } from '../../lib/cursor.js';
@@ -79,6 +79,7 @@ export class AdminUsersService {
       ]);
     const wantedRoles = patch.roles ? [...new Set(patch.roles)].sort() : undefined;
     if (wantedRoles) await this.deps.roles.assertRolesExist(wantedRoles);
+    await this.#assertMayManage(userId, actor);
     const result = await db.transaction().execute(async (trx) => {
       if (!(await repo.lockUser(trx, userId))) throw new AppError('not_found', 'No such user');
       const changed: string[] = [];
@@ -105,6 +106,7 @@ export class AdminUsersService {
         const current = await repo.findDirectRoles(trx, userId);
         const added = wantedRoles.filter((role) => !current.includes(role));
         const removed = current.filter((role) => !wantedRoles.includes(role));
+        await this.deps.roles.assertMayGrantRoles(actor, added, trx);
         await repo.removeDirectRoles(trx, userId, removed);
         await repo.addDirectRoles(trx, userId, added);
         changed.push('roles');
@@ -129,6 +131,7 @@ export class AdminUsersService {
 
   async signOutEverywhere(userId: string, actor: Actor): Promise<void> {
     await this.deps.accounts.getUser(userId);
+    await this.#assertMayManage(userId, actor);
     const revoked = await this.deps.sessions.revokeAllForUser(userId, 'revoked_by_admin');
     await this.deps.audit.record({
       type: 'user.signout',
@@ -143,6 +146,17 @@ export class AdminUsersService {
   }
 
   async delete(userId: string, actor: Actor): Promise<void> {
+    await this.deps.accounts.getUser(userId);
+    await this.#assertMayManage(userId, actor);
     await this.deps.accountDeletion.deleteByAdmin(userId, actor);
+  }
+
+  /**
+   * A user who holds rights the actor lacks (an admin, to a helpdesk role) is beyond the
+   * actor's reach: changing, signing out or deleting them is refused (403).
+   */
+  async #assertMayManage(userId: string, actor: Actor): Promise<void> {
+    const target = await this.deps.accounts.authorizationOf(userId);
+    assertMayGrant(actor, target.permissions);
   }
 }

@@ -55,6 +55,7 @@ export class GroupsService {
   async create(input: CreateGroup, actor: Actor): Promise<GroupView> {
     const roles = uniqueSorted(input.roles ?? []);
     await this.deps.roles.assertRolesExist(roles);
+    await this.deps.roles.assertMayGrantRoles(actor, roles);
     return this.deps.db.transaction().execute(async (trx) => {
       const id = await repo.insertGroup(trx, {
         name: input.name.trim(),
@@ -76,6 +77,8 @@ export class GroupsService {
     if (roles) await this.deps.roles.assertRolesExist(roles);
     return this.deps.db.transaction().execute(async (trx) => {
       const before = await this.#find(trx, id, { forUpdate: true });
+      // Changing a group changes what its members may do: only within what the actor holds.
+      await this.deps.roles.assertMayGrantRoles(actor, [...before.roles, ...(roles ?? [])], trx);
       await repo.updateGroup(trx, id, {
         ...(input.name !== undefined ? { name: input.name.trim() } : {}),
         ...(input.description !== undefined ? { description: input.description.trim() } : {}),
@@ -99,6 +102,7 @@ export class GroupsService {
   async delete(id: string, actor: Actor): Promise<void> {
     await this.deps.db.transaction().execute(async (trx) => {
       const group = await this.#find(trx, id, { forUpdate: true });
+      await this.deps.roles.assertMayGrantRoles(actor, group.roles, trx);
       await repo.deleteGroup(trx, id);
       await this.#audit(trx, actor, id, 'deleted', { name: group.name });
       await this.deps.accounts.assertAnAdminRemains(trx);
@@ -129,7 +133,8 @@ export class GroupsService {
     actor: Actor,
   ): Promise<{ added: boolean; user: UserView }> {
     return this.deps.db.transaction().execute(async (trx) => {
-      await this.#find(trx, id, { forUpdate: true });
+      const group = await this.#find(trx, id, { forUpdate: true });
+      await this.deps.roles.assertMayGrantRoles(actor, group.roles, trx);
       if (!(await this.deps.accounts.findUser(userId, trx)))
         throw new AppError('not_found', 'No such user');
       const added = await repo.addMember(trx, id, userId, this.deps.clock.now());
@@ -142,7 +147,8 @@ export class GroupsService {
 
   async removeMember(id: string, userId: string, actor: Actor): Promise<void> {
     await this.deps.db.transaction().execute(async (trx) => {
-      await this.#find(trx, id, { forUpdate: true });
+      const group = await this.#find(trx, id, { forUpdate: true });
+      await this.deps.roles.assertMayGrantRoles(actor, group.roles, trx);
       if (!(await repo.removeMember(trx, id, userId)))
         throw new AppError('not_found', 'The user is not a member of the group');
       await this.#audit(trx, actor, id, 'member_removed', { member_id: userId }, userId);

@@ -6,6 +6,17 @@ import { AppError } from '../../errors.js';
 const ROLE_COLUMNS = ['name', 'description', 'permissions', 'built_in'] as const;
 export type RoleRecord = Pick<RoleRow, (typeof ROLE_COLUMNS)[number]>;
 
+/** Every permission the named roles grant together. */
+export async function findPermissionsOfRoles(db: Db, names: readonly string[]): Promise<string[]> {
+  if (names.length === 0) return [];
+  const rows = await db
+    .selectFrom('roles')
+    .select('permissions')
+    .where('name', 'in', names)
+    .execute();
+  return [...new Set(rows.flatMap((row) => row.permissions))];
+}
+
 /** The names among `names` that are roles. */
 export async function findExistingRoleNames(db: Db, names: readonly string[]): Promise<string[]> {
   if (names.length === 0) return [];

@@ -3,7 +3,7 @@ import { AppError } from '../../errors.js';
 import type { Clock } from '../../lib/clock.js';
 import { decodeKeyCursor, encodeKeyCursor } from '../../lib/cursor.js';
 import { ADMIN_ROLE } from '../accounts/accounts.service.js';
-import { type Actor, auditedBy } from '../../http/actor.js';
+import { type Actor, assertMayGrant, auditedBy } from '../../http/actor.js';
 import type { AuditService } from '../audit/audit.service.js';
 import * as repo from './roles.repository.js';
 import type { CreateRole, RoleView, UpdateRole } from './roles.schemas.js';
@@ -53,6 +53,15 @@ export class RolesService {
       ]);
   }
 
+  /** Refuses (403) an actor granting roles whose permissions they do not hold. */
+  async assertMayGrantRoles(
+    actor: Actor,
+    roles: readonly string[],
+    db: Db = this.deps.db,
+  ): Promise<void> {
+    assertMayGrant(actor, await repo.findPermissionsOfRoles(db, roles));
+  }
+
   async get(name: string): Promise<RoleView> {
     const role = await repo.findRole(this.deps.db, name);
     if (!role) throw new AppError('not_found', 'No such role');
@@ -60,6 +69,7 @@ export class RolesService {
   }
 
   async create(input: CreateRole, actor: Actor): Promise<RoleView> {
+    assertMayGrant(actor, input.permissions);
     return this.deps.db.transaction().execute(async (trx) => {
       const role = await repo.insertRole(trx, {
         name: input.name,
@@ -82,6 +92,8 @@ export class RolesService {
     return this.deps.db.transaction().execute(async (trx) => {
       const current = await repo.findRole(trx, name, { forUpdate: true });
       if (!current) throw new AppError('not_found', 'No such role');
+      // Changing a role changes what its holders may do: only within what the actor holds.
+      assertMayGrant(actor, [...current.permissions, ...(input.permissions ?? [])]);
       const permissions =
         input.permissions !== undefined ? normalizePermissions(input.permissions) : undefined;
       if (
@@ -119,6 +131,7 @@ export class RolesService {
     await this.deps.db.transaction().execute(async (trx) => {
       const role = await repo.findRole(trx, name, { forUpdate: true });
       if (!role) throw new AppError('not_found', 'No such role');
+      assertMayGrant(actor, role.permissions);
       if (role.built_in)
         throw new AppError('conflict', `The built-in role ${name} cannot be deleted`);
       await repo.deleteRole(trx, name);

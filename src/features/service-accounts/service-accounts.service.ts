@@ -3,7 +3,7 @@ import type { AccessTokens, VerifiedAccessToken } from '../../crypto/access-toke
 import { generateOpaqueToken, hashOpaqueToken } from '../../crypto/opaque-token.js';
 import type { Db } from '../../db/create-db.js';
 import { AppError } from '../../errors.js';
-import { type Actor, auditedBy } from '../../http/actor.js';
+import { type Actor, assertMayGrant, auditedBy } from '../../http/actor.js';
 import type { Clock } from '../../lib/clock.js';
 import { decodeCursor, toPage } from '../../lib/cursor.js';
 import type { AuditService } from '../audit/audit.service.js';
@@ -83,6 +83,7 @@ export class ServiceAccountsService {
     input: CreateServiceAccount,
     actor: Actor,
   ): Promise<ServiceAccountView & { client_secret: string }> {
+    assertMayGrant(actor, input.scopes);
     const { secret, hash } = newSecret();
     return this.deps.db.transaction().execute(async (trx) => {
       const account = await repo.insertServiceAccount(trx, {
@@ -100,6 +101,8 @@ export class ServiceAccountsService {
 
   /** A new secret; tokens issued with the old one stop working at once. */
   async rotate(id: string, actor: Actor): Promise<ServiceAccountView & { client_secret: string }> {
+    // The new secret is the account's power: only for someone who holds all of it.
+    assertMayGrant(actor, (await this.get(id)).scopes);
     const { secret, hash } = newSecret();
     return this.deps.db.transaction().execute(async (trx) => {
       const account = await repo.replaceSecret(trx, id, hash, this.deps.clock.now());
@@ -110,6 +113,7 @@ export class ServiceAccountsService {
   }
 
   async delete(id: string, actor: Actor): Promise<void> {
+    assertMayGrant(actor, (await this.get(id)).scopes);
     await this.deps.db.transaction().execute(async (trx) => {
       const account = await repo.deleteServiceAccount(trx, id);
       if (!account) throw new AppError('not_found', 'No such service account');
