@@ -29,7 +29,11 @@ export type RoleView = Static<typeof RoleSchema>;
 export const RoleNameParams = Type.Object({ name: Type.String({ minLength: 1, maxLength: 64 }) });
 
 export const CreateRoleBody = Type.Object(
-  { name: RoleName, description: Type.Optional(Description), permissions: Permissions },
+  {
+    name: RoleName,
+    description: Type.Optional(Description),
+    permissions: Type.Optional(Permissions),
+  },
   { additionalProperties: false },
 );
 export type CreateRole = Static<typeof CreateRoleBody>;

@@ -69,12 +69,13 @@ export class RolesService {
   }
 
   async create(input: CreateRole, actor: Actor): Promise<RoleView> {
-    assertMayGrant(actor, input.permissions);
+    const permissions = normalizePermissions(input.permissions ?? []);
+    assertMayGrant(actor, permissions);
     return this.deps.db.transaction().execute(async (trx) => {
       const role = await repo.insertRole(trx, {
         name: input.name,
         description: input.description?.trim() ?? '',
-        permissions: normalizePermissions(input.permissions),
+        permissions,
         now: this.deps.clock.now(),
       });
       await this.deps.audit.record(

@@ -102,6 +102,12 @@ describe('POST /api/admin/roles', () => {
     expect(event?.data).toMatchObject({ name: 'editor' });
   });
 
+  it('a role without permissions may be created (a label, such as for a group)', async () => {
+    const response = await call('POST', '/api/admin/roles', { name: 'beta-tester' });
+    expect(response.statusCode).toBe(201);
+    expect(json<RoleView>(response)).toMatchObject({ permissions: [], description: '' });
+  });
+
   it('409 conflict for a name that exists', async () => {
     await call('POST', '/api/admin/roles', { name: 'twice', permissions: [] });
     const again = await call('POST', '/api/admin/roles', { name: 'twice', permissions: ['a:b'] });
@@ -116,7 +122,6 @@ describe('POST /api/admin/roles', () => {
       { name: '9lives', permissions: [] },
       { name: 'ok-name', permissions: ['no colon'] },
       { name: 'ok-name', permissions: ['users:'] },
-      { name: 'ok-name' },
       { name: 'ok-name', permissions: 'users:read' },
     ]) {
       const response = await call('POST', '/api/admin/roles', body);
