@@ -61,15 +61,26 @@ export async function insertAccount(trx: Db, account: NewAccount): Promise<UserW
   return { ...user, roles: [...account.roles].sort() };
 }
 
-/** Direct roles and roles inherited through groups, sorted. */
-export async function findRoleNamesForUser(db: Db, userId: string): Promise<string[]> {
+/** Effective roles (direct and through groups) of many users in one query, sorted. */
+export async function findRolesOfUsers(
+  db: Db,
+  userIds: readonly string[],
+): Promise<Map<string, string[]>> {
+  const roles = new Map<string, string[]>(userIds.map((id) => [id, []]));
+  if (userIds.length === 0) return roles;
   const rows = await db
     .selectFrom('user_effective_roles')
-    .select('role_name')
-    .where('user_id', '=', userId)
+    .select(['user_id', 'role_name'])
+    .where('user_id', 'in', userIds)
     .orderBy('role_name')
     .execute();
-  return rows.map((row) => row.role_name);
+  for (const row of rows) roles.get(row.user_id)?.push(row.role_name);
+  return roles;
+}
+
+/** Direct roles and roles inherited through groups, sorted. */
+export async function findRoleNamesForUser(db: Db, userId: string): Promise<string[]> {
+  return (await findRolesOfUsers(db, [userId])).get(userId) ?? [];
 }
 
 /** The user's effective roles with the permissions each grants, read fresh for authorization. */

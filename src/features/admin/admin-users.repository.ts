@@ -1,4 +1,5 @@
 import { sql } from 'kysely';
+import { newestFirstPage } from '../../db/keyset.js';
 import type { Db } from '../../db/create-db.js';
 import type { UserRow } from '../../db/database.js';
 import type { KeysetCursor } from '../../lib/cursor.js';
@@ -56,42 +57,12 @@ export async function listUsers(
     );
   }
   if (filter.active !== undefined) query = query.where('users.is_active', '=', filter.active);
-  if (page.after) {
-    const { at, id } = page.after;
-    query = query.where((eb) =>
-      eb.or([
-        eb('users.created_at', '<', at),
-        eb.and([eb('users.created_at', '=', at), eb('users.id', '<', id)]),
-      ]),
-    );
-  }
-  return query
-    .orderBy('users.created_at', 'desc')
-    .orderBy('users.id', 'desc')
-    .limit(page.limit + 1)
-    .execute();
+  return newestFirstPage(query, { at: 'users.created_at', id: 'users.id' }, page).execute();
 }
 
 export async function findUsersByIds(db: Db, userIds: readonly string[]): Promise<UserRow[]> {
   if (userIds.length === 0) return [];
   return db.selectFrom('users').select(USER_COLUMNS).where('users.id', 'in', userIds).execute();
-}
-
-/** Effective roles of many users in one query. */
-export async function findRolesOfUsers(
-  db: Db,
-  userIds: readonly string[],
-): Promise<Map<string, string[]>> {
-  const roles = new Map<string, string[]>(userIds.map((id) => [id, []]));
-  if (userIds.length === 0) return roles;
-  const rows = await db
-    .selectFrom('user_effective_roles')
-    .select(['user_id', 'role_name'])
-    .where('user_id', 'in', userIds)
-    .orderBy('role_name')
-    .execute();
-  for (const row of rows) roles.get(row.user_id)?.push(row.role_name);
-  return roles;
 }
 
 export async function findDirectRoles(db: Db, userId: string): Promise<string[]> {

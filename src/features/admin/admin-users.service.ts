@@ -9,6 +9,7 @@ import { type AccountsService, toUserView } from '../accounts/accounts.service.j
 import type { AuditService } from '../audit/audit.service.js';
 import type { RolesService } from '../roles/roles.service.js';
 import type { SessionsService } from '../sessions/sessions.service.js';
+import { findRolesOfUsers } from '../accounts/accounts.repository.js';
 import * as repo from './admin-users.repository.js';
 import type { AdminUserPatch } from './admin-users.schemas.js';
 
@@ -41,7 +42,7 @@ export class AdminUsersService {
     const after = request.cursor ? decodeCursor(request.cursor) : undefined;
     const rows = await repo.listUsers(this.deps.db, request, { limit, after });
     const page = toPage(rows, limit, (row) => ({ at: row.created_at, id: row.id }));
-    const roles = await repo.findRolesOfUsers(
+    const roles = await findRolesOfUsers(
       this.deps.db,
       page.items.map((row) => row.id),
     );
@@ -54,7 +55,7 @@ export class AdminUsersService {
   /** User objects for these ids, in the same order (ids of missing users are skipped). */
   async viewsOf(userIds: readonly string[], db: Db = this.deps.db): Promise<UserView[]> {
     const rows = await repo.findUsersByIds(db, userIds);
-    const roles = await repo.findRolesOfUsers(db, userIds);
+    const roles = await findRolesOfUsers(db, userIds);
     const byId = new Map(rows.map((row) => [row.id, row]));
     return userIds.flatMap((id) => {
       const row = byId.get(id);

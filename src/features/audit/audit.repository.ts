@@ -1,3 +1,4 @@
+import { newestFirstPage } from '../../db/keyset.js';
 import type { Db } from '../../db/create-db.js';
 import type { AuditEventRow, AuditOutcome } from '../../db/database.js';
 import type { KeysetCursor } from '../../lib/cursor.js';
@@ -24,17 +25,7 @@ export async function listEvents(
   if (filter.outcome !== undefined) query = query.where('outcome', '=', filter.outcome);
   if (filter.since !== undefined) query = query.where('at', '>=', filter.since);
   if (filter.until !== undefined) query = query.where('at', '<', filter.until);
-  if (page.after) {
-    const { at, id } = page.after;
-    query = query.where((eb) =>
-      eb.or([eb('at', '<', at), eb.and([eb('at', '=', at), eb('id', '<', id)])]),
-    );
-  }
-  return query
-    .orderBy('at', 'desc')
-    .orderBy('id', 'desc')
-    .limit(page.limit + 1)
-    .execute();
+  return newestFirstPage(query, { at: 'at', id: 'id' }, page).execute();
 }
 
 /** Deletes up to `batch` events older than `before`; returns how many went. */

@@ -1,3 +1,4 @@
+import { newestFirstPage } from '../../db/keyset.js';
 import type { Db } from '../../db/create-db.js';
 import { isUniqueViolation } from '../../db/pg-errors.js';
 import { AppError } from '../../errors.js';
@@ -36,18 +37,8 @@ export async function listGroups(
   db: Db,
   page: { limit: number; after?: KeysetCursor | undefined },
 ): Promise<GroupRecord[]> {
-  let query = db.selectFrom('groups').select(GROUP_COLUMNS);
-  if (page.after) {
-    const { at, id } = page.after;
-    query = query.where((eb) =>
-      eb.or([eb('created_at', '<', at), eb.and([eb('created_at', '=', at), eb('id', '<', id)])]),
-    );
-  }
-  const rows = await query
-    .orderBy('created_at', 'desc')
-    .orderBy('id', 'desc')
-    .limit(page.limit + 1)
-    .execute();
+  const query = db.selectFrom('groups').select(GROUP_COLUMNS);
+  const rows = await newestFirstPage(query, { at: 'created_at', id: 'id' }, page).execute();
   const roles = await rolesOfGroups(
     db,
     rows.map((row) => row.id),
@@ -123,24 +114,11 @@ export async function listMemberIds(
   groupId: string,
   page: { limit: number; after?: KeysetCursor | undefined },
 ): Promise<{ user_id: string; created_at: Date }[]> {
-  let query = db
+  const query = db
     .selectFrom('group_members')
     .select(['user_id', 'created_at'])
     .where('group_id', '=', groupId);
-  if (page.after) {
-    const { at, id } = page.after;
-    query = query.where((eb) =>
-      eb.or([
-        eb('created_at', '<', at),
-        eb.and([eb('created_at', '=', at), eb('user_id', '<', id)]),
-      ]),
-    );
-  }
-  return query
-    .orderBy('created_at', 'desc')
-    .orderBy('user_id', 'desc')
-    .limit(page.limit + 1)
-    .execute();
+  return newestFirstPage(query, { at: 'created_at', id: 'user_id' }, page).execute();
 }
 
 /** Adds the member; false when they already were one. */

@@ -1,3 +1,4 @@
+import { newestFirstPage } from '../../db/keyset.js';
 import type { Db } from '../../db/create-db.js';
 import type { KeysetCursor } from '../../lib/cursor.js';
 
@@ -76,18 +77,8 @@ export async function listServiceAccounts(
   db: Db,
   page: { limit: number; after?: KeysetCursor | undefined },
 ): Promise<ServiceAccountRecord[]> {
-  let query = db.selectFrom('service_accounts').select(PUBLIC_COLUMNS);
-  if (page.after) {
-    const { at, id } = page.after;
-    query = query.where((eb) =>
-      eb.or([eb('created_at', '<', at), eb.and([eb('created_at', '=', at), eb('id', '<', id)])]),
-    );
-  }
-  return query
-    .orderBy('created_at', 'desc')
-    .orderBy('id', 'desc')
-    .limit(page.limit + 1)
-    .execute();
+  const query = db.selectFrom('service_accounts').select(PUBLIC_COLUMNS);
+  return newestFirstPage(query, { at: 'created_at', id: 'id' }, page).execute();
 }
 
 export async function findServiceAccount(

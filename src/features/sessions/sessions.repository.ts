@@ -1,4 +1,5 @@
 import type { Db } from '../../db/create-db.js';
+import { newestFirstPage } from '../../db/keyset.js';
 import type { SessionRow } from '../../db/database.js';
 
 export interface NewSession {
@@ -175,24 +176,14 @@ export async function listLiveSessions(
   now: Date,
   page: { limit: number; after?: { at: Date; id: string } },
 ): Promise<SessionListRow[]> {
-  let query = db
+  const query = db
     .selectFrom('sessions')
     .select(['id', 'created_at', 'last_used_at', 'user_agent', 'ip'])
     .where('user_id', '=', userId)
     .where('revoked_at', 'is', null)
     .where('expires_at', '>', now)
     .where('absolute_expires_at', '>', now);
-  if (page.after) {
-    const { at, id } = page.after;
-    query = query.where((eb) =>
-      eb.or([eb('created_at', '<', at), eb.and([eb('created_at', '=', at), eb('id', '<', id)])]),
-    );
-  }
-  return query
-    .orderBy('created_at', 'desc')
-    .orderBy('id', 'desc')
-    .limit(page.limit + 1)
-    .execute();
+  return newestFirstPage(query, { at: 'created_at', id: 'id' }, page).execute();
 }
 
 export async function findSessionByRefreshToken(
