@@ -1,0 +1,122 @@
+import Fastify from 'fastify';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  grantPermissions,
+  json,
+  signedInAdmin,
+  signedInUser,
+  startTestApp,
+} from '../../test/app.js';
+import { registerAuthentication, requireCaller } from './authenticate.js';
+import { type ProblemBody, registerProblemHandlers } from './problem.js';
+
+// The one hook that enforces what routes declare, on routes made for the test.
+const { app: service, deps, clock } = await startTestApp();
+const app = Fastify({ logger: false });
+registerProblemHandlers(app);
+registerAuthentication(app, deps);
+app.get('/needs-permission', { config: { permission: 'reports:read' } }, async (request) => ({
+  caller: requireCaller(request).kind,
+}));
+app.get('/needs-role', { config: { role: 'auditor' } }, async () => ({ ok: true }));
+app.get('/needs-user', { config: { auth: true } }, async () => ({ ok: true }));
+await app.ready();
+afterAll(() => app.close());
+
+const get = (url: string, token?: string) =>
+  app.inject({
+    method: 'GET',
+    url,
+    headers: token ? { authorization: `Bearer ${token}` } : {},
+  });
+
+function expectProblem(response: Awaited<ReturnType<typeof get>>, status: number, code: string) {
+  expect(response.statusCode).toBe(status);
+  expect(json<ProblemBody>(response).code).toBe(code);
+}
+
+describe('routes that declare a permission or a role', () => {
+  it('401 without a token or with a bad one', async () => {
+    expectProblem(await get('/needs-permission'), 401, 'unauthorized');
+    expectProblem(await get('/needs-role', 'not.a.jwt'), 401, 'unauthorized');
+  });
+
+  it('403 forbidden for a user without the right; the admin passes everything', async () => {
+    const user = await signedInUser(service);
+    expectProblem(await get('/needs-permission', user.tokens.access_token), 403, 'forbidden');
+    expectProblem(await get('/needs-role', user.tokens.access_token), 403, 'forbidden');
+    const admin = await signedInAdmin(service, deps);
+    expect((await get('/needs-permission', admin.tokens.access_token)).statusCode).toBe(200);
+    expect((await get('/needs-role', admin.tokens.access_token)).statusCode).toBe(200);
+  });
+
+  it('a permission matches exactly, by resource:*, or by *', async () => {
+    for (const [role, granted] of [
+      ['reports-exact', ['reports:read']],
+      ['reports-any', ['reports:*']],
+    ] as const) {
+      const user = await signedInUser(service);
+      await grantPermissions(deps, user.user.id, role, [...granted]);
+      const response = await get('/needs-permission', user.tokens.access_token);
+      expect(response.statusCode, role).toBe(200);
+      expect(json(response)).toEqual({ caller: 'user' });
+    }
+    const other = await signedInUser(service);
+    await grantPermissions(deps, other.user.id, 'reports-writer', ['reports:write']);
+    expectProblem(await get('/needs-permission', other.tokens.access_token), 403, 'forbidden');
+  });
+
+  it('a role held through a group passes a role route', async () => {
+    const user = await signedInUser(service);
+    await deps.db
+      .insertInto('roles')
+      .values({ name: 'auditor', permissions: [], description: '', updated_at: new Date() })
+      .onConflict((oc) => oc.column('name').doNothing())
+      .execute();
+    const group = await deps.db
+      .insertInto('groups')
+      .values({ name: `auditors ${Date.now()}`, updated_at: new Date() })
+      .returning('id')
+      .executeTakeFirstOrThrow();
+    await deps.db
+      .insertInto('group_roles')
+      .values({ group_id: group.id, role_name: 'auditor' })
+      .execute();
+    expectProblem(await get('/needs-role', user.tokens.access_token), 403, 'forbidden');
+    await deps.db
+      .insertInto('group_members')
+      .values({ group_id: group.id, user_id: user.user.id })
+      .execute();
+    expect((await get('/needs-role', user.tokens.access_token)).statusCode).toBe(200);
+  });
+
+  it('an expired token is 401 token_expired', async () => {
+    const admin = await signedInAdmin(service, deps);
+    clock.advance(deps.config.accessTokenTtl + 1);
+    expectProblem(await get('/needs-permission', admin.tokens.access_token), 401, 'token_expired');
+  });
+
+  it('a service token acts only on permission routes, within its scopes', async () => {
+    const admin = await signedInAdmin(service, deps);
+    const created = await service.inject({
+      method: 'POST',
+      url: '/api/admin/service-accounts',
+      headers: admin.auth,
+      payload: { name: 'reporter', scopes: ['reports:read'] },
+    });
+    const { client_id, client_secret } = json<{ client_id: string; client_secret: string }>(
+      created,
+    );
+    const issued = await service.inject({
+      method: 'POST',
+      url: '/api/auth/token',
+      payload: { grant_type: 'client_credentials', client_id, client_secret },
+    });
+    const token = json<{ access_token: string }>(issued).access_token;
+    const allowed = await get('/needs-permission', token);
+    expect(allowed.statusCode).toBe(200);
+    expect(json(allowed)).toEqual({ caller: 'service' });
+    expectProblem(await get('/needs-role', token), 401, 'unauthorized');
+    expectProblem(await get('/needs-user', token), 401, 'unauthorized');
+  });
+});
