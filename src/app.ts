@@ -21,6 +21,7 @@ import { forwardAuthRoutes } from './features/sessions/forward-auth.routes.js';
 import { sessionsRoutes } from './features/sessions/sessions.routes.js';
 import { registerAuthentication } from './http/authenticate.js';
 import { registerStrictJsonParser } from './http/json-parser.js';
+import { registerRateLimits } from './http/rate-limit.js';
 import { loggerOptions } from './http/logging.js';
 import {
   handleClientError,
@@ -102,6 +103,7 @@ export async function buildApp(
   registerValidators(app);
   registerStrictJsonParser(app);
   registerProblemHandlers(app);
+  registerRateLimits(app, deps);
   registerAuthentication(app, deps);
   await registerDocs(app, deps);
 

@@ -17,6 +17,7 @@ import { EmailVerificationService } from './features/email-verification/email-ve
 import { type MailLog, MailService } from './features/mail/mail.service.js';
 import { PasswordService } from './features/password/password.service.js';
 import { ServiceAccountsService } from './features/service-accounts/service-accounts.service.js';
+import { RateLimits, limitSpecs } from './features/rate-limit/rate-limits.js';
 import { SessionGuard } from './features/sessions/session-guard.js';
 import { SessionsService } from './features/sessions/sessions.service.js';
 import { type Clock, systemClock } from './lib/clock.js';
@@ -30,6 +31,7 @@ export interface Services {
   password: PasswordService;
   accountDeletion: AccountDeletionService;
   serviceAccounts: ServiceAccountsService;
+  limits: RateLimits;
   adminUsers: AdminUsersService;
   roles: RolesService;
   groups: GroupsService;
@@ -63,6 +65,8 @@ export interface DepsOverrides {
    * instance) nor audit retention. The CLI, and the service until its logger exists.
    */
   startWorkers?: boolean;
+  /** Namespace of rate-limit keys in Redis; instances that share limits share it. */
+  rateLimitPrefix?: string;
 }
 
 const silentLog: MailLog = { info() {}, warn() {} };
@@ -117,6 +121,12 @@ export async function createDeps(
     });
     const mail = new MailService({ db, clock, config, log: overrides.log ?? silentLog });
     const accounts = new AccountsService({ db, clock, hasher, config, audit });
+    const limits = new RateLimits({
+      enabled: config.rateLimit,
+      redis,
+      limits: limitSpecs(config.rateLimits),
+      keyPrefix: overrides.rateLimitPrefix ?? 'hyperion:rl',
+    });
     const guard = new SessionGuard({ db, clock, redis, onError });
     await guard.start();
     const sessions = new SessionsService({
@@ -127,6 +137,7 @@ export async function createDeps(
       audit,
       guard,
       mail,
+      limits,
       config,
     });
     const emailTokens = new EmailTokensService({ db, clock, publicUrl: config.publicUrl });
@@ -151,6 +162,7 @@ export async function createDeps(
       emailTokens,
       mail,
       audit,
+      limits,
       onBackgroundError: onError,
     });
     const accountDeletion = new AccountDeletionService({ db, accounts, sessions, audit, mail });
@@ -194,6 +206,7 @@ export async function createDeps(
         password,
         accountDeletion,
         serviceAccounts,
+        limits,
         adminUsers,
         roles,
         groups,

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { afterAll } from 'vitest';
@@ -14,6 +15,8 @@ export const TEST_ENV: Readonly<Record<string, string>> = {
   MIGRATE_ON_START: 'false',
   LOG_LEVEL: 'silent',
   PUBLIC_URL: 'http://auth.test',
+  // Every test app talks from 127.0.0.1; the rate-limit tests turn limits back on.
+  RATE_LIMIT: 'off',
 };
 
 export interface TestApp {
@@ -36,6 +39,8 @@ export interface TestAppOptions {
   captureLogs?: boolean;
   /** Use Redis from TEST_REDIS_URL when it is set. */
   redis?: boolean;
+  /** Rate-limit key namespace in Redis: share it between instances that share limits. */
+  rateLimitPrefix?: string;
 }
 
 /**
@@ -53,7 +58,12 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
   const config = loadConfig(env);
   const clock = options.clock ?? new ManualClock();
   const db = await database.open();
-  const deps = await createDeps(config, { db, clock });
+  const deps = await createDeps(config, {
+    db,
+    clock,
+    // Parallel test files share one Redis: each app counts apart unless told to share.
+    rateLimitPrefix: options.rateLimitPrefix ?? `test:${randomUUID()}`,
+  });
   const logs: Record<string, unknown>[] = [];
   const stream = new Writable({
     write(chunk: Buffer, _encoding, done) {

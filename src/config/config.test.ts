@@ -73,6 +73,9 @@ describe('loadConfig', () => {
       AUDIT_RETENTION: '30d',
       METRICS_TOKEN: 'm-token',
       RATE_LIMIT: 'off',
+      RATE_LIMIT_AUTH_PER_MINUTE: '600',
+      RATE_LIMIT_SIGNIN_FAILURES: '5',
+      RATE_LIMIT_ACCOUNT_FAILURES: '50',
       LOG_LEVEL: 'debug',
     });
     expect(config).toMatchObject({
@@ -102,6 +105,7 @@ describe('loadConfig', () => {
       auditRetention: 2_592_000,
       metricsToken: 'm-token',
       rateLimit: false,
+      rateLimits: { authPerMinute: 600, signinFailuresPerSource: 5, signinFailuresPerAccount: 50 },
       logLevel: 'debug',
     });
   });
@@ -135,6 +139,7 @@ describe('loadConfig', () => {
     [{ ACCESS_TOKEN_TTL: 'soon' }, 'ACCESS_TOKEN_TTL'],
     [{ ACCESS_TOKEN_TTL: '0' }, 'ACCESS_TOKEN_TTL'],
     [{ SERVICE_TOKEN_TTL: 'later' }, 'SERVICE_TOKEN_TTL'],
+    [{ RATE_LIMIT_SIGNIN_FAILURES: '0' }, 'RATE_LIMIT_SIGNIN_FAILURES'],
     [{ ACCESS_TOKEN_TTL: '2h', REFRESH_TOKEN_TTL: '1h' }, 'REFRESH_TOKEN_TTL'],
     [{ REFRESH_REUSE_INTERVAL: 'x' }, 'REFRESH_REUSE_INTERVAL'],
     [{ SMTP_URL: 'http://mail' }, 'SMTP_URL'],

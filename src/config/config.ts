@@ -56,6 +56,12 @@ export interface Config {
   auditRetention: number;
   metricsToken: string | undefined;
   rateLimit: boolean;
+  /** Per-limit budgets (RATE_LIMIT_* variables); windows are fixed by the contract. */
+  rateLimits: {
+    authPerMinute: number;
+    signinFailuresPerSource: number;
+    signinFailuresPerAccount: number;
+  };
   logLevel: LogLevel;
   /** Largest request body accepted, in bytes. */
   bodyLimit: number;
@@ -248,6 +254,11 @@ export function loadConfig(env: Env): Readonly<Config> {
     auditRetention: readDuration(env, 'AUDIT_RETENTION', '90d'),
     metricsToken,
     rateLimit: readRateLimit(env),
+    rateLimits: {
+      authPerMinute: readInteger(env, 'RATE_LIMIT_AUTH_PER_MINUTE', 300, 1, 1_000_000),
+      signinFailuresPerSource: readInteger(env, 'RATE_LIMIT_SIGNIN_FAILURES', 10, 1, 1_000_000),
+      signinFailuresPerAccount: readInteger(env, 'RATE_LIMIT_ACCOUNT_FAILURES', 100, 1, 1_000_000),
+    },
     logLevel: readLogLevel(env),
     bodyLimit: readInteger(env, 'BODY_LIMIT', 65_536, 1024, 10_485_760),
   };

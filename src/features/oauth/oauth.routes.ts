@@ -57,6 +57,14 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (app
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error instanceof OAuthError) return sendOAuthError(reply, error);
     const appError = toAppError(error);
+    if (appError?.code === 'rate_limited') {
+      // RFC 6749 names no error for this; clients and libraries act on the 429 and Retry-After.
+      return reply
+        .status(429)
+        .headers({ 'cache-control': 'no-store', ...appError.headers })
+        .type('application/json')
+        .send(JSON.stringify({ error: 'rate_limited', error_description: appError.message }));
+    }
     if (appError?.code === 'service_unavailable') {
       return sendOAuthError(reply, new OAuthError('temporarily_unavailable', appError.message));
     }

@@ -9,6 +9,7 @@ import type { AccountsService } from '../accounts/accounts.service.js';
 import type { AuditService } from '../audit/audit.service.js';
 import type { EmailTokensService } from '../email-tokens/email-tokens.service.js';
 import type { MailService } from '../mail/mail.service.js';
+import type { RateLimits } from '../rate-limit/rate-limits.js';
 import type { SessionsService } from '../sessions/sessions.service.js';
 
 export const RESET_TTL_SECONDS = 3600;
@@ -21,6 +22,7 @@ export interface PasswordServiceDeps {
   emailTokens: EmailTokensService;
   mail: MailService;
   audit: AuditService;
+  limits: RateLimits;
   /** Where a failure of the work done after answering is reported. */
   onBackgroundError: (error: unknown) => void;
 }
@@ -35,7 +37,10 @@ export class PasswordService {
    * and the mail are written afterwards, off the response path.
    */
   async forgot(email: string, origin: ClientContext): Promise<void> {
-    const user = await this.deps.accounts.findUserByEmail(normalizeEmail(email));
+    const address = normalizeEmail(email);
+    // Counted for every address alike, so a 429 says nothing about which ones exist.
+    await this.deps.limits.consume('reset_account_ip', `${address}|${origin.ip ?? 'unknown'}`);
+    const user = await this.deps.accounts.findUserByEmail(address);
     if (!user || !user.is_active) return;
     setImmediate(() => {
       this.#sendReset(user, origin).catch(this.deps.onBackgroundError);
@@ -46,6 +51,9 @@ export class PasswordService {
     user: Pick<UserRow, 'id' | 'email' | 'name'>,
     origin: ClientContext,
   ): Promise<void> {
+    // A cap per recipient: requests from many addresses cannot bury an inbox in mail.
+    if (!(await this.deps.limits.tryConsume('mail_recipient', `password_reset|${user.email}`)))
+      return;
     await this.deps.db.transaction().execute(async (trx) => {
       const { token, link } = await this.deps.emailTokens.issueLink(
         trx,
@@ -98,7 +106,12 @@ export class PasswordService {
       return user.id;
     });
     await this.deps.sessions.revokeAllForUser(userId, 'password_reset');
-    return this.deps.accounts.getUser(userId);
+    const user = await this.deps.accounts.getUser(userId);
+    // The owner proved themself: failed sign-ins counted against the account (an attacker's,
+    // from anywhere) no longer stand between them and their account.
+    await this.deps.limits.clear('signin_account', user.email);
+    await this.deps.limits.clear('signin_account_ip', `${user.email}|${origin.ip ?? 'unknown'}`);
+    return user;
   }
 
   /** The signed-in user changes their password; every other session is revoked. */

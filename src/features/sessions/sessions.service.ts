@@ -5,12 +5,14 @@ import { openWithToken, sealWithToken } from '../../crypto/token-seal.js';
 import type { Db } from '../../db/create-db.js';
 import { AppError } from '../../errors.js';
 import type { ClientContext } from '../../lib/client.js';
+import { normalizeEmail } from '../../lib/email.js';
 import { type Clock, addSeconds, toEpochSeconds } from '../../lib/clock.js';
 import { type KeysetCursor, toPage } from '../../lib/cursor.js';
 import type { UserWithRoles } from '../accounts/accounts.repository.js';
 import type { AccountsService } from '../accounts/accounts.service.js';
 import type { AuditService } from '../audit/audit.service.js';
 import type { MailService } from '../mail/mail.service.js';
+import type { RateLimits } from '../rate-limit/rate-limits.js';
 import type { SessionGuard } from './session-guard.js';
 import * as repo from './sessions.repository.js';
 
@@ -30,6 +32,12 @@ interface SealedChild {
   accessExpiresAt: number;
 }
 
+/** The counters a sign-in attempt was charged to. */
+export interface FailureKeys {
+  account: string;
+  accountSource: string;
+}
+
 export interface SessionView {
   id: string;
   created_at: string;
@@ -47,6 +55,7 @@ export interface SessionsServiceDeps {
   audit: AuditService;
   guard: SessionGuard;
   mail: MailService;
+  limits: RateLimits;
   config: Pick<
     Config,
     | 'accessTokenTtl'
@@ -78,7 +87,9 @@ export class SessionsService {
    * after the password checked out, so it says nothing to someone guessing.
    */
   async signIn(email: string, password: string, client: ClientContext): Promise<TokenGrant> {
+    const reserved = await this.reserveFailure(email, client);
     const user = await this.deps.accounts.checkPassword(email, password);
+    if (user) await this.forgiveFailures(reserved);
     if (!user) {
       // Which account was tried, if any, shows an admin who is under attack; looked up for
       // every failure alike, so the answer's timing says nothing more.
@@ -101,6 +112,35 @@ export class SessionsService {
       data: { session_id: grant.sessionId },
     });
     return grant;
+  }
+
+  /**
+   * Counts a failed attempt on the account before the password is checked, and refuses with
+   * 429 once 10 failed from this source (or 100 from anywhere) — counting first makes the
+   * check and the count one atomic step, so parallel guesses cannot slip past the limit. An
+   * unknown address is counted exactly like a known one. A success gives the count back.
+   */
+  async reserveFailure(email: string, client: ClientContext): Promise<FailureKeys> {
+    const { limits } = this.deps;
+    const account = normalizeEmail(email).slice(0, 320);
+    const keys = { account, accountSource: `${account}|${client.ip ?? 'unknown'}` };
+    await limits.consume('signin_account_ip', keys.accountSource);
+    try {
+      await limits.consume('signin_account', keys.account);
+    } catch (error) {
+      await limits.refund('signin_account_ip', keys.accountSource);
+      throw error;
+    }
+    return keys;
+  }
+
+  /**
+   * The right password from this source: its failures there are forgiven; the account's
+   * count from all sources only gets this attempt back (others may still be guessing).
+   */
+  async forgiveFailures(keys: FailureKeys): Promise<void> {
+    await this.deps.limits.clear('signin_account_ip', keys.accountSource);
+    await this.deps.limits.refund('signin_account', keys.account);
   }
 
   async #recordSignInFailure(

@@ -1,0 +1,209 @@
+import { randomUUID } from 'node:crypto';
+import { describe, expect, it } from 'vitest';
+import { GOOD_PASSWORD, json, signUp, startTestApp, uniqueEmail } from '../../../test/app.js';
+import { startSmtpSink } from '../../../test/smtp.js';
+import type { ProblemBody } from '../../http/problem.js';
+
+const ON = { RATE_LIMIT: 'on' };
+
+type App = Awaited<ReturnType<typeof startTestApp>>['app'];
+
+const signInFrom = (app: App, ip: string, email: string, password: string) =>
+  app.inject({
+    method: 'POST',
+    url: '/api/auth/signin',
+    remoteAddress: ip,
+    payload: { email, password },
+  });
+
+function expectLimited(response: Awaited<ReturnType<typeof signInFrom>>) {
+  expect(response.statusCode, response.body).toBe(429);
+  expect(json<ProblemBody>(response).code).toBe('rate_limited');
+  expect(Number(response.headers['retry-after'])).toBeGreaterThan(0);
+  expect(response.headers['ratelimit-limit']).toBeDefined();
+  expect(response.headers['ratelimit-remaining']).toBe('0');
+}
+
+describe('failed sign-ins per account and source', () => {
+  it('the 11th attempt from one source is refused, even with the right password; other sources are not', async () => {
+    const { app } = await startTestApp({ env: ON });
+    const { email } = await signUp(app);
+    for (let i = 0; i < 10; i += 1)
+      expect((await signInFrom(app, '10.0.0.1', email, 'wrong-guess-123')).statusCode).toBe(401);
+    expectLimited(await signInFrom(app, '10.0.0.1', email, 'wrong-guess-123'));
+    expectLimited(await signInFrom(app, '10.0.0.1', email, GOOD_PASSWORD));
+    // The owner, elsewhere, is not locked out by the attacker.
+    expect((await signInFrom(app, '10.0.0.2', email, GOOD_PASSWORD)).statusCode).toBe(200);
+  });
+
+  it('an unknown address is counted exactly like a known one', async () => {
+    const { app } = await startTestApp({ env: ON });
+    const ghost = uniqueEmail('ghost');
+    for (let i = 0; i < 10; i += 1)
+      expect((await signInFrom(app, '10.0.0.3', ghost, 'whatever-123456')).statusCode).toBe(401);
+    expectLimited(await signInFrom(app, '10.0.0.3', ghost, 'whatever-123456'));
+  });
+
+  it('a success forgives that source its failures', async () => {
+    const { app } = await startTestApp({ env: ON });
+    const { email } = await signUp(app);
+    for (let round = 0; round < 3; round += 1) {
+      for (let i = 0; i < 9; i += 1) await signInFrom(app, '10.0.0.4', email, 'typo-password-1');
+      expect((await signInFrom(app, '10.0.0.4', email, GOOD_PASSWORD)).statusCode).toBe(200);
+    }
+  });
+
+  it('50 parallel wrong passwords do not get past a limit of 10', async () => {
+    const { app } = await startTestApp({ env: ON });
+    const { email } = await signUp(app);
+    const responses = await Promise.all(
+      Array.from({ length: 50 }, () => signInFrom(app, '10.0.0.5', email, 'parallel-guess-1')),
+    );
+    const statuses = responses.map((response) => response.statusCode);
+    expect(statuses.filter((status) => status === 401)).toHaveLength(10);
+    expect(statuses.filter((status) => status === 429)).toHaveLength(40);
+  });
+
+  it('the token endpoint answers 429 with Retry-After in its own error format', async () => {
+    const { app } = await startTestApp({ env: { ...ON, RATE_LIMIT_SIGNIN_FAILURES: '2' } });
+    const { email } = await signUp(app);
+    const attempt = () =>
+      app.inject({
+        method: 'POST',
+        url: '/api/auth/token',
+        remoteAddress: '10.0.0.6',
+        payload: { grant_type: 'password', username: email, password: 'not-it-123456' },
+      });
+    expect((await attempt()).statusCode).toBe(400);
+    expect((await attempt()).statusCode).toBe(400);
+    const limited = await attempt();
+    expect(limited.statusCode).toBe(429);
+    expect(json(limited)['error']).toBe('rate_limited');
+    expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
+  });
+});
+
+describe('failed sign-ins per account from every source', () => {
+  it('block the account everywhere only after many, and a password reset lifts it', async () => {
+    const sink = await startSmtpSink();
+    const { app } = await startTestApp({
+      env: { ...ON, RATE_LIMIT_ACCOUNT_FAILURES: '4', SMTP_URL: sink.url },
+    });
+    const { email } = await signUp(app);
+    // An attacker spreads guesses over many addresses.
+    for (let i = 0; i < 4; i += 1)
+      expect((await signInFrom(app, `10.1.0.${i}`, email, 'spread-guess-123')).statusCode).toBe(
+        401,
+      );
+    expectLimited(await signInFrom(app, '10.2.0.1', email, GOOD_PASSWORD));
+
+    // The owner can always ask for a reset, and the reset lifts the block.
+    const forgot = await app.inject({
+      method: 'POST',
+      url: '/api/auth/password/forgot',
+      remoteAddress: '10.2.0.1',
+      payload: { email },
+    });
+    expect(forgot.statusCode).toBe(202);
+    const mail = await sink.waitForMail((m) => m.to === email, 10_000);
+    const token = /#token=([A-Za-z0-9_-]+)/.exec(mail.text)?.[1];
+    const newPassword = 'fresh-Start-Passphrase-7';
+    const reset = await app.inject({
+      method: 'POST',
+      url: '/api/auth/password/reset',
+      remoteAddress: '10.2.0.1',
+      payload: { token, password: newPassword },
+    });
+    expect(reset.statusCode).toBe(200);
+    expect((await signInFrom(app, '10.2.0.1', email, newPassword)).statusCode).toBe(200);
+  });
+});
+
+describe('auth requests per source address', () => {
+  it('POSTs under /api/auth are counted per address; reads are not', async () => {
+    const { app } = await startTestApp({ env: { ...ON, RATE_LIMIT_AUTH_PER_MINUTE: '3' } });
+    const refresh = (ip: string) =>
+      app.inject({
+        method: 'POST',
+        url: '/api/auth/refresh',
+        remoteAddress: ip,
+        payload: { refresh_token: 'nope' },
+      });
+    for (let i = 0; i < 3; i += 1) expect((await refresh('10.3.0.1')).statusCode).toBe(401);
+    expectLimited(await refresh('10.3.0.1'));
+    expect((await refresh('10.3.0.2')).statusCode).toBe(401);
+    const health = await app.inject({ method: 'GET', url: '/health', remoteAddress: '10.3.0.1' });
+    expect(health.statusCode).toBe(200);
+  });
+
+  it('password-reset requests per account and source are capped, alike for unknown addresses', async () => {
+    const { app } = await startTestApp({ env: ON });
+    const forgot = (email: string) =>
+      app.inject({
+        method: 'POST',
+        url: '/api/auth/password/forgot',
+        remoteAddress: '10.3.0.3',
+        payload: { email },
+      });
+    const ghost = uniqueEmail('ghost');
+    for (let i = 0; i < 5; i += 1) expect((await forgot(ghost)).statusCode).toBe(202);
+    expectLimited(await forgot(ghost));
+  });
+});
+
+describe('RATE_LIMIT=off', () => {
+  it('counts nothing', async () => {
+    const { app } = await startTestApp({
+      env: { RATE_LIMIT: 'off', RATE_LIMIT_SIGNIN_FAILURES: '1' },
+    });
+    const { email } = await signUp(app);
+    for (let i = 0; i < 5; i += 1)
+      expect((await signInFrom(app, '10.4.0.1', email, 'wrong-guess-123')).statusCode).toBe(401);
+  });
+});
+
+describe('two instances', () => {
+  const redis = Boolean(process.env['TEST_REDIS_URL']);
+
+  it(
+    redis
+      ? 'share the counters through Redis: failures on one count on the other'
+      : 'without Redis, each counts in its own memory',
+    async () => {
+      const prefix = `test:${randomUUID()}`;
+      const first = await startTestApp({ env: ON, rateLimitPrefix: prefix });
+      const second = await startTestApp({
+        env: ON,
+        rateLimitPrefix: prefix,
+        database: first.database,
+        clock: first.clock,
+      });
+      const { email } = await signUp(first.app);
+      for (let i = 0; i < 5; i += 1) {
+        await signInFrom(first.app, '10.5.0.1', email, 'wrong-guess-123');
+        await signInFrom(second.app, '10.5.0.1', email, 'wrong-guess-123');
+      }
+      const next = await signInFrom(second.app, '10.5.0.1', email, 'wrong-guess-123');
+      expect(next.statusCode).toBe(redis ? 429 : 401);
+    },
+  );
+});
+
+describe('when Redis cannot answer', () => {
+  it('sign-in fails closed with 503, and nothing is written', async () => {
+    const { app, deps } = await startTestApp({
+      env: { ...ON, REDIS_URL: 'redis://127.0.0.1:1' },
+      redis: false,
+    });
+    const email = uniqueEmail('down');
+    const response = await signInFrom(app, '10.6.0.1', email, 'whatever-123456');
+    expect(response.statusCode).toBe(503);
+    expect(json<ProblemBody>(response).code).toBe('service_unavailable');
+    const events = await deps.db
+      .selectFrom('audit_events')
+      .select('id')
+      .where('type', '=', 'user.signin_failed')
+      .execute();
+    expect(events).toHaveLength(0);
+  });
+});

@@ -1,0 +1,155 @@
+import type { Redis } from 'ioredis';
+import {
+  type RateLimiterAbstract,
+  RateLimiterMemory,
+  RateLimiterRedis,
+  RateLimiterRes,
+} from 'rate-limiter-flexible';
+import type { Config } from '../../config/config.js';
+import { AppError } from '../../errors.js';
+
+/** Every counter the service keeps; each has its own key space. */
+export type LimitName =
+  /** Auth requests per source address (API.md: 300 a minute). */
+  | 'auth_ip'
+  /** Failed sign-ins (or MFA codes) per account from one source (10 per 15 minutes). */
+  | 'signin_account_ip'
+  /** Failed sign-ins per account from all sources (100 an hour). */
+  | 'signin_account'
+  /** Password-reset requests per account from one source. */
+  | 'reset_account_ip'
+  /** Mail of one kind to one recipient (bounds how much mail anyone can make us send). */
+  | 'mail_recipient';
+
+export interface LimitSpec {
+  points: number;
+  /** Window, seconds. */
+  duration: number;
+}
+
+export type LimitSpecs = Record<LimitName, LimitSpec>;
+
+/** The limits, from configuration (API.md's defaults: 300/min, 10 per 15 min, 100/hour). */
+export function limitSpecs(config: Config['rateLimits']): LimitSpecs {
+  return {
+    auth_ip: { points: config.authPerMinute, duration: 60 },
+    signin_account_ip: { points: config.signinFailuresPerSource, duration: 15 * 60 },
+    signin_account: { points: config.signinFailuresPerAccount, duration: 60 * 60 },
+    reset_account_ip: { points: 5, duration: 15 * 60 },
+    mail_recipient: { points: 10, duration: 60 * 60 },
+  };
+}
+
+export interface RateLimitsOptions {
+  /** Off (RATE_LIMIT=off): nothing is counted or refused. */
+  enabled: boolean;
+  /** Shared counters for every instance; without it each instance counts in memory. */
+  redis: Redis | undefined;
+  limits: LimitSpecs;
+  /** Namespace of the keys in Redis (tests give each app its own). */
+  keyPrefix: string;
+}
+
+/** What a refused request is told (RFC 9110 Retry-After, IETF RateLimit-* headers). */
+function limitedHeaders(spec: LimitSpec, result: RateLimiterRes): Record<string, string> {
+  const seconds = String(Math.max(1, Math.ceil(result.msBeforeNext / 1000)));
+  return {
+    'retry-after': seconds,
+    'ratelimit-limit': String(spec.points),
+    'ratelimit-remaining': String(Math.max(0, result.remainingPoints)),
+    'ratelimit-reset': seconds,
+  };
+}
+
+/**
+ * Atomic counters (rate-limiter-flexible): in Redis when REDIS_URL is set, so every
+ * instance shares them, in memory otherwise. Counting and checking are one step (a Lua
+ * script in Redis), so parallel requests cannot slip past a limit. If Redis cannot answer,
+ * requests fail closed with 503.
+ */
+export class RateLimits {
+  readonly #limiters: Map<LimitName, RateLimiterAbstract>;
+
+  constructor(private readonly options: RateLimitsOptions) {
+    this.#limiters = new Map(
+      (Object.entries(options.limits) as [LimitName, LimitSpec][]).map(([name, spec]) => [
+        name,
+        options.redis
+          ? new RateLimiterRedis({
+              storeClient: options.redis,
+              keyPrefix: `${options.keyPrefix}:${name}`,
+              points: spec.points,
+              duration: spec.duration,
+              rejectIfRedisNotReady: true,
+            })
+          : new RateLimiterMemory({
+              keyPrefix: name,
+              points: spec.points,
+              duration: spec.duration,
+            }),
+      ]),
+    );
+  }
+
+  get enabled(): boolean {
+    return this.options.enabled;
+  }
+
+  /** Counts one against `key`; over the limit it throws 429 `rate_limited` with Retry-After. */
+  async consume(name: LimitName, key: string): Promise<void> {
+    if (!this.options.enabled) return;
+    try {
+      await this.#limiter(name).consume(key);
+    } catch (error) {
+      throw this.#failure(name, error);
+    }
+  }
+
+  /** Whether `key` may be counted once more, without counting (for "send or skip" choices). */
+  async tryConsume(name: LimitName, key: string): Promise<boolean> {
+    try {
+      await this.consume(name, key);
+      return true;
+    } catch (error) {
+      if (error instanceof AppError && error.code === 'rate_limited') return false;
+      throw error;
+    }
+  }
+
+  /** Gives one back (a reserved failure that turned out a success). */
+  async refund(name: LimitName, key: string): Promise<void> {
+    if (!this.options.enabled) return;
+    try {
+      await this.#limiter(name).reward(key);
+    } catch (error) {
+      throw this.#failure(name, error);
+    }
+  }
+
+  /** Forgets the key's count (an owner who proved themself by resetting the password). */
+  async clear(name: LimitName, key: string): Promise<void> {
+    if (!this.options.enabled) return;
+    try {
+      await this.#limiter(name).delete(key);
+    } catch (error) {
+      throw this.#failure(name, error);
+    }
+  }
+
+  #limiter(name: LimitName): RateLimiterAbstract {
+    const limiter = this.#limiters.get(name);
+    if (!limiter) throw new Error(`no limiter ${name}`);
+    return limiter;
+  }
+
+  #failure(name: LimitName, error: unknown): AppError {
+    if (error instanceof RateLimiterRes)
+      return new AppError(
+        'rate_limited',
+        'Too many attempts; try again later',
+        undefined,
+        limitedHeaders(this.options.limits[name], error),
+      );
+    return new AppError('service_unavailable', 'Rate limits cannot be checked right now');
+  }
+}

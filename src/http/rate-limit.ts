@@ -1,0 +1,27 @@
+import type { FastifyInstance } from 'fastify';
+import type { Deps } from '../deps.js';
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /** `'auth'`: counted against the per-address budget of auth requests (RATE_LIMIT_AUTH_PER_MINUTE). */
+    rateLimit?: 'auth';
+  }
+}
+
+/**
+ * Every POST under /api/auth (sign-up, sign-in, refresh, token, password and e-mail flows,
+ * and whatever joins them) is counted per source address before its body is even read.
+ * The address is the peer's, or the one X-Forwarded-For names when the peer is a proxy
+ * listed in TRUST_PROXY — so a client cannot choose its own key.
+ */
+export function registerRateLimits(app: FastifyInstance, deps: Deps): void {
+  app.addHook('onRoute', (route) => {
+    const methods = Array.isArray(route.method) ? route.method : [route.method];
+    if (route.url.startsWith('/api/auth/') && methods.includes('POST'))
+      route.config = { ...route.config, rateLimit: 'auth' };
+  });
+  app.addHook('onRequest', async (request) => {
+    if (request.routeOptions.config.rateLimit !== 'auth') return;
+    await deps.services.limits.consume('auth_ip', request.ip ?? 'unknown');
+  });
+}
