@@ -20,7 +20,8 @@ interface OpenApiDocument {
 }
 
 // Served by the docs plugins themselves, deliberately left out of the document.
-const UNDOCUMENTED = [/^\/docs(\/|\*|$)/, /^\/openapi\.json$/];
+// The docs themselves, and CORS preflight (answered for every path by @fastify/cors).
+const UNDOCUMENTED = [/^\/docs(\/|\*|$)/, /^\/openapi\.json$/, /^\*$/];
 
 /**
  * Every route the app really serves, read from Fastify's router (printRoutes draws a tree whose

@@ -22,6 +22,7 @@ import { sessionsRoutes } from './features/sessions/sessions.routes.js';
 import { registerAuthentication } from './http/authenticate.js';
 import { registerStrictJsonParser } from './http/json-parser.js';
 import { registerRateLimits } from './http/rate-limit.js';
+import { registerSecurity } from './http/security.js';
 import { loggerOptions } from './http/logging.js';
 import {
   handleClientError,
@@ -103,6 +104,7 @@ export async function buildApp(
   registerValidators(app);
   registerStrictJsonParser(app);
   registerProblemHandlers(app);
+  await registerSecurity(app, deps.config);
   registerRateLimits(app, deps);
   registerAuthentication(app, deps);
   await registerDocs(app, deps);
