@@ -1,6 +1,6 @@
 import { newestFirstPage } from '../../db/keyset.js';
 import type { Db } from '../../db/create-db.js';
-import { isUniqueViolation } from '../../db/pg-errors.js';
+import { isForeignKeyViolation, isUniqueViolation } from '../../db/pg-errors.js';
 import { AppError } from '../../errors.js';
 import type { KeysetCursor } from '../../lib/cursor.js';
 
@@ -97,11 +97,20 @@ export async function replaceGroupRoles(
   roles: readonly string[],
 ): Promise<void> {
   await trx.deleteFrom('group_roles').where('group_id', '=', groupId).execute();
-  if (roles.length > 0)
+  if (roles.length === 0) return;
+  try {
     await trx
       .insertInto('group_roles')
       .values(roles.map((role) => ({ group_id: groupId, role_name: role })))
       .execute();
+  } catch (error) {
+    // A role deleted between the existence check and this insert.
+    if (isForeignKeyViolation(error))
+      throw new AppError('validation_failed', 'No such role', [
+        { field: 'roles', message: 'unknown role' },
+      ]);
+    throw error;
+  }
 }
 
 export async function deleteGroup(trx: Db, id: string): Promise<void> {
@@ -128,13 +137,19 @@ export async function addMember(
   userId: string,
   now: Date,
 ): Promise<boolean> {
-  const inserted = await trx
-    .insertInto('group_members')
-    .values({ group_id: groupId, user_id: userId, created_at: now })
-    .onConflict((oc) => oc.columns(['group_id', 'user_id']).doNothing())
-    .returning('user_id')
-    .executeTakeFirst();
-  return inserted !== undefined;
+  try {
+    const inserted = await trx
+      .insertInto('group_members')
+      .values({ group_id: groupId, user_id: userId, created_at: now })
+      .onConflict((oc) => oc.columns(['group_id', 'user_id']).doNothing())
+      .returning('user_id')
+      .executeTakeFirst();
+    return inserted !== undefined;
+  } catch (error) {
+    // The user was deleted after the existence check.
+    if (isForeignKeyViolation(error)) throw new AppError('not_found', 'No such user');
+    throw error;
+  }
 }
 
 /** Removes the member; false when they were not one. */

@@ -10,6 +10,8 @@ import {
 } from '../../../test/app.js';
 import type { ProblemBody } from '../../http/problem.js';
 import type { UserView } from '../../http/schemas.js';
+import { AppError } from '../../errors.js';
+import * as groupsRepo from './groups.repository.js';
 import type { GroupView } from './groups.schemas.js';
 
 const { app, deps, clock } = await startTestApp();
@@ -263,5 +265,184 @@ describe('the last admin through a group', () => {
       expect(json<ProblemBody>(response).code).toBe('conflict');
     }
     expect(await soloDeps.services.accounts.roleNamesOf(solo.user.id)).toEqual(['admin', 'user']);
+    const kept = await soloApp.inject({
+      method: 'GET',
+      url: `/api/admin/groups/${group.id}`,
+      headers: auth,
+    });
+    expect(json<GroupView>(kept).roles).toEqual(['admin']);
+    // The refused changes left no trace in the audit trail either.
+    const actions = await soloDeps.db
+      .selectFrom('audit_events')
+      .select('data')
+      .where('type', '=', 'group.changed')
+      .execute();
+    expect(actions.map((row) => row.data['action'])).toEqual(['created', 'member_added']);
+  });
+});
+
+describe('groups API: more checks', () => {
+  it('PATCH with an unknown role or a bad body is a 400 that changes nothing', async () => {
+    const group = await createGroup({ name: `Stable ${Date.now()}`, roles: ['user'] });
+    const eventsBefore = (await groupEvents(group.id)).length;
+    const unknown = await call('PATCH', `/api/admin/groups/${group.id}`, {
+      name: 'Renamed',
+      roles: ['ghost'],
+    });
+    expect(unknown.statusCode).toBe(400);
+    expect(json<ProblemBody>(unknown).errors?.map((error) => error.field)).toEqual(['roles']);
+    for (const body of [{}, { name: '  ' }, { roles: 'user' }, { description: 'x'.repeat(501) }])
+      expect(
+        (await call('PATCH', `/api/admin/groups/${group.id}`, body)).statusCode,
+        JSON.stringify(body),
+      ).toBe(400);
+    expect(json<GroupView>(await call('GET', `/api/admin/groups/${group.id}`))).toEqual(group);
+    expect(await groupEvents(group.id)).toHaveLength(eventsBefore);
+  });
+
+  it('groups:read lists groups and members but cannot change membership', async () => {
+    const group = await createGroup();
+    const reader = await signedInUser(app);
+    await grantPermissions(deps, reader.user.id, 'group-reader-2', ['groups:read']);
+    const members = await call(
+      'GET',
+      `/api/admin/groups/${group.id}/members`,
+      undefined,
+      reader.auth,
+    );
+    expect(members.statusCode).toBe(200);
+    expect(json(members)).toEqual({ items: [], next_cursor: null });
+    for (const [method, url, payload] of [
+      ['POST', `/api/admin/groups/${group.id}/members`, { user_id: reader.user.id }],
+      ['DELETE', `/api/admin/groups/${group.id}/members/${reader.user.id}`, undefined],
+      ['PATCH', `/api/admin/groups/${group.id}`, { name: 'mine' }],
+      ['DELETE', `/api/admin/groups/${group.id}`, undefined],
+    ] as const) {
+      const response = await call(method, url, payload, reader.auth);
+      expect(response.statusCode, `${method} ${url}`).toBe(403);
+      expect(json<ProblemBody>(response).code).toBe('forbidden');
+    }
+    expect(json<GroupView>(await call('GET', `/api/admin/groups/${group.id}`))).toEqual(group);
+  });
+
+  it('members are listed as users (effective roles, no secrets), newest first, by pages', async () => {
+    await grantPermissions(deps, admin.user.id, 'paged', ['posts:read']);
+    const group = await createGroup({ roles: ['paged'] });
+    const added: string[] = [];
+    for (let i = 0; i < 5; i += 1) {
+      clock.advance(1);
+      const user = await signUp(app);
+      const response = await call('POST', `/api/admin/groups/${group.id}/members`, {
+        user_id: user.user.id,
+      });
+      expect(response.statusCode).toBe(201);
+      added.push(user.user.id);
+    }
+    const seen: UserView[] = [];
+    let cursor: string | null = null;
+    do {
+      const response = await call(
+        'GET',
+        `/api/admin/groups/${group.id}/members?limit=2${cursor ? `&cursor=${cursor}` : ''}`,
+      );
+      expect(response.statusCode).toBe(200);
+      expect(response.body).not.toMatch(/password|hash/i);
+      const page: { items: UserView[]; next_cursor: string | null } = json(response);
+      expect(page.items.length).toBeLessThanOrEqual(2);
+      seen.push(...page.items);
+      cursor = page.next_cursor;
+    } while (cursor);
+    expect(seen.map((user) => user.id)).toEqual([...added].reverse());
+    for (const user of seen) expect(user.roles).toEqual(['paged', 'user']);
+    const viaAdmin = json<UserView>(await call('GET', `/api/admin/users/${added[0]}`));
+    expect(seen.at(-1)).toEqual(viaAdmin);
+    expect(
+      (await call('GET', `/api/admin/groups/${group.id}/members?cursor=bogus`)).statusCode,
+    ).toBe(400);
+    expect((await call('GET', `/api/admin/groups?limit=101`)).statusCode).toBe(400);
+  });
+
+  it('a permission granted through a group is effective for authorization', async () => {
+    await grantPermissions(deps, admin.user.id, 'user-reader', ['users:read']);
+    const group = await createGroup({ roles: ['user-reader'] });
+    const member = await signedInUser(app);
+    expect((await deps.services.accounts.authorizationOf(member.user.id)).permissions).toEqual([]);
+    await call('POST', `/api/admin/groups/${group.id}/members`, { user_id: member.user.id });
+    expect(await deps.services.accounts.authorizationOf(member.user.id)).toEqual({
+      roles: ['user', 'user-reader'],
+      permissions: ['users:read'],
+    });
+    const list = await call('GET', '/api/admin/users', undefined, member.auth);
+    expect(list.statusCode).toBe(200);
+    // Replacing the group's roles takes the permission away at once.
+    await call('PATCH', `/api/admin/groups/${group.id}`, { roles: [] });
+    expect((await deps.services.accounts.authorizationOf(member.user.id)).permissions).toEqual([]);
+    expect((await call('GET', '/api/admin/users', undefined, member.auth)).statusCode).toBe(403);
+  });
+
+  it('audit rows: actor, member as subject, and the action context', async () => {
+    const group = await createGroup({ name: `Audited ${Date.now()}` });
+    const member = await signUp(app);
+    for (const [method, url, payload] of [
+      ['POST', `/api/admin/groups/${group.id}/members`, { user_id: member.user.id }],
+      ['POST', `/api/admin/groups/${group.id}/members`, { user_id: member.user.id }],
+      ['PATCH', `/api/admin/groups/${group.id}`, { roles: ['user'] }],
+      ['DELETE', `/api/admin/groups/${group.id}/members/${member.user.id}`, undefined],
+    ] as const) {
+      clock.advance(1);
+      expect((await call(method, url, payload)).statusCode).toBeLessThan(300);
+    }
+    const events = await groupEvents(group.id);
+    // Adding an existing member again records nothing.
+    expect(events.map((event) => [event.actor_id, event.user_id, event.data])).toEqual([
+      [admin.user.id, null, { group_id: group.id, action: 'created', name: group.name, roles: [] }],
+      [
+        admin.user.id,
+        member.user.id,
+        { group_id: group.id, action: 'member_added', member_id: member.user.id },
+      ],
+      [
+        admin.user.id,
+        null,
+        { group_id: group.id, action: 'updated', changed: ['roles'], added: ['user'], removed: [] },
+      ],
+      [
+        admin.user.id,
+        member.user.id,
+        { group_id: group.id, action: 'member_removed', member_id: member.user.id },
+      ],
+    ]);
+  });
+
+  it('an admin group may lose its admin role while another admin remains', async () => {
+    const group = await createGroup({ roles: ['admin'] });
+    const member = await signUp(app);
+    await call('POST', `/api/admin/groups/${group.id}/members`, { user_id: member.user.id });
+    expect(await deps.services.accounts.roleNamesOf(member.user.id)).toContain('admin');
+    const response = await call('PATCH', `/api/admin/groups/${group.id}`, { roles: ['user'] });
+    expect(response.statusCode).toBe(200);
+    expect(await deps.services.accounts.roleNamesOf(member.user.id)).toEqual(['user']);
+  });
+});
+
+describe('races with deletion', () => {
+  it('a role or user deleted after the existence check is a 400 or 404, not a 500', async () => {
+    const group = await createGroup();
+    const missing = '00000000-0000-4000-8000-000000000000';
+    await expect(
+      deps.db
+        .transaction()
+        .execute((trx) => groupsRepo.replaceGroupRoles(trx, group.id, ['vanished'])),
+    ).rejects.toSatisfy(
+      (error: unknown) => error instanceof AppError && error.code === 'validation_failed',
+    );
+    await expect(
+      deps.db
+        .transaction()
+        .execute((trx) => groupsRepo.addMember(trx, group.id, missing, clock.now())),
+    ).rejects.toSatisfy(
+      (error: unknown) => error instanceof AppError && error.code === 'not_found',
+    );
+    expect(json<GroupView>(await call('GET', `/api/admin/groups/${group.id}`))).toEqual(group);
   });
 });

@@ -194,3 +194,141 @@ describe('DELETE /api/admin/roles/{name}', () => {
     expect(await auditEventsOf(deps, admin.user.id, 'role.deleted')).toHaveLength(0);
   });
 });
+
+describe('roles API: more checks', () => {
+  it('a bad permission is a 400 naming the permissions field', async () => {
+    const response = await call('POST', '/api/admin/roles', {
+      name: 'field-check',
+      permissions: ['users:read', 'Users:Read'],
+    });
+    expect(response.statusCode).toBe(400);
+    const problem = json<ProblemBody>(response);
+    expect(problem.code).toBe('validation_failed');
+    expect(problem.errors?.map((error) => error.field)).toEqual(['permissions.1']);
+    expect((await call('GET', '/api/admin/roles/field-check')).statusCode).toBe(404);
+  });
+
+  it('limit is 1..100', async () => {
+    for (const limit of ['0', '101', 'x'])
+      expect((await call('GET', `/api/admin/roles?limit=${limit}`)).statusCode, limit).toBe(400);
+    expect((await call('GET', '/api/admin/roles?limit=100')).statusCode).toBe(200);
+  });
+
+  it('roles:read may get a role but not change or delete one', async () => {
+    await call('POST', '/api/admin/roles', { name: 'target', permissions: ['posts:read'] });
+    const reader = await signedInUser(app);
+    await grantPermissions(deps, reader.user.id, 'role-reader-2', ['roles:read']);
+    expect(
+      json<RoleView>(await call('GET', '/api/admin/roles/target', undefined, reader.auth)),
+    ).toEqual({ name: 'target', description: '', permissions: ['posts:read'], built_in: false });
+    for (const [method, payload] of [
+      ['PATCH', { description: 'mine' }],
+      ['DELETE', undefined],
+    ] as const) {
+      const response = await call(method, '/api/admin/roles/target', payload, reader.auth);
+      expect(response.statusCode, method).toBe(403);
+      expect(json<ProblemBody>(response).code).toBe('forbidden');
+    }
+    expect(json<RoleView>(await call('GET', '/api/admin/roles/target')).description).toBe('');
+  });
+
+  it('a bad PATCH changes nothing and records nothing', async () => {
+    await call('POST', '/api/admin/roles', { name: 'stable', permissions: ['posts:read'] });
+    const eventsBefore = (await roleEvents('role.updated')).length;
+    for (const body of [
+      { permissions: ['not a permission'] },
+      { description: 'x'.repeat(501) },
+      { permissions: 'posts:read' },
+    ])
+      expect((await call('PATCH', '/api/admin/roles/stable', body)).statusCode).toBe(400);
+    expect((await call('PATCH', '/api/admin/roles/admin', { permissions: [] })).statusCode).toBe(
+      409,
+    );
+    expect(json<RoleView>(await call('GET', '/api/admin/roles/stable')).permissions).toEqual([
+      'posts:read',
+    ]);
+    expect(await roleEvents('role.updated')).toHaveLength(eventsBefore);
+  });
+
+  it('role.updated names every changed field; the admin description may change', async () => {
+    await call('POST', '/api/admin/roles', { name: 'both', permissions: [] });
+    const response = await call('PATCH', '/api/admin/roles/both', {
+      description: 'Both',
+      permissions: ['b:read', 'a:read', 'a:read'],
+    });
+    expect(json<RoleView>(response)).toEqual({
+      name: 'both',
+      description: 'Both',
+      permissions: ['a:read', 'b:read'],
+      built_in: false,
+    });
+    const event = (await roleEvents('role.updated')).at(-1);
+    expect(event?.actor_id).toBe(admin.user.id);
+    expect(event?.data).toMatchObject({
+      name: 'both',
+      changed: ['description', 'permissions'],
+      permissions: ['a:read', 'b:read'],
+    });
+  });
+
+  it('deleting a role takes it from groups and their members too', async () => {
+    await call('POST', '/api/admin/roles', { name: 'grouped', permissions: ['audit:read'] });
+    const group = json<{ id: string; roles: string[] }>(
+      await call('POST', '/api/admin/groups', { name: 'Grouped holders', roles: ['grouped'] }),
+    );
+    const member = await signedInUser(app);
+    await call('POST', `/api/admin/groups/${group.id}/members`, { user_id: member.user.id });
+    expect((await deps.services.accounts.authorizationOf(member.user.id)).permissions).toContain(
+      'audit:read',
+    );
+    expect((await call('DELETE', '/api/admin/roles/grouped')).statusCode).toBe(204);
+    expect(
+      json<{ roles: string[] }>(await call('GET', `/api/admin/groups/${group.id}`)).roles,
+    ).toEqual([]);
+    expect(await deps.services.accounts.authorizationOf(member.user.id)).toEqual({
+      roles: ['user'],
+      permissions: [],
+    });
+  });
+
+  it('a service account with roles:write acts too; the audit names its client', async () => {
+    const created = json<{ client_id: string; client_secret: string }>(
+      await call('POST', '/api/admin/service-accounts', {
+        name: 'role robot',
+        scopes: ['roles:read', 'roles:write', 'posts:read'],
+      }),
+    );
+    const token = await app.inject({
+      method: 'POST',
+      url: '/api/auth/token',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+      payload: new URLSearchParams({
+        grant_type: 'client_credentials',
+        client_id: created.client_id,
+        client_secret: created.client_secret,
+      }).toString(),
+    });
+    expect(token.statusCode).toBe(200);
+    const robot = { authorization: `Bearer ${json<{ access_token: string }>(token).access_token}` };
+    const response = await call(
+      'POST',
+      '/api/admin/roles',
+      { name: 'robot-made', permissions: ['posts:read'] },
+      robot,
+    );
+    expect(response.statusCode).toBe(201);
+    const event = (await roleEvents('role.created')).find(
+      (row) => row.data['name'] === 'robot-made',
+    );
+    expect(event?.actor_id).toBeNull();
+    expect(event?.data).toMatchObject({ name: 'robot-made', client_id: created.client_id });
+    // It cannot grant beyond its scopes.
+    const wider = await call(
+      'POST',
+      '/api/admin/roles',
+      { name: 'robot-wide', permissions: ['users:write'] },
+      robot,
+    );
+    expect(wider.statusCode).toBe(403);
+  });
+});
