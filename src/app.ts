@@ -12,6 +12,7 @@ import { discoveryRoutes } from './features/discovery/discovery.routes.js';
 import { emailVerificationRoutes } from './features/email-verification/email-verification.routes.js';
 import { opsRoutes } from './features/ops/ops.routes.js';
 import { passwordRoutes } from './features/password/password.routes.js';
+import { mfaRoutes } from './features/mfa/mfa.routes.js';
 import { oauthRoutes } from './features/oauth/oauth.routes.js';
 import { groupsRoutes } from './features/groups/groups.routes.js';
 import { profileRoutes } from './features/profile/profile.routes.js';
@@ -118,6 +119,7 @@ export async function buildApp(
   await app.register(oauthRoutes, { deps });
   await app.register(emailVerificationRoutes, { deps });
   await app.register(passwordRoutes, { deps });
+  await app.register(mfaRoutes, { deps });
   await app.register(adminUsersRoutes, { deps });
   await app.register(rolesRoutes, { deps });
   await app.register(groupsRoutes, { deps });

@@ -9,6 +9,7 @@ import { AdminUsersService } from './features/admin/admin-users.service.js';
 import { RolesService } from './features/roles/roles.service.js';
 import { GroupsService } from './features/groups/groups.service.js';
 import { UserImportService } from './features/user-import/user-import.service.js';
+import { MfaService } from './features/mfa/mfa.service.js';
 import { AccountDeletionService } from './features/accounts/account-deletion.service.js';
 import { AccountsService } from './features/accounts/accounts.service.js';
 import { AuditService } from './features/audit/audit.service.js';
@@ -36,6 +37,7 @@ export interface Services {
   roles: RolesService;
   groups: GroupsService;
   userImport: UserImportService;
+  mfa: MfaService;
 }
 
 /** The composition root: everything the features need, built once per process. */
@@ -185,6 +187,7 @@ export async function createDeps(
     });
     const groups = new GroupsService({ db, clock, audit, accounts, roles, adminUsers });
     const userImport = new UserImportService({ db, clock, audit, roles });
+    const mfa = new MfaService({ db, clock, accounts, sessions, audit });
     if (overrides.startWorkers !== false) {
       mail.start();
       audit.startRetention();
@@ -211,6 +214,7 @@ export async function createDeps(
         roles,
         groups,
         userImport,
+        mfa,
       },
       async close() {
         // Before the database closes: a send in flight still records its outcome.

@@ -16,6 +16,8 @@ export interface UsersTable {
   email_verified: Generated<boolean>;
   name: string | null;
   is_active: Generated<boolean>;
+  /** A confirmed TOTP authenticator: sign-in asks for a code. */
+  mfa_enabled: Generated<boolean>;
   created_at: CreatedAt;
   updated_at: Timestamp;
   last_signin_at: NullableTimestamp;
@@ -174,6 +176,30 @@ export interface ServiceAccountsTable {
   last_used_at: NullableTimestamp;
 }
 
+export interface MfaTotpTable {
+  user_id: string;
+  /** Base32 TOTP secret; never in a response after setup, never in a log. */
+  secret: string;
+  created_at: CreatedAt;
+  confirmed_at: NullableTimestamp;
+  /** bigint: the driver returns it as a string. */
+  last_time_step: ColumnType<string | null, number | null | undefined, number | null>;
+}
+
+export interface MfaRecoveryCodesTable {
+  user_id: string;
+  code_hash: string;
+  used_at: NullableTimestamp;
+}
+
+export interface MfaChallengesTable {
+  token_hash: string;
+  user_id: string;
+  created_at: CreatedAt;
+  expires_at: Timestamp;
+  used_at: NullableTimestamp;
+}
+
 export type AuditOutcome = 'success' | 'failure';
 
 export interface Database {
@@ -193,6 +219,9 @@ export interface Database {
   group_members: GroupMembersTable;
   user_effective_roles: UserEffectiveRolesView;
   service_accounts: ServiceAccountsTable;
+  mfa_totp: MfaTotpTable;
+  mfa_recovery_codes: MfaRecoveryCodesTable;
+  mfa_challenges: MfaChallengesTable;
 }
 
 export type UserRow = Selectable<UsersTable>;

@@ -141,6 +141,13 @@ export function registerAuthentication(app: FastifyInstance, deps: Deps): void {
       // Read fresh rather than from the token's claim: a demoted admin loses the admin API
       // at once, not when their access token expires.
       const current = await deps.services.accounts.authorizationOf(token.sub);
+      // MFA_REQUIRED_ROLES: those roles' rights wait until the user has enrolled.
+      const needsMfa = current.roles.filter((held) => deps.config.mfaRequiredRoles.includes(held));
+      if (needsMfa.length > 0 && !current.mfaEnabled)
+        throw new AppError(
+          'mfa_required',
+          `The role ${needsMfa.join(', ')} requires MFA: enrol at POST /api/auth/mfa/totp/setup`,
+        );
       const isAdmin = current.roles.includes(ADMIN_ROLE);
       if (role && !isAdmin && !current.roles.includes(role))
         throw new AppError('forbidden', `Requires the role ${role}`);

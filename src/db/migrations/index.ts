@@ -4,6 +4,7 @@ import * as refreshRotationAndAudit from './2026_11_22_010000_refresh_rotation_a
 import * as mailOutboxAndEmailTokens from './2026_11_22_020000_mail_outbox_and_email_tokens.js';
 import * as groupsServiceAccounts from './2026_11_22_030000_groups_service_accounts.js';
 import * as auditActorIndex from './2026_11_23_000000_audit_actor_index.js';
+import * as mfa from './2026_11_23_010000_mfa.js';
 
 /**
  * Every migration, by name. Listed here rather than read from the folder so that the
@@ -15,4 +16,5 @@ export const migrations: Record<string, Migration> = {
   '2026_11_22_020000_mail_outbox_and_email_tokens': mailOutboxAndEmailTokens,
   '2026_11_22_030000_groups_service_accounts': groupsServiceAccounts,
   '2026_11_23_000000_audit_actor_index': auditActorIndex,
+  '2026_11_23_010000_mfa': mfa,
 };

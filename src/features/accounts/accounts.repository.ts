@@ -8,12 +8,14 @@ export interface UserWithRoles extends UserRow {
   roles: string[];
 }
 
-const USER_COLUMNS = [
+/** The columns of a user object (never a credential). */
+export const USER_COLUMNS = [
   'users.id',
   'users.email',
   'users.email_verified',
   'users.name',
   'users.is_active',
+  'users.mfa_enabled',
   'users.created_at',
   'users.updated_at',
   'users.last_signin_at',
@@ -87,7 +89,7 @@ export async function findRoleNamesForUser(db: Db, userId: string): Promise<stri
 export async function findRolePermissionsForUser(
   db: Db,
   userId: string,
-): Promise<{ roles: string[]; permissions: string[] }> {
+): Promise<{ roles: string[]; permissions: string[]; mfaEnabled: boolean }> {
   const rows = await db
     .selectFrom('user_effective_roles')
     .innerJoin('roles', 'roles.name', 'user_effective_roles.role_name')
@@ -95,9 +97,15 @@ export async function findRolePermissionsForUser(
     .where('user_effective_roles.user_id', '=', userId)
     .orderBy('roles.name')
     .execute();
+  const user = await db
+    .selectFrom('users')
+    .select('mfa_enabled')
+    .where('id', '=', userId)
+    .executeTakeFirst();
   return {
     roles: rows.map((row) => row.name),
     permissions: [...new Set(rows.flatMap((row) => row.permissions))].sort(),
+    mfaEnabled: user?.mfa_enabled ?? false,
   };
 }
 

@@ -38,7 +38,7 @@ export function toUserView(user: UserWithRoles): UserView {
     name: user.name,
     roles: user.roles,
     is_active: user.is_active,
-    mfa_enabled: false,
+    mfa_enabled: user.mfa_enabled,
     created_at: user.created_at.toISOString(),
     last_signin_at: user.last_signin_at ? user.last_signin_at.toISOString() : null,
   };
@@ -223,7 +223,9 @@ export class AccountsService {
   }
 
   /** Effective roles and the permissions they grant, read fresh (not from the token). */
-  async authorizationOf(userId: string): Promise<{ roles: string[]; permissions: string[] }> {
+  async authorizationOf(
+    userId: string,
+  ): Promise<{ roles: string[]; permissions: string[]; mfaEnabled: boolean }> {
     return repo.findRolePermissionsForUser(this.deps.db, userId);
   }
 

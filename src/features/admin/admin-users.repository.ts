@@ -3,23 +3,13 @@ import { newestFirstPage } from '../../db/keyset.js';
 import type { Db } from '../../db/create-db.js';
 import type { UserRow } from '../../db/database.js';
 import type { KeysetCursor } from '../../lib/cursor.js';
+import { USER_COLUMNS } from '../accounts/accounts.repository.js';
 
 export interface UserFilter {
   q?: string | undefined;
   role?: string | undefined;
   active?: boolean | undefined;
 }
-
-const USER_COLUMNS = [
-  'users.id',
-  'users.email',
-  'users.email_verified',
-  'users.name',
-  'users.is_active',
-  'users.created_at',
-  'users.updated_at',
-  'users.last_signin_at',
-] as const;
 
 /** `%`, `_` and `\` match themselves in the search text, not as wildcards. */
 function likePattern(text: string): string {

@@ -90,7 +90,13 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (app
           'Form-encoded or JSON. Errors are {error, error_description}.',
         consumes: ['application/x-www-form-urlencoded', 'application/json'],
         body: TokenRequestSchema,
-        response: { 200: TokenResponseSchema, 400: OAuthErrorSchema, 401: OAuthErrorSchema },
+        response: {
+          200: TokenResponseSchema,
+          400: OAuthErrorSchema,
+          401: OAuthErrorSchema,
+          403: Type.Object({ ...OAuthErrorSchema.properties, mfa_token: Type.String() }),
+          429: OAuthErrorSchema,
+        },
       },
       // The body is validated by parseTokenRequest, which speaks the OAuth error format.
       attachValidation: true,
@@ -101,11 +107,23 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (app
       const client = clientContext(request);
       try {
         switch (tokenRequest.grantType) {
-          case 'password':
-            return sendTokenResponse(
-              reply,
-              await sessions.signIn(tokenRequest.username, tokenRequest.password, client),
+          case 'password': {
+            const grant = await sessions.signIn(
+              tokenRequest.username,
+              tokenRequest.password,
+              client,
             );
+            if ('mfaToken' in grant) {
+              // As Auth0 answers it: the client completes the sign-in at /api/auth/mfa/verify.
+              noStore(reply);
+              return reply.status(403).send({
+                error: 'mfa_required',
+                error_description: 'A second factor is required: POST /api/auth/mfa/verify',
+                mfa_token: grant.mfaToken,
+              });
+            }
+            return sendTokenResponse(reply, grant);
+          }
           case 'refresh_token':
             return sendTokenResponse(
               reply,

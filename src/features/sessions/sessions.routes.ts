@@ -1,4 +1,5 @@
 import cookie from '@fastify/cookie';
+import { Type } from 'typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Deps } from '../../deps.js';
 import { AppError } from '../../errors.js';
@@ -17,11 +18,12 @@ import {
   RefreshBody,
   SessionIdParams,
   SessionList,
+  MfaRequiredResponse,
   SessionTokenResponse,
   SignInBody,
   SignOutBody,
 } from './sessions.schemas.js';
-import { sendTokenResponse } from './token-response.js';
+import { sendMfaRequired, sendTokenResponse } from './token-response.js';
 
 export const sessionsRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (app, { deps }) => {
   const { sessions } = deps.services;
@@ -38,14 +40,18 @@ export const sessionsRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (
       schema: {
         tags: ['sessions'],
         summary: 'Sign in with e-mail and password',
+        description:
+          'For an account with MFA the answer is `{"mfa_required": true, "mfa_token"}`: send ' +
+          'the token with a code to POST /api/auth/mfa/verify within 5 minutes.',
         body: SignInBody,
         response: {
-          200: SessionTokenResponse,
+          200: Type.Union([SessionTokenResponse, MfaRequiredResponse]),
           ...problemResponses(
             'validation_failed',
             'invalid_credentials',
             'account_disabled',
             'email_not_verified',
+            'rate_limited',
           ),
         },
       },
@@ -53,6 +59,7 @@ export const sessionsRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (
     async (request, reply) => {
       const { email, password } = request.body;
       const grant = await sessions.signIn(email, password, clientContext(request));
+      if ('mfaToken' in grant) return sendMfaRequired(reply, grant);
       return sendTokenResponse(
         reply,
         grant,

@@ -39,6 +39,12 @@ export const SessionTokenResponse = Type.Object({
   ),
 });
 
+export const MfaRequiredResponse = Type.Object({
+  mfa_required: Type.Literal(true),
+  mfa_token: Type.String({ description: 'For POST /api/auth/mfa/verify; single use' }),
+  expires_in: Type.Integer({ description: 'Seconds the token stays usable' }),
+});
+
 export const SessionSchema = Type.Object({
   id: Uuid,
   created_at: Timestamp,

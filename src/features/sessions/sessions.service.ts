@@ -12,6 +12,7 @@ import type { UserWithRoles } from '../accounts/accounts.repository.js';
 import type { AccountsService } from '../accounts/accounts.service.js';
 import type { AuditService } from '../audit/audit.service.js';
 import type { MailService } from '../mail/mail.service.js';
+import { issueMfaChallenge } from '../mfa/mfa.service.js';
 import type { RateLimits } from '../rate-limit/rate-limits.js';
 import type { SessionGuard } from './session-guard.js';
 import * as repo from './sessions.repository.js';
@@ -22,6 +23,13 @@ export interface TokenGrant {
   sessionId: string;
   accessToken: string;
   refreshToken: string;
+  expiresIn: number;
+}
+
+/** The password checked out, but the account has MFA: a code is due (POST /api/auth/mfa/verify). */
+export interface MfaChallenge {
+  mfaRequired: true;
+  mfaToken: string;
   expiresIn: number;
 }
 
@@ -86,7 +94,11 @@ export class SessionsService {
    * Password sign-in. The account's state (disabled, unverified) is revealed only
    * after the password checked out, so it says nothing to someone guessing.
    */
-  async signIn(email: string, password: string, client: ClientContext): Promise<TokenGrant> {
+  async signIn(
+    email: string,
+    password: string,
+    client: ClientContext,
+  ): Promise<TokenGrant | MfaChallenge> {
     const reserved = await this.reserveFailure(email, client);
     const user = await this.deps.accounts.checkPassword(email, password);
     if (user) await this.forgiveFailures(reserved);
@@ -102,6 +114,10 @@ export class SessionsService {
     } catch (error) {
       if (error instanceof AppError) await this.#recordSignInFailure(user.id, error.code, client);
       throw error;
+    }
+    if (user.mfa_enabled) {
+      const challenge = await issueMfaChallenge(this.deps.db, user.id, this.deps.clock.now());
+      return { mfaRequired: true, ...challenge };
     }
     const grant = await this.startSession(user, client);
     await this.deps.audit.record({

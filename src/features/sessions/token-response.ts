@@ -1,11 +1,21 @@
 import type { FastifyReply } from 'fastify';
 import { toUserView } from '../accounts/accounts.service.js';
 import { setRefreshCookies } from './refresh-cookie.js';
-import type { TokenGrant } from './sessions.service.js';
+import type { MfaChallenge, TokenGrant } from './sessions.service.js';
 
 /** Marks a response that carries a token as never to be stored by a browser or proxy. */
 export function noStore(reply: FastifyReply): void {
   reply.header('cache-control', 'no-store').header('pragma', 'no-cache');
+}
+
+/** The first step of an MFA sign-in went through: a code is due. */
+export function sendMfaRequired(reply: FastifyReply, challenge: MfaChallenge) {
+  noStore(reply);
+  return {
+    mfa_required: true as const,
+    mfa_token: challenge.mfaToken,
+    expires_in: challenge.expiresIn,
+  };
 }
 
 /**

@@ -1,0 +1,310 @@
+import { generate } from 'otplib';
+import { describe, expect, it } from 'vitest';
+import {
+  GOOD_PASSWORD,
+  type TokenBody,
+  auditEventsOf,
+  json,
+  signIn,
+  signedInAdmin,
+  signedInUser,
+  startTestApp,
+} from '../../../test/app.js';
+import type { ProblemBody } from '../../http/problem.js';
+import { toEpochSeconds } from '../../lib/clock.js';
+
+const { app, deps, clock } = await startTestApp();
+
+type App = typeof app;
+type Clock = typeof clock;
+
+const post = (instance: App, url: string, payload?: object, headers: Record<string, string> = {}) =>
+  instance.inject({ method: 'POST', url, headers, ...(payload ? { payload } : {}) });
+
+const codeAt = (secret: string, at: Clock) => generate({ secret, epoch: toEpochSeconds(at.now()) });
+
+/** A signed-in user with MFA on: their secret and recovery codes. */
+async function enrolled(instance: App = app, at: Clock = clock) {
+  const user = await signedInUser(instance);
+  const setup = await post(instance, '/api/auth/mfa/totp/setup', undefined, user.auth);
+  const { secret } = json<{ secret: string }>(setup);
+  const confirm = await post(
+    instance,
+    '/api/auth/mfa/totp/confirm',
+    { code: await codeAt(secret, at) },
+    user.auth,
+  );
+  expect(confirm.statusCode).toBe(200);
+  const { recovery_codes } = json<{ recovery_codes: string[] }>(confirm);
+  // The confirming code's time step is spent; the next sign-in uses a fresh one.
+  at.advance(30);
+  return { ...user, secret, recoveryCodes: recovery_codes };
+}
+
+async function challenge(email: string, password = GOOD_PASSWORD, instance: App = app) {
+  const response = await post(instance, '/api/auth/signin', { email, password });
+  expect(response.statusCode).toBe(200);
+  const body = json<{ mfa_required: boolean; mfa_token: string; access_token?: string }>(response);
+  expect(body.mfa_required).toBe(true);
+  expect(body.access_token).toBeUndefined();
+  return body.mfa_token;
+}
+
+describe('TOTP enrolment', () => {
+  it('setup gives a secret and an otpauth:// URL; needs a bearer token', async () => {
+    expect((await post(app, '/api/auth/mfa/totp/setup')).statusCode).toBe(401);
+    const user = await signedInUser(app);
+    const response = await post(app, '/api/auth/mfa/totp/setup', undefined, user.auth);
+    expect(response.statusCode).toBe(200);
+    expect(response.headers['cache-control']).toBe('no-store');
+    const { secret, otpauth_url } = json<{ secret: string; otpauth_url: string }>(response);
+    expect(secret).toMatch(/^[A-Z2-7]{16,}$/);
+    const url = new URL(otpauth_url);
+    expect(url.protocol).toBe('otpauth:');
+    expect(url.host).toBe('totp');
+    expect(url.searchParams.get('secret')).toBe(secret);
+    expect(url.searchParams.get('issuer')).toBe('Hyperion Auth');
+    expect(decodeURIComponent(url.pathname)).toContain(user.email);
+  });
+
+  it('a wrong first code leaves MFA off; the right one turns it on with 10 recovery codes', async () => {
+    const user = await signedInUser(app);
+    const { secret } = json<{ secret: string }>(
+      await post(app, '/api/auth/mfa/totp/setup', undefined, user.auth),
+    );
+    const wrong = await post(app, '/api/auth/mfa/totp/confirm', { code: '000000' }, user.auth);
+    expect(wrong.statusCode).toBe(401);
+    expect(json<ProblemBody>(wrong).code).toBe('invalid_mfa_code');
+    expect((await deps.services.accounts.getUser(user.user.id)).mfa_enabled).toBe(false);
+
+    const right = await post(
+      app,
+      '/api/auth/mfa/totp/confirm',
+      { code: await codeAt(secret, clock) },
+      user.auth,
+    );
+    expect(right.statusCode).toBe(200);
+    const codes = json<{ recovery_codes: string[] }>(right).recovery_codes;
+    expect(codes).toHaveLength(10);
+    expect(new Set(codes).size).toBe(10);
+    for (const code of codes) expect(code).toMatch(/^[a-z2-9]{5}-[a-z2-9]{5}$/);
+
+    const me = await app.inject({ method: 'GET', url: '/api/auth/me', headers: user.auth });
+    expect(json<{ mfa_enabled: boolean }>(me).mfa_enabled).toBe(true);
+    expect(await auditEventsOf(deps, user.user.id, 'mfa.enabled')).toHaveLength(1);
+
+    // Stored hashed only; the secret is not in any later answer.
+    const stored = await deps.db
+      .selectFrom('mfa_recovery_codes')
+      .select('code_hash')
+      .where('user_id', '=', user.user.id)
+      .execute();
+    expect(stored).toHaveLength(10);
+    expect(JSON.stringify(stored)).not.toContain(codes[0]!.replace('-', ''));
+    expect(me.body).not.toContain(secret);
+
+    expect((await post(app, '/api/auth/mfa/totp/setup', undefined, user.auth)).statusCode).toBe(
+      409,
+    );
+  });
+
+  it('confirm before setup is a conflict; a malformed code a 400', async () => {
+    const user = await signedInUser(app);
+    expect(
+      (await post(app, '/api/auth/mfa/totp/confirm', { code: '123456' }, user.auth)).statusCode,
+    ).toBe(409);
+    expect(
+      (await post(app, '/api/auth/mfa/totp/confirm', { code: 12 }, user.auth)).statusCode,
+    ).toBe(400);
+  });
+});
+
+describe('signing in with MFA', () => {
+  it('the password gives an mfa_token; a TOTP code then gives the tokens', async () => {
+    const user = await enrolled();
+    const mfaToken = await challenge(user.email);
+    const wrong = await post(app, '/api/auth/mfa/verify', { mfa_token: mfaToken, code: '000000' });
+    expect(wrong.statusCode).toBe(401);
+    expect(json<ProblemBody>(wrong).code).toBe('invalid_mfa_code');
+    const right = await post(app, '/api/auth/mfa/verify', {
+      mfa_token: mfaToken,
+      code: await codeAt(user.secret, clock),
+    });
+    expect(right.statusCode).toBe(200);
+    expect(right.headers['cache-control']).toBe('no-store');
+    const tokens = json<TokenBody>(right);
+    expect(tokens.user.id).toBe(user.user.id);
+    const me = await app.inject({
+      method: 'GET',
+      url: '/api/auth/me',
+      headers: { authorization: `Bearer ${tokens.access_token}` },
+    });
+    expect(me.statusCode).toBe(200);
+    const [event] = (await auditEventsOf(deps, user.user.id, 'user.signin')).slice(-1);
+    expect(event?.data).toMatchObject({ mfa: 'totp' });
+    // The token was single use.
+    const again = await post(app, '/api/auth/mfa/verify', {
+      mfa_token: mfaToken,
+      code: await codeAt(user.secret, clock),
+    });
+    expect(again.statusCode).toBe(401);
+    expect(json<ProblemBody>(again).code).toBe('unauthorized');
+  });
+
+  it('a TOTP code cannot be replayed inside its window', async () => {
+    const user = await enrolled();
+    const code = await codeAt(user.secret, clock);
+    const first = await post(app, '/api/auth/mfa/verify', {
+      mfa_token: await challenge(user.email),
+      code,
+    });
+    expect(first.statusCode).toBe(200);
+    const replay = await post(app, '/api/auth/mfa/verify', {
+      mfa_token: await challenge(user.email),
+      code,
+    });
+    expect(replay.statusCode).toBe(401);
+    expect(json<ProblemBody>(replay).code).toBe('invalid_mfa_code');
+    clock.advance(30);
+    const next = await post(app, '/api/auth/mfa/verify', {
+      mfa_token: await challenge(user.email),
+      code: await codeAt(user.secret, clock),
+    });
+    expect(next.statusCode).toBe(200);
+  });
+
+  it('two requests with the same code at once: one wins', async () => {
+    const user = await enrolled();
+    const code = await codeAt(user.secret, clock);
+    const tokens = [await challenge(user.email), await challenge(user.email)];
+    const results = await Promise.all(
+      tokens.map((mfaToken) => post(app, '/api/auth/mfa/verify', { mfa_token: mfaToken, code })),
+    );
+    expect(results.map((response) => response.statusCode).sort()).toEqual([200, 401]);
+  });
+
+  it('each recovery code works once, and its use is audited', async () => {
+    const user = await enrolled();
+    const [recovery] = user.recoveryCodes;
+    const first = await post(app, '/api/auth/mfa/verify', {
+      mfa_token: await challenge(user.email),
+      code: recovery!.toUpperCase(),
+    });
+    expect(first.statusCode).toBe(200);
+    const again = await post(app, '/api/auth/mfa/verify', {
+      mfa_token: await challenge(user.email),
+      code: recovery!,
+    });
+    expect(again.statusCode).toBe(401);
+    const [used] = await auditEventsOf(deps, user.user.id, 'mfa.recovery_code_used');
+    expect(used?.data).toEqual({ remaining: 9 });
+  });
+
+  it('an mfa_token expires after 5 minutes', async () => {
+    const user = await enrolled();
+    const mfaToken = await challenge(user.email);
+    clock.advance(301);
+    const response = await post(app, '/api/auth/mfa/verify', {
+      mfa_token: mfaToken,
+      code: await codeAt(user.secret, clock),
+    });
+    expect(response.statusCode).toBe(401);
+    expect(json<ProblemBody>(response).code).toBe('unauthorized');
+  });
+
+  it('the token endpoint answers an MFA account with 403 mfa_required and an mfa_token', async () => {
+    const user = await enrolled();
+    const response = await app.inject({
+      method: 'POST',
+      url: '/api/auth/token',
+      payload: { grant_type: 'password', username: user.email, password: GOOD_PASSWORD },
+    });
+    expect(response.statusCode).toBe(403);
+    const body = json<{ error: string; mfa_token: string }>(response);
+    expect(body.error).toBe('mfa_required');
+    const verified = await post(app, '/api/auth/mfa/verify', {
+      mfa_token: body.mfa_token,
+      code: await codeAt(user.secret, clock),
+    });
+    expect(verified.statusCode).toBe(200);
+  });
+});
+
+describe('turning MFA off', () => {
+  it('takes a valid code; then sign-in gives tokens directly again', async () => {
+    const user = await enrolled();
+    const refused = await post(app, '/api/auth/mfa/totp/disable', { code: '000000' }, user.auth);
+    expect(refused.statusCode).toBe(401);
+    const response = await post(
+      app,
+      '/api/auth/mfa/totp/disable',
+      { code: await codeAt(user.secret, clock) },
+      user.auth,
+    );
+    expect(response.statusCode).toBe(204);
+    expect((await signIn(app, user.email, GOOD_PASSWORD)).access_token).toBeTruthy();
+    expect(await auditEventsOf(deps, user.user.id, 'mfa.disabled')).toHaveLength(1);
+    expect(
+      (await post(app, '/api/auth/mfa/totp/disable', { code: '123456' }, user.auth)).statusCode,
+    ).toBe(409);
+  });
+});
+
+describe('MFA_REQUIRED_ROLES', () => {
+  it('an admin must enrol before the admin API answers; then their token works', async () => {
+    const {
+      app: strict,
+      deps: strictDeps,
+      clock: strictClock,
+    } = await startTestApp({
+      env: { MFA_REQUIRED_ROLES: 'admin' },
+    });
+    const admin = await signedInAdmin(strict, strictDeps);
+    const refused = await strict.inject({
+      method: 'GET',
+      url: '/api/admin/users',
+      headers: admin.auth,
+    });
+    expect(refused.statusCode).toBe(403);
+    expect(json<ProblemBody>(refused).code).toBe('mfa_required');
+    const { secret } = json<{ secret: string }>(
+      await post(strict, '/api/auth/mfa/totp/setup', undefined, admin.auth),
+    );
+    await post(
+      strict,
+      '/api/auth/mfa/totp/confirm',
+      { code: await codeAt(secret, strictClock) },
+      admin.auth,
+    );
+    const allowed = await strict.inject({
+      method: 'GET',
+      url: '/api/admin/users',
+      headers: admin.auth,
+    });
+    expect(allowed.statusCode).toBe(200);
+  });
+});
+
+describe('wrong MFA codes count against the limits', () => {
+  it('the 11th wrong code from one source is refused with 429', async () => {
+    const { app: limited, clock: limitedClock } = await startTestApp({
+      env: { RATE_LIMIT: 'on' },
+    });
+    const user = await enrolled(limited, limitedClock);
+    const mfaToken = await challenge(user.email, GOOD_PASSWORD, limited);
+    for (let i = 0; i < 9; i += 1) {
+      const response = await post(limited, '/api/auth/mfa/verify', {
+        mfa_token: mfaToken,
+        code: '000000',
+      });
+      expect(response.statusCode).toBe(401);
+    }
+    // The password's own attempt was forgiven, so ten wrong codes fit; the eleventh does not.
+    await post(limited, '/api/auth/mfa/verify', { mfa_token: mfaToken, code: '000000' });
+    const blocked = await post(limited, '/api/auth/mfa/verify', {
+      mfa_token: mfaToken,
+      code: await codeAt(user.secret, limitedClock),
+    });
+    expect(blocked.statusCode).toBe(429);
+  });
+});
