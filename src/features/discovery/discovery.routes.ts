@@ -34,7 +34,19 @@ const IssuerMetadata = Type.Object({
 });
 
 const GRANT_TYPES = ['password', 'refresh_token', 'client_credentials'];
-const CLAIMS = ['iss', 'aud', 'sub', 'sid', 'iat', 'exp', 'jti', 'email', 'roles', 'scope'];
+const CLAIMS = [
+  'iss',
+  'aud',
+  'sub',
+  'sid',
+  'iat',
+  'exp',
+  'jti',
+  'email',
+  'roles',
+  'scope',
+  'client_id',
+];
 
 export const discoveryRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (app, { deps }) => {
   const { config, keys } = deps;

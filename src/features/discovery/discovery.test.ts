@@ -41,6 +41,11 @@ describe('GET /.well-known/openid-configuration', () => {
     expect(body['claims_supported']).toEqual(
       expect.arrayContaining(['iss', 'aud', 'sub', 'sid', 'iat', 'exp', 'jti', 'email', 'roles']),
     );
+    expect(body['claims_supported']).toEqual(expect.arrayContaining(['scope', 'client_id']));
+    expect(body['token_endpoint_auth_methods_supported']).toEqual([
+      'client_secret_basic',
+      'client_secret_post',
+    ]);
   });
 
   it('names the issuer that access tokens carry, and a jwks_uri this service answers', async () => {

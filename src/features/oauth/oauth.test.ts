@@ -144,14 +144,16 @@ describe('POST /api/auth/token', () => {
     expectOAuthError(xml, 400, 'invalid_request');
   });
 
-  it('is advertised in the OpenAPI document as the password flow for Swagger UI', async () => {
+  it('is advertised in the OpenAPI document as the password and client credentials flows', async () => {
+    type Flow = { tokenUrl: string };
     const doc = json<{
       components: {
-        securitySchemes: Record<string, { flows?: { password?: { tokenUrl: string } } }>;
+        securitySchemes: Record<string, { flows?: { password?: Flow; clientCredentials?: Flow } }>;
       };
     }>(await app.inject({ method: 'GET', url: '/openapi.json' }));
-    expect(doc.components.securitySchemes['oauth2']?.flows?.password?.tokenUrl).toBe(
-      `${deps.config.publicUrl}/api/auth/token`,
-    );
+    const flows = doc.components.securitySchemes['oauth2']?.flows;
+    expect(flows?.password?.tokenUrl).toBe(`${deps.config.publicUrl}/api/auth/token`);
+    // Service accounts authorize in Swagger UI too.
+    expect(flows?.clientCredentials?.tokenUrl).toBe(`${deps.config.publicUrl}/api/auth/token`);
   });
 });

@@ -58,19 +58,13 @@ function readClientCredentials(params: Map<string, string>, authorization: strin
     if (params.has('client_secret')) {
       throw new OAuthError('invalid_request', 'Use one client authentication method, not two');
     }
-    const decoded = Buffer.from(basic[1]!, 'base64').toString('utf8');
-    const colon = decoded.indexOf(':');
-    if (colon === -1)
-      throw new OAuthError('invalid_client', 'Malformed Basic credentials', basicChallenge());
-    try {
-      return {
-        clientId: decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, ' ')),
-        clientSecret: decodeURIComponent(decoded.slice(colon + 1).replace(/\+/g, ' ')),
-        viaBasic: true,
-      };
-    } catch {
-      throw new OAuthError('invalid_client', 'Malformed Basic credentials', basicChallenge());
-    }
+    const credentials = decodeBasic(basic[1]!);
+    // A client_id in the body alongside Basic is tolerated (some libraries send both) only
+    // when it names the same client.
+    const bodyClientId = params.get('client_id');
+    if (bodyClientId !== undefined && bodyClientId !== credentials.clientId)
+      throw new OAuthError('invalid_request', 'client_id differs from the Basic credentials');
+    return credentials;
   }
   const clientId = params.get('client_id');
   const clientSecret = params.get('client_secret');
@@ -82,6 +76,23 @@ function readClientCredentials(params: Map<string, string>, authorization: strin
   return { clientId, clientSecret, viaBasic: false };
 }
 
+function decodeBasic(encoded: string) {
+  const decoded = Buffer.from(encoded, 'base64').toString('utf8');
+  const colon = decoded.indexOf(':');
+  if (colon === -1)
+    throw new OAuthError('invalid_client', 'Malformed Basic credentials', basicChallenge());
+  try {
+    // RFC 6749 §2.3.1: both parts are form-urlencoded before joining with a colon.
+    return {
+      clientId: decodeURIComponent(decoded.slice(0, colon).replace(/\+/g, ' ')),
+      clientSecret: decodeURIComponent(decoded.slice(colon + 1).replace(/\+/g, ' ')),
+      viaBasic: true,
+    };
+  } catch {
+    throw new OAuthError('invalid_client', 'Malformed Basic credentials', basicChallenge());
+  }
+}
+
 export function basicChallenge(): Record<string, string> {
   return { 'www-authenticate': 'Basic realm="hyperion-auth"' };
 }
@@ -90,6 +101,8 @@ export function parseTokenRequest(body: unknown, authorization: string | undefin
   const params = readParams(body);
   const grantType = required(params, 'grant_type');
   const scope = params.get('scope') || undefined;
+  if (scope !== undefined && scope.length > MAX_PARAM_LENGTH)
+    throw new OAuthError('invalid_request', 'Parameter scope is too long');
   switch (grantType) {
     case 'password':
       return {

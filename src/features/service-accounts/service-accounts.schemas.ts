@@ -25,13 +25,16 @@ export const ServiceAccountIdParams = Type.Object({ id: Uuid });
 export const CreateServiceAccountBody = Type.Object(
   {
     name: Type.String({ minLength: 1, maxLength: 100, pattern: '\\S' }),
+    // Each scope is a permission: a valid RFC 6749 scope-token (no space, quote or
+    // backslash) that the authorization hook can match against what a route declares.
     scopes: Type.Array(
       Type.String({
         pattern: PERMISSION_PATTERN,
         maxLength: 129,
-        description: 'A permission (`resource:action`) the account may act with',
+        description:
+          'A permission (`resource:action`, `resource:*` or `*`) the account may act with',
       }),
-      { maxItems: 100 },
+      { maxItems: 50, description: 'Permissions the account may use; duplicates are dropped' },
     ),
   },
   { additionalProperties: false },

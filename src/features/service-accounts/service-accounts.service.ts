@@ -6,6 +6,7 @@ import { AppError } from '../../errors.js';
 import { type Actor, assertMayGrant, auditedBy } from '../../http/actor.js';
 import type { Clock } from '../../lib/clock.js';
 import { decodeCursor, toPage } from '../../lib/cursor.js';
+import { isPermission } from '../../lib/permissions.js';
 import type { AuditService } from '../audit/audit.service.js';
 import * as repo from './service-accounts.repository.js';
 import type { CreateServiceAccount, ServiceAccountView } from './service-accounts.schemas.js';
@@ -140,8 +141,7 @@ export class ServiceAccountsService {
     const requested = requestedScope?.split(' ').filter(Boolean);
     const granted = requested ? [...new Set(requested)] : account.scopes;
     const refused = granted.filter((scope) => !account.scopes.includes(scope));
-    if (refused.length > 0)
-      throw new InvalidScopeError(`The client may not ask for: ${refused.join(' ')}`);
+    if (refused.length > 0) throw new InvalidScopeError(describeRefused(refused));
     const scope = granted.join(' ');
     const accessToken = await this.deps.tokens.sign(
       { sub: clientId, client_id: clientId, scope },
@@ -171,19 +171,36 @@ export class ServiceAccountsService {
     account: repo.ServiceAccountRecord,
     actor: Actor,
   ): Promise<void> {
+    // `client_id` names the account the event is about; when a service account acted,
+    // its own client id goes under `actor_client_id` (elsewhere it is `client_id`).
     await this.deps.audit.record(
       {
         type,
-        ...auditedBy(actor, {
-          service_account_id: account.id,
-          service_client_id: account.client_id,
-          name: account.name,
-          scopes: account.scopes,
-        }),
+        ...auditedBy(
+          { ...actor, clientId: undefined },
+          {
+            service_account_id: account.id,
+            client_id: account.client_id,
+            name: account.name,
+            scopes: account.scopes,
+            ...(actor.clientId ? { actor_client_id: actor.clientId } : {}),
+          },
+        ),
       },
       trx,
     );
   }
+}
+
+/**
+ * Names the refused scopes, but only well-formed ones and a few: the description echoes
+ * client input, and RFC 6749 §5.2 allows it no quotes, backslashes or non-ASCII.
+ */
+function describeRefused(refused: string[]): string {
+  const named = refused.filter(isPermission).slice(0, 10);
+  return named.length === refused.length
+    ? `The client may not ask for: ${named.join(' ')}`
+    : 'The requested scope is malformed or exceeds what the client may ask for';
 }
 
 function floorToSecond(at: Date): number {

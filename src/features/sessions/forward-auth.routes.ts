@@ -10,6 +10,9 @@ const ForwardAuthBody = Type.Object({
   user_id: Type.String(),
   email: Type.Union([Type.String(), Type.Null()]),
   roles: Type.Array(Type.String()),
+  scope: Type.Optional(
+    Type.String({ description: "A service token's scopes still in force, space-separated" }),
+  ),
 });
 
 /**
@@ -33,7 +36,7 @@ export const forwardAuthRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = asyn
         summary: 'Forward-auth check for a gateway',
         description:
           '200 with X-User-Id, X-User-Email and X-User-Roles (comma-separated) for a valid ' +
-          'bearer token; service tokens also get X-Auth-Scope. 401 otherwise.',
+          'bearer token; service tokens also get X-Auth-Scope (and `scope` in the body). 401 otherwise.',
         security: [{ bearerAuth: [] }],
         response: { 200: ForwardAuthBody, ...problemResponses('unauthorized', 'token_expired') },
       },
@@ -53,9 +56,12 @@ export const forwardAuthRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = asyn
         if (token.email) reply.header('x-user-email', token.email);
         reply.header('x-user-roles', token.roles.join(','));
         if (scopes !== undefined) reply.header('x-auth-scope', scopes.join(' '));
-        return reply
-          .status(200)
-          .send({ user_id: token.sub, email: token.email ?? null, roles: token.roles });
+        return reply.status(200).send({
+          user_id: token.sub,
+          email: token.email ?? null,
+          roles: token.roles,
+          ...(scopes !== undefined ? { scope: scopes.join(' ') } : {}),
+        });
       } catch (error) {
         if (!(error instanceof AppError)) throw error;
         // RFC 6750: tell the client how to authenticate; the gateway passes it through.
