@@ -149,6 +149,7 @@ export async function createDeps(
       emailTokens,
       mail,
       audit,
+      limits,
     });
     if (config.emailVerificationRequired) {
       // The verification mail commits with the new account, so no sign-up is left without one.

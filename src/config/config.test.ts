@@ -76,6 +76,7 @@ describe('loadConfig', () => {
       RATE_LIMIT_AUTH_PER_MINUTE: '600',
       RATE_LIMIT_SIGNIN_FAILURES: '5',
       RATE_LIMIT_ACCOUNT_FAILURES: '50',
+      RATE_LIMIT_MAIL_PER_HOUR: '20',
       LOG_LEVEL: 'debug',
     });
     expect(config).toMatchObject({
@@ -105,7 +106,12 @@ describe('loadConfig', () => {
       auditRetention: 2_592_000,
       metricsToken: 'm-token',
       rateLimit: false,
-      rateLimits: { authPerMinute: 600, signinFailuresPerSource: 5, signinFailuresPerAccount: 50 },
+      rateLimits: {
+        authPerMinute: 600,
+        signinFailuresPerSource: 5,
+        signinFailuresPerAccount: 50,
+        mailPerHour: 20,
+      },
       logLevel: 'debug',
     });
   });

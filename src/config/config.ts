@@ -61,6 +61,8 @@ export interface Config {
     authPerMinute: number;
     signinFailuresPerSource: number;
     signinFailuresPerAccount: number;
+    /** Mail that requests may cause, per hour, all instances together. */
+    mailPerHour: number;
   };
   logLevel: LogLevel;
   /** Largest request body accepted, in bytes. */
@@ -258,6 +260,7 @@ export function loadConfig(env: Env): Readonly<Config> {
       authPerMinute: readInteger(env, 'RATE_LIMIT_AUTH_PER_MINUTE', 300, 1, 1_000_000),
       signinFailuresPerSource: readInteger(env, 'RATE_LIMIT_SIGNIN_FAILURES', 10, 1, 1_000_000),
       signinFailuresPerAccount: readInteger(env, 'RATE_LIMIT_ACCOUNT_FAILURES', 100, 1, 1_000_000),
+      mailPerHour: readInteger(env, 'RATE_LIMIT_MAIL_PER_HOUR', 1000, 1, 10_000_000),
     },
     logLevel: readLogLevel(env),
     bodyLimit: readInteger(env, 'BODY_LIMIT', 65_536, 1024, 10_485_760),

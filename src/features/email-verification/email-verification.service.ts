@@ -6,6 +6,7 @@ import type { AccountsService } from '../accounts/accounts.service.js';
 import type { AuditService } from '../audit/audit.service.js';
 import type { EmailTokensService } from '../email-tokens/email-tokens.service.js';
 import type { MailService } from '../mail/mail.service.js';
+import type { RateLimits } from '../rate-limit/rate-limits.js';
 
 export const VERIFICATION_TTL_SECONDS = 24 * 3600;
 
@@ -15,6 +16,7 @@ export interface EmailVerificationDeps {
   emailTokens: EmailTokensService;
   mail: MailService;
   audit: AuditService;
+  limits: RateLimits;
 }
 
 /** Proves that a user receives mail at their address, with a one-time link. */
@@ -43,6 +45,7 @@ export class EmailVerificationService {
     const user = await this.deps.accounts.findUser(userId);
     if (!user || !user.is_active) throw new AppError('unauthorized');
     if (user.email_verified) return;
+    await this.deps.limits.consumeMail('verify_email', user.email);
     await this.deps.db.transaction().execute((trx) => this.sendWithin(trx, user));
   }
 

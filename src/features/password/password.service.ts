@@ -51,9 +51,14 @@ export class PasswordService {
     user: Pick<UserRow, 'id' | 'email' | 'name'>,
     origin: ClientContext,
   ): Promise<void> {
-    // A cap per recipient: requests from many addresses cannot bury an inbox in mail.
-    if (!(await this.deps.limits.tryConsume('mail_recipient', `password_reset|${user.email}`)))
-      return;
+    // Caps per recipient and overall: requests from many addresses cannot bury an inbox in
+    // mail or spend the sender's reputation. Over a cap the request is answered all the same.
+    try {
+      await this.deps.limits.consumeMail('password_reset', user.email);
+    } catch (error) {
+      if (error instanceof AppError && error.code === 'rate_limited') return;
+      throw error;
+    }
     await this.deps.db.transaction().execute(async (trx) => {
       const { token, link } = await this.deps.emailTokens.issueLink(
         trx,

@@ -1,6 +1,13 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { GOOD_PASSWORD, json, signUp, startTestApp, uniqueEmail } from '../../../test/app.js';
+import {
+  GOOD_PASSWORD,
+  json,
+  signUp,
+  signedInUser,
+  startTestApp,
+  uniqueEmail,
+} from '../../../test/app.js';
 import { startSmtpSink } from '../../../test/smtp.js';
 import type { ProblemBody } from '../../http/problem.js';
 
@@ -205,5 +212,57 @@ describe('when Redis cannot answer', () => {
       .where('type', '=', 'user.signin_failed')
       .execute();
     expect(events).toHaveLength(0);
+  });
+});
+
+describe('mail that requests cause', () => {
+  it('reset mail per recipient is capped; the request is still answered 202', async () => {
+    const { app, deps } = await startTestApp({ env: ON });
+    const { email } = await signUp(app);
+    for (let i = 0; i < 12; i += 1) {
+      const response = await app.inject({
+        method: 'POST',
+        url: '/api/auth/password/forgot',
+        remoteAddress: `10.7.0.${i}`,
+        payload: { email },
+      });
+      expect(response.statusCode).toBe(202);
+    }
+    // The mail is written after the answer; give it a moment.
+    let queued = 0;
+    for (let attempt = 0; attempt < 50 && queued < 10; attempt += 1) {
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const rows = await deps.db
+        .selectFrom('mail_outbox')
+        .select('id')
+        .where('recipient', '=', email)
+        .where('template', '=', 'password_reset')
+        .execute();
+      queued = rows.length;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const rows = await deps.db
+      .selectFrom('mail_outbox')
+      .select('id')
+      .where('recipient', '=', email)
+      .where('template', '=', 'password_reset')
+      .execute();
+    expect(rows).toHaveLength(10);
+  });
+
+  it('verification mail on request: 429 over the global cap (RATE_LIMIT_MAIL_PER_HOUR)', async () => {
+    const { app } = await startTestApp({ env: { ...ON, RATE_LIMIT_MAIL_PER_HOUR: '2' } });
+    const statuses: number[] = [];
+    for (let i = 0; i < 3; i += 1) {
+      const user = await signedInUser(app);
+      const response = await app.inject({
+        method: 'POST',
+        url: '/api/auth/email/verify/request',
+        headers: user.auth,
+      });
+      statuses.push(response.statusCode);
+    }
+    expect(statuses.slice(0, 2).every((status) => status < 300)).toBe(true);
+    expect(statuses[2]).toBe(429);
   });
 });

@@ -19,7 +19,9 @@ export type LimitName =
   /** Password-reset requests per account from one source. */
   | 'reset_account_ip'
   /** Mail of one kind to one recipient (bounds how much mail anyone can make us send). */
-  | 'mail_recipient';
+  | 'mail_recipient'
+  /** All mail that requests can cause, from every instance: the sending reputation's cap. */
+  | 'mail_global';
 
 export interface LimitSpec {
   points: number;
@@ -37,6 +39,7 @@ export function limitSpecs(config: Config['rateLimits']): LimitSpecs {
     signin_account: { points: config.signinFailuresPerAccount, duration: 60 * 60 },
     reset_account_ip: { points: 5, duration: 15 * 60 },
     mail_recipient: { points: 10, duration: 60 * 60 },
+    mail_global: { points: config.mailPerHour, duration: 60 * 60 },
   };
 }
 
@@ -105,13 +108,16 @@ export class RateLimits {
     }
   }
 
-  /** Whether `key` may be counted once more, without counting (for "send or skip" choices). */
-  async tryConsume(name: LimitName, key: string): Promise<boolean> {
+  /**
+   * Counts one mail a request asks for (a reset link, another verification link) against
+   * its recipient's cap and the global one; over either, 429.
+   */
+  async consumeMail(kind: string, recipient: string): Promise<void> {
+    await this.consume('mail_recipient', `${kind}|${recipient}`);
     try {
-      await this.consume(name, key);
-      return true;
+      await this.consume('mail_global', 'all');
     } catch (error) {
-      if (error instanceof AppError && error.code === 'rate_limited') return false;
+      await this.refund('mail_recipient', `${kind}|${recipient}`);
       throw error;
     }
   }
