@@ -187,7 +187,7 @@ export async function createDeps(
       roles,
     });
     const groups = new GroupsService({ db, clock, audit, accounts, roles, adminUsers });
-    const userImport = new UserImportService({ db, clock, audit, roles });
+    const userImport = new UserImportService({ db, clock, audit, roles, hasher });
     const mfa = new MfaService({ db, clock, accounts, sessions, audit });
     if (overrides.startWorkers !== false) {
       mail.start();

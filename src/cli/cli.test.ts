@@ -10,10 +10,41 @@ describe('hyperion-auth CLI', () => {
     const help = capture();
     expect(await runCli(['--help'], env, help)).toBe(0);
     expect(help.stdout.join('\n')).toMatch(/migrate[\s\S]*create-admin[\s\S]*keys rotate/);
+    expect(help.stdout.join('\n')).toMatch(/users import[\s\S]*users list[\s\S]*sessions revoke/);
+    expect(help.stderr).toEqual([]);
     const unknown = capture();
     expect(await runCli(['frobnicate'], env, unknown)).toBe(2);
+    expect(unknown.stdout).toEqual([]);
+    expect(unknown.stderr.join('\n')).toContain('unknown command frobnicate');
     expect(unknown.stderr.join('\n')).toContain('usage: hyperion-auth');
+    const none = capture();
+    expect(await runCli([], env, none)).toBe(0);
+    expect(none.stdout.join('\n')).toContain('usage: hyperion-auth');
   });
+
+  it.each([
+    ['users', ['users import', 'users list']],
+    ['keys', ['keys rotate']],
+    ['sessions', ['sessions revoke']],
+  ])(
+    '%s --help and -h list its commands; an unknown or missing one exits 2',
+    async (group, names) => {
+      for (const flag of ['--help', '-h']) {
+        const io = capture();
+        expect(await runCli([group, flag], env, io)).toBe(0);
+        expect(io.stdout.join('\n')).toContain(`usage: hyperion-auth ${group} <command>`);
+        for (const name of names) expect(io.stdout.join('\n')).toContain(name);
+      }
+      const unknown = capture();
+      expect(await runCli([group, 'frob'], env, unknown)).toBe(2);
+      expect(unknown.stdout).toEqual([]);
+      expect(unknown.stderr.join('\n')).toContain(`unknown command frob`);
+      expect(unknown.stderr.join('\n')).toContain(`usage: hyperion-auth ${group} <command>`);
+      const missing = capture();
+      expect(await runCli([group], env, missing)).toBe(2);
+      expect(missing.stderr.join('\n')).toContain('name a command');
+    },
+  );
 
   it.each([
     'migrate',
@@ -22,11 +53,22 @@ describe('hyperion-auth CLI', () => {
     'users import',
     'users list',
     'sessions revoke',
-  ])('%s --help explains the command', async (command) => {
-    const io = capture();
-    expect(await runCli([...command.split(' '), '--help'], env, io)).toBe(0);
-    expect(io.stdout.join('\n')).toContain(`hyperion-auth ${command}`);
-  });
+  ])(
+    '%s --help / -h explains the command; an unknown flag exits 2 with the usage',
+    async (command) => {
+      for (const flag of ['--help', '-h']) {
+        const io = capture();
+        expect(await runCli([...command.split(' '), flag], env, io)).toBe(0);
+        expect(io.stdout.join('\n')).toContain(`hyperion-auth ${command}`);
+        expect(io.stderr).toEqual([]);
+      }
+      const bad = capture();
+      expect(await runCli([...command.split(' '), '--frobnicate'], env, bad)).toBe(2);
+      expect(bad.stdout).toEqual([]);
+      expect(bad.stderr.join('\n')).toMatch(/--frobnicate/);
+      expect(bad.stderr.join('\n')).toContain(`hyperion-auth ${command}`);
+    },
+  );
 
   it('migrate applies the migrations once, then says the database is up to date', async () => {
     const first = capture();

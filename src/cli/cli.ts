@@ -109,6 +109,21 @@ function overview(): string {
   ].join('\n');
 }
 
+/** The commands under `group` (`users`, `keys`, `sessions`), for `hyperion-auth users --help`. */
+function groupUsage(group: string): string | undefined {
+  const names = Object.keys(COMMANDS).filter((name) => name.startsWith(`${group} `));
+  if (names.length === 0) return undefined;
+  const width = Math.max(...names.map((name) => name.length));
+  return [
+    `usage: hyperion-auth ${group} <command> [options]`,
+    '',
+    'commands:',
+    ...names.map((name) => `  ${name.padEnd(width)}  ${COMMANDS[name]!.summary}`),
+    '',
+    `Run hyperion-auth ${group} <command> --help for its options.`,
+  ].join('\n');
+}
+
 export type { CliIo } from './command.js';
 
 /** Runs one CLI invocation and returns its exit code; the error message is one line. */
@@ -118,8 +133,22 @@ export async function runCli(argv: string[], env: Env, io: CliIo): Promise<numbe
   const command = COMMANDS[name];
   const rest = argv.slice(name.split(' ').length);
   if (!command) {
+    const group = argv[0] === undefined ? undefined : groupUsage(argv[0]);
+    if (group) {
+      const sub = argv[1];
+      const helpAsked = sub !== undefined && ['--help', '-h', 'help'].includes(sub);
+      if (!helpAsked)
+        io.err(
+          sub === undefined
+            ? `hyperion-auth ${argv[0]}: name a command\n\n${group}`
+            : `hyperion-auth ${argv[0]}: unknown command ${sub}\n\n${group}`,
+        );
+      else io.out(group);
+      return helpAsked ? EXIT_OK : EXIT_USAGE;
+    }
     const helpAsked = argv.length === 0 || ['--help', '-h', 'help'].includes(argv[0] ?? '');
-    (helpAsked ? io.out : io.err)(overview());
+    if (helpAsked) io.out(overview());
+    else io.err(`hyperion-auth: unknown command ${argv[0]}\n\n${overview()}`);
     return helpAsked ? EXIT_OK : EXIT_USAGE;
   }
   if (rest.includes('--help') || rest.includes('-h')) {

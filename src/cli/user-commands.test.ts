@@ -1,6 +1,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
 import argon2 from 'argon2';
 import bcrypt from 'bcrypt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -78,7 +79,7 @@ describe('users import', () => {
     expect(io.stdout).toEqual([
       'line 1: created ada@example.com',
       'line 3: created grace@example.com',
-      expect.stringMatching(/^line 4: failed: password_hash is missing or not a bcrypt/),
+      'line 4: failed: password_hash is not a bcrypt ($2a$, $2b$, $2y$) or argon2 (PHC) hash',
       expect.stringMatching(/^line 5: failed: No such role: ghost/),
       expect.stringMatching(/^line 6: failed: /),
       expect.stringMatching(/^line 7: failed: email is missing/),
@@ -178,6 +179,84 @@ describe('users import', () => {
     });
   });
 
+  it('imports a user without password_hash, who cannot sign in until a reset', async () => {
+    const path = await file(
+      'nopass.ndjson',
+      `\uFEFF${JSON.stringify({ email: 'nopass@example.com', email_verified: true })}\r\n`,
+    );
+    const io = capture();
+    expect(await runCli(['users', 'import', path], env, io)).toBe(0);
+    expect(io.stdout).toEqual([
+      'line 1: created nopass@example.com (no password: must reset it)',
+      '1 created, 0 already existed, 0 failed',
+    ]);
+    await withService(async (service) => {
+      for (const password of ['', OLD_PASSWORD, 'anything-at-all-1'])
+        expect((await signIn(service, 'nopass@example.com', password)).statusCode).not.toBe(200);
+      const row = await service.deps.db
+        .selectFrom('credentials')
+        .innerJoin('users', 'users.id', 'credentials.user_id')
+        .select('credentials.password_hash')
+        .where('users.email', '=', 'nopass@example.com')
+        .executeTakeFirstOrThrow();
+      // A credentials row a reset can update; its secret was never kept.
+      expect(row.password_hash).toMatch(/^\$argon2id\$/);
+    });
+  });
+
+  it('--dry-run reports a repeated address as a real run would', async () => {
+    const line = JSON.stringify({ email: 'twice@example.com', password_hash: bcryptHash });
+    const io = capture(`${line}\n${line.replace('twice@', 'TWICE@')}\n`);
+    expect(await runCli(['users', 'import', '--dry-run', '-'], env, io)).toBe(0);
+    expect(io.stdout).toEqual([
+      'line 1: would create twice@example.com',
+      'line 2: exists twice@example.com',
+      'dry run: 1 would be created, 1 already existed, 0 failed',
+    ]);
+    const real = capture(`${line}\n${line.replace('twice@', 'TWICE@')}\n`);
+    expect(await runCli(['users', 'import', '-'], env, real)).toBe(0);
+    expect(real.stdout).toEqual([
+      'line 1: created twice@example.com',
+      'line 2: exists twice@example.com',
+      '1 created, 1 already existed, 0 failed',
+    ]);
+  });
+
+  it('--format overrides the extension', async () => {
+    const path = await file('users.txt', `email,password_hash\nfmt@example.com,${bcryptHash}\n`);
+    const io = capture();
+    expect(await runCli(['users', 'import', path, '--format', 'csv', '--dry-run'], env, io)).toBe(
+      0,
+    );
+    expect(io.stdout[0]).toBe('line 2: would create fmt@example.com');
+    const asJson = capture();
+    expect(await runCli(['users', 'import', path, '--dry-run'], env, asJson)).toBe(1);
+    expect(asJson.stdout[0]).toMatch(/^line 1: failed: /);
+  });
+
+  it('streams: each line is reported before the next one is read', async () => {
+    const input = new PassThrough();
+    const io = { ...capture(), openStdin: () => input };
+    const run = runCli(['users', 'import', '--dry-run', '-'], env, io);
+    const reported = async (count: number) => {
+      for (let i = 0; i < 400 && io.stdout.length < count; i += 1)
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      expect(io.stdout).toHaveLength(count);
+    };
+    // The input stays open: a reader that waited for the whole file would report nothing.
+    input.write(`${JSON.stringify({ email: 'stream1@example.com' })}\n`);
+    await reported(1);
+    input.write(`${JSON.stringify({ email: 'stream2@example.com' })}\n`);
+    await reported(2);
+    input.end();
+    expect(await run).toBe(0);
+    expect(io.stdout).toEqual([
+      'line 1: would create stream1@example.com (no password: must reset it)',
+      'line 2: would create stream2@example.com (no password: must reset it)',
+      'dry run: 2 would be created, 0 already existed, 0 failed',
+    ]);
+  });
+
   it('asks for exactly one file and a known format', async () => {
     expect(await runCli(['users', 'import'], env, capture())).toBe(2);
     expect(await runCli(['users', 'import', 'a', 'b'], env, capture())).toBe(2);
@@ -198,9 +277,11 @@ describe('users list', () => {
 
     const table = capture();
     expect(await runCli(['users', 'list', '--q', 'turing', '--active'], env, table)).toBe(0);
-    expect(table.stdout[0]).toBe('id\temail\tname\troles\tstatus\tcreated');
+    expect(table.stdout[0]).toBe('id\temail\tname\troles\tactive\tcreated');
     expect(table.stdout).toHaveLength(2);
-    expect(table.stdout[1]).toContain('alan@example.com\tTuring, Alan\tadmin,user\tactive');
+    expect(table.stdout[1]).toMatch(
+      /^[0-9a-f-]{36}\talan@example\.com\tTuring, Alan\tadmin,user\tyes\t\d{4}-\d\d-\d\dT/,
+    );
 
     const inactive = capture();
     expect(await runCli(['users', 'list', '--inactive', '--json'], env, inactive)).toBe(0);
@@ -222,7 +303,7 @@ describe('sessions revoke', () => {
     });
     const io = capture();
     expect(await runCli(['sessions', 'revoke', '--user', 'Alan@Example.com'], env, io)).toBe(0);
-    expect(io.stdout).toEqual(['signed out every session of Alan@Example.com']);
+    expect(io.stdout).toEqual(['signed out every session of Alan@Example.com (1 revoked)']);
     await withService(async (service) => {
       const refresh = await service.app.inject({
         method: 'POST',
@@ -233,10 +314,18 @@ describe('sessions revoke', () => {
       expect((await signIn(service, 'alan@example.com', OLD_PASSWORD)).statusCode).toBe(200);
       const event = await service.deps.db
         .selectFrom('audit_events')
-        .select('data')
+        .select(['data', 'actor_id', 'user_id'])
         .where('type', '=', 'user.signout')
         .executeTakeFirstOrThrow();
       expect(event.data).toMatchObject({ all: true, by_operator: true });
+      expect(event.actor_id).toBeNull();
+      const revoked = await service.deps.db
+        .selectFrom('sessions')
+        .select('revoked_reason')
+        .where('user_id', '=', event.user_id!)
+        .where('revoked_at', 'is not', null)
+        .execute();
+      expect(revoked).toEqual([{ revoked_reason: 'revoked_by_operator' }]);
     });
   });
 

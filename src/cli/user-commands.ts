@@ -3,7 +3,6 @@ import { extname } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import type { Deps } from '../deps.js';
-import { OPERATOR } from '../http/actor.js';
 import type { UserView } from '../http/schemas.js';
 import {
   ImportRecordError,
@@ -31,6 +30,7 @@ interface SourceLine {
   fields: Record<string, unknown> | Error;
 }
 
+/** --format, else the extension: .csv is CSV; .jsonl, .ndjson and anything else JSON lines. */
 function formatOf(path: string, option: string | undefined): ImportFormat {
   if (option === 'jsonl' || option === 'csv') return option;
   if (option !== undefined) throw new UsageError('--format is jsonl or csv');
@@ -40,8 +40,9 @@ function formatOf(path: string, option: string | undefined): ImportFormat {
 /** JSON lines: one object per line; blank lines are skipped. */
 async function* jsonLines(lines: AsyncIterable<string>): AsyncGenerator<SourceLine> {
   let number = 0;
-  for await (const text of lines) {
+  for await (const raw of lines) {
     number += 1;
+    const text = number === 1 ? raw.replace(/^\uFEFF/, '') : raw;
     if (text.trim() === '') continue;
     try {
       const value: unknown = JSON.parse(text);
@@ -109,12 +110,14 @@ export const usersImport: Command = {
   usage:
     'hyperion-auth users import FILE|- [--format jsonl|csv] [--dry-run]\n\n' +
     'Creates one user per record: email (required), name, password_hash (bcrypt $2a$/$2b$/$2y$\n' +
-    'or argon2 PHC, required), roles (a JSON list, or in CSV separated by ; or spaces; default\n' +
-    'user), email_verified (true/false). CSV needs a header row naming the columns. The format\n' +
-    'follows the extension (.csv, else JSON lines) unless --format says; - reads standard input.\n' +
-    'An address that exists is reported and left alone, so a run can be repeated. Imported\n' +
-    'users sign in with their old passwords, which are re-hashed to argon2id then.\n' +
-    'Prints what happened to each line; exits 1 if any line failed. --dry-run writes nothing.',
+    'or argon2 PHC), roles (a JSON list, or in CSV separated by ; or spaces; default user),\n' +
+    'email_verified (true/false, default false). CSV needs a header row naming the columns.\n' +
+    'The format follows the extension (.csv; else JSON lines: .jsonl, .ndjson) unless --format\n' +
+    'says; - reads standard input. An address that exists (compared case-insensitively) is\n' +
+    'reported and left alone, so a run can be repeated. Imported users sign in with their old\n' +
+    'passwords, which are re-hashed to argon2id then; a user without password_hash has no\n' +
+    'usable password and sets one with "forgot password". Prints what happened to each line\n' +
+    'and a summary; exits 1 if any line failed. --dry-run checks and reports, writing nothing.',
   async run(args, env, io) {
     const { values, positionals } = parseWithPositionals(
       args,
@@ -128,14 +131,25 @@ export const usersImport: Command = {
       const input: Readable = path === '-' ? io.openStdin() : createReadStream(path);
       const lines = createInterface({ input, crlfDelay: Infinity });
       const counts = { created: 0, exists: 0, would_create: 0, failed: 0 };
+      // A dry run writes nothing, so it remembers the addresses it would create: a second
+      // line with the same address is reported as a real run would report it.
+      const wouldCreate = new Set<string>();
       const source = format === 'csv' ? csvRows(lines) : jsonLines(lines);
       for await (const { line, fields } of source) {
         try {
           if (fields instanceof Error) throw new ImportRecordError(fields.message);
           const record = toImportRecord(fields);
-          const outcome = await deps.services.userImport.importRecord(record, { dryRun });
+          let outcome = await deps.services.userImport.importRecord(record, { dryRun });
+          if (outcome === 'would_create') {
+            if (wouldCreate.has(record.email)) outcome = 'exists';
+            else wouldCreate.add(record.email);
+          }
           counts[outcome] += 1;
-          io.out(`line ${line}: ${OUTCOME_WORDS[outcome]} ${record.email}`);
+          const note =
+            outcome !== 'exists' && record.passwordHash === null
+              ? ' (no password: must reset it)'
+              : '';
+          io.out(`line ${line}: ${OUTCOME_WORDS[outcome]} ${record.email}${note}`);
         } catch (error) {
           if (!(error instanceof ImportRecordError)) throw error;
           counts.failed += 1;
@@ -158,7 +172,7 @@ function describeUser(user: UserView): string {
     user.email,
     user.name ?? '-',
     user.roles.join(',') || '-',
-    user.is_active ? 'active' : 'inactive',
+    user.is_active ? 'yes' : 'no',
     user.created_at,
   ].join('\t');
 }
@@ -169,7 +183,8 @@ export const usersList: Command = {
     'hyperion-auth users list [--q TEXT] [--role ROLE] [--active | --inactive] [--limit N] [--json]\n\n' +
     'Lists users newest first: --q matches part of the e-mail or name, --role a role held\n' +
     'directly or through a group. Prints tab-separated columns (id, email, name, roles,\n' +
-    'status, created), or one JSON object per line with --json. --limit defaults to 50.',
+    'active, created) under a header, or one JSON object per line with --json. At most\n' +
+    '--limit users (default 50), fetched a page at a time.',
   async run(args, env, io) {
     const values = parse(args, {
       q: { type: 'string' },
@@ -188,7 +203,7 @@ export const usersList: Command = {
     return withDeps(env, async (deps) => {
       let cursor: string | undefined;
       let printed = 0;
-      if (!values['json']) io.out(['id', 'email', 'name', 'roles', 'status', 'created'].join('\t'));
+      if (!values['json']) io.out(['id', 'email', 'name', 'roles', 'active', 'created'].join('\t'));
       do {
         const page = await deps.services.adminUsers.list({
           q: stringOption(values, 'q'),
@@ -230,8 +245,14 @@ export const sessionsRevoke: Command = {
         io.err(`hyperion-auth sessions revoke: no user ${who}`);
         return EXIT_FAILED;
       }
-      await deps.services.adminUsers.signOutEverywhere(userId, OPERATOR);
-      io.out(`signed out every session of ${who}`);
+      const revoked = await deps.services.sessions.revokeAllForUser(userId, 'revoked_by_operator');
+      await deps.services.audit.record({
+        type: 'user.signout',
+        actorId: null,
+        userId,
+        data: { all: true, by_operator: true, session_ids: revoked },
+      });
+      io.out(`signed out every session of ${who} (${revoked.length} revoked)`);
       return EXIT_OK;
     });
   },

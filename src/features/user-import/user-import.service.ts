@@ -1,13 +1,14 @@
-import { isSupportedPasswordHash } from '../../crypto/password-hasher.js';
+import { randomBytes } from 'node:crypto';
+import { type PasswordHasher, isSupportedPasswordHash } from '../../crypto/password-hasher.js';
 import type { Db } from '../../db/create-db.js';
 import { AppError } from '../../errors.js';
 import { EMAIL_PATTERN as EMAIL_SOURCE } from '../../http/schemas.js';
 import type { Clock } from '../../lib/clock.js';
 import { normalizeEmail } from '../../lib/email.js';
-import { emailExists, insertAccount } from '../accounts/accounts.repository.js';
 import { DEFAULT_ROLE } from '../accounts/accounts.service.js';
 import type { AuditService } from '../audit/audit.service.js';
 import type { RolesService } from '../roles/roles.service.js';
+import { addressTaken, insertImportedUser } from './user-import.repository.js';
 
 /** A line that cannot be imported; the message says why, never echoing the hash. */
 export class ImportRecordError extends Error {}
@@ -16,7 +17,8 @@ export class ImportRecordError extends Error {}
 export interface ImportRecord {
   email: string;
   name: string | null;
-  passwordHash: string;
+  /** A bcrypt or argon2 hash from the older service; null: the user must reset a password. */
+  passwordHash: string | null;
   roles: string[];
   emailVerified: boolean;
 }
@@ -28,6 +30,7 @@ export interface UserImportDeps {
   clock: Clock;
   audit: AuditService;
   roles: RolesService;
+  hasher: PasswordHasher;
 }
 
 const EMAIL_PATTERN = new RegExp(EMAIL_SOURCE);
@@ -70,14 +73,15 @@ export function toImportRecord(fields: Record<string, unknown>): ImportRecord {
     throw new ImportRecordError('name must be text');
   if (typeof name === 'string' && name.length > NAME_MAX_LENGTH)
     throw new ImportRecordError(`name is longer than ${NAME_MAX_LENGTH} characters`);
-  if (typeof passwordHash !== 'string' || !isSupportedPasswordHash(passwordHash))
+  const hashGiven = passwordHash !== undefined && passwordHash !== null && passwordHash !== '';
+  if (hashGiven && (typeof passwordHash !== 'string' || !isSupportedPasswordHash(passwordHash)))
     throw new ImportRecordError(
-      'password_hash is missing or not a bcrypt ($2a$, $2b$, $2y$) or argon2 (PHC) hash',
+      'password_hash is not a bcrypt ($2a$, $2b$, $2y$) or argon2 (PHC) hash',
     );
   return {
     email: normalizeEmail(email),
     name: typeof name === 'string' ? name.trim() || null : null,
-    passwordHash,
+    passwordHash: hashGiven ? (passwordHash as string) : null,
     roles: readRoles(fields['roles']),
     emailVerified: readBoolean(fields['email_verified']),
   };
@@ -85,8 +89,9 @@ export function toImportRecord(fields: Record<string, unknown>): ImportRecord {
 
 /**
  * Moves users of an older service over with their password hashes: they sign in with
- * their old passwords and are re-hashed to argon2id then. Idempotent: an address that
- * exists is left as it is.
+ * their old passwords and are re-hashed to argon2id then; a user imported without a hash
+ * has no usable password and sets one through "forgot password". Idempotent: an address
+ * that exists is left as it is.
  */
 export class UserImportService {
   constructor(private readonly deps: UserImportDeps) {}
@@ -98,14 +103,16 @@ export class UserImportService {
       if (error instanceof AppError) throw new ImportRecordError(error.message);
       throw error;
     }
-    if (await emailExists(this.deps.db, record.email)) return 'exists';
+    if (await addressTaken(this.deps.db, record.email)) return 'exists';
     if (options.dryRun) return 'would_create';
+    // Hashed before the transaction opens, so no connection waits on argon2.
+    const passwordHash = record.passwordHash ?? (await this.#unusablePasswordHash());
     try {
       await this.deps.db.transaction().execute(async (trx) => {
-        const user = await insertAccount(trx, {
+        const user = await insertImportedUser(trx, {
           email: record.email,
           name: record.name,
-          passwordHash: record.passwordHash,
+          passwordHash,
           roles: record.roles,
           emailVerified: record.emailVerified,
           now: this.deps.clock.now(),
@@ -126,5 +133,15 @@ export class UserImportService {
       if (error instanceof AppError && error.code === 'email_taken') return 'exists';
       throw error;
     }
+  }
+
+  /**
+   * For a user imported without a password: an argon2id hash of a random secret that is
+   * thrown away, so no password matches it. It keeps the credentials row that a password
+   * reset updates, and a sign-in attempt costs the same work as for any other account (the
+   * timing does not tell which accounts have no password).
+   */
+  async #unusablePasswordHash(): Promise<string> {
+    return this.deps.hasher.hash(randomBytes(32).toString('base64url'));
   }
 }
