@@ -171,13 +171,29 @@ function expectGoodFailure(operation: Operation, response: LightMyRequestRespons
   expect(json(response)['code'], where).toEqual(expect.any(String));
 }
 
-function requestArbitrary(authorization: fc.Arbitrary<string | undefined>) {
+/**
+ * With a valid token these act on the caller without any input to get wrong (sign out, start
+ * MFA setup, ask for a verification mail): they are meant to write, so they sit out.
+ */
+const ACTS_WITHOUT_INPUT = new Set([
+  'POST /api/auth/signout',
+  'POST /api/auth/mfa/totp/setup',
+  'POST /api/auth/email/verify/request',
+]);
+
+function requestArbitrary(
+  authorization: fc.Arbitrary<string | undefined>,
+  options: { skipActions?: boolean } = {},
+) {
   return fc.integer({ min: 0, max: 1_000 }).chain((pick) => {
-    const operation = operations[pick % operations.length]!;
+    const pool = options.skipActions
+      ? operations.filter((op) => !ACTS_WITHOUT_INPUT.has(`${op.method} ${op.path}`))
+      : operations;
+    const operation = pool[pick % pool.length]!;
     return fc.record({
       operation: fc.constant(operation),
       body: bodyFor(operation),
-      pathValues: fc.array(hostileString, { minLength: 1, maxLength: 2 }),
+      pathValues: fc.array(pathValue, { minLength: 1, maxLength: 2 }),
       query: fc.dictionary(fc.string({ maxLength: 8 }), hostileString, { maxKeys: 3 }),
       authorization,
       requestId: fc.option(hostileString, { nil: undefined }),
@@ -236,7 +252,7 @@ describe('hostile input at every route', () => {
     const before = await snapshot();
     const tokens = fc.constantFrom(admin.auth.authorization, user.auth.authorization);
     await fc.assert(
-      fc.asyncProperty(requestArbitrary(tokens), async (input) => {
+      fc.asyncProperty(requestArbitrary(tokens, { skipActions: true }), async (input) => {
         expectGoodFailure(input.operation, await send(input));
       }),
       { numRuns: 400 },

@@ -285,7 +285,7 @@ describe('roles API: more checks', () => {
     expect(
       json<{ roles: string[] }>(await call('GET', `/api/admin/groups/${group.id}`)).roles,
     ).toEqual([]);
-    expect(await deps.services.accounts.authorizationOf(member.user.id)).toEqual({
+    expect(await deps.services.accounts.authorizationOf(member.user.id)).toMatchObject({
       roles: ['user'],
       permissions: [],
     });
