@@ -7,6 +7,7 @@ import type { ClientContext } from '../../lib/client.js';
 import { type Clock, addSeconds, toEpochSeconds } from '../../lib/clock.js';
 import type { AccountsService } from '../accounts/accounts.service.js';
 import type { AuditService } from '../audit/audit.service.js';
+import { slowDownAfterFailures } from '../rate-limit/rate-limits.js';
 import type { SessionsService, TokenGrant } from '../sessions/sessions.service.js';
 import * as repo from './mfa.repository.js';
 
@@ -142,6 +143,7 @@ export class MfaService {
         ...client,
         data: { reason: 'invalid_mfa_code' },
       });
+      await slowDownAfterFailures(reserved.fromSource);
       throw invalidCode();
     }
     await sessions.forgiveFailures(reserved);

@@ -43,6 +43,21 @@ describe('failed sign-ins per account and source', () => {
     expect((await signInFrom(app, '10.0.0.2', email, GOOD_PASSWORD)).statusCode).toBe(200);
   });
 
+  it('slows down before it blocks: failures after the fifth are answered later each time', async () => {
+    const { app } = await startTestApp({ env: ON });
+    const { email } = await signUp(app);
+    const delays: number[] = [];
+    for (let i = 0; i < 10; i += 1) {
+      const started = performance.now();
+      expect((await signInFrom(app, '10.0.0.9', email, 'wrong-guess-123')).statusCode).toBe(401);
+      delays.push(performance.now() - started);
+    }
+    // The sixth waits at least 100 ms, the tenth at least 500 ms (a lower bound: it is a
+    // deliberate delay, not a speed).
+    expect(delays[5]).toBeGreaterThanOrEqual(95);
+    expect(delays[9]).toBeGreaterThanOrEqual(495);
+  });
+
   it('an unknown address is counted exactly like a known one', async () => {
     const { app } = await startTestApp({ env: ON });
     const ghost = uniqueEmail('ghost');

@@ -98,11 +98,14 @@ export class RateLimits {
     return this.options.enabled;
   }
 
-  /** Counts one against `key`; over the limit it throws 429 `rate_limited` with Retry-After. */
-  async consume(name: LimitName, key: string): Promise<void> {
-    if (!this.options.enabled) return;
+  /**
+   * Counts one against `key` and returns how many the window now holds; over the limit it
+   * throws 429 `rate_limited` with Retry-After.
+   */
+  async consume(name: LimitName, key: string): Promise<number> {
+    if (!this.options.enabled) return 0;
     try {
-      await this.#limiter(name).consume(key);
+      return (await this.#limiter(name).consume(key)).consumedPoints;
     } catch (error) {
       throw this.#failure(name, error);
     }
@@ -158,4 +161,19 @@ export class RateLimits {
       );
     return new AppError('service_unavailable', 'Rate limits cannot be checked right now');
   }
+}
+
+// After this many failures from one source, each further failure is answered more slowly
+// (SLOWDOWN_STEP_MS more each time, at most SLOWDOWN_MAX_MS) until the block at 10.
+const SLOWDOWN_AFTER = 5;
+const SLOWDOWN_STEP_MS = 100;
+const SLOWDOWN_MAX_MS = 1_000;
+
+/** Answers a failure late once a source has failed often: guessing slows down before the block. */
+export async function slowDownAfterFailures(failuresFromSource: number): Promise<void> {
+  const excess = failuresFromSource - SLOWDOWN_AFTER;
+  if (excess <= 0) return;
+  await new Promise((resolve) =>
+    setTimeout(resolve, Math.min(excess * SLOWDOWN_STEP_MS, SLOWDOWN_MAX_MS)),
+  );
 }

@@ -13,7 +13,7 @@ import type { AccountsService } from '../accounts/accounts.service.js';
 import type { AuditService } from '../audit/audit.service.js';
 import type { MailService } from '../mail/mail.service.js';
 import { issueMfaChallenge } from '../mfa/mfa.service.js';
-import type { RateLimits } from '../rate-limit/rate-limits.js';
+import { type RateLimits, slowDownAfterFailures } from '../rate-limit/rate-limits.js';
 import type { SessionGuard } from './session-guard.js';
 import * as repo from './sessions.repository.js';
 
@@ -44,6 +44,8 @@ interface SealedChild {
 export interface FailureKeys {
   account: string;
   accountSource: string;
+  /** Failures from this source in the window, this attempt included. */
+  fromSource: number;
 }
 
 export interface SessionView {
@@ -107,6 +109,7 @@ export class SessionsService {
       // every failure alike, so the answer's timing says nothing more.
       const target = await this.deps.accounts.findUserByEmail(email);
       await this.#recordSignInFailure(target?.id ?? null, 'invalid_credentials', client);
+      await slowDownAfterFailures(reserved.fromSource);
       throw new AppError('invalid_credentials', 'The e-mail or password is wrong');
     }
     try {
@@ -139,15 +142,15 @@ export class SessionsService {
   async reserveFailure(email: string, client: ClientContext): Promise<FailureKeys> {
     const { limits } = this.deps;
     const account = normalizeEmail(email).slice(0, 320);
-    const keys = { account, accountSource: `${account}|${client.ip ?? 'unknown'}` };
-    await limits.consume('signin_account_ip', keys.accountSource);
+    const accountSource = `${account}|${client.ip ?? 'unknown'}`;
+    const fromSource = await limits.consume('signin_account_ip', accountSource);
     try {
-      await limits.consume('signin_account', keys.account);
+      await limits.consume('signin_account', account);
     } catch (error) {
-      await limits.refund('signin_account_ip', keys.accountSource);
+      await limits.refund('signin_account_ip', accountSource);
       throw error;
     }
-    return keys;
+    return { account, accountSource, fromSource };
   }
 
   /**
