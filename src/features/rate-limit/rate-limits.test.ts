@@ -281,3 +281,33 @@ describe('mail that requests cause', () => {
     expect(statuses[2]).toBe(429);
   });
 });
+
+describe('TRUST_PROXY', () => {
+  it('X-Forwarded-For is believed only from the listed proxies, so it cannot dodge a limit', async () => {
+    const { app, deps } = await startTestApp({
+      env: { ...ON, TRUST_PROXY: '10.8.0.1', RATE_LIMIT_SIGNIN_FAILURES: '2' },
+    });
+    const ghost = uniqueEmail('proxy');
+    const attempt = (remoteAddress: string, forwardedFor: string) =>
+      app.inject({
+        method: 'POST',
+        url: '/api/auth/signin',
+        remoteAddress,
+        headers: { 'x-forwarded-for': forwardedFor },
+        payload: { email: ghost, password: 'wrong-guess-123' },
+      });
+    // Through the trusted proxy, the client's own address counts (and is what the trail shows).
+    expect((await attempt('10.8.0.1', '203.0.113.7')).statusCode).toBe(401);
+    const [event] = await deps.db
+      .selectFrom('audit_events')
+      .select('ip')
+      .where('type', '=', 'user.signin_failed')
+      .execute();
+    expect(event?.ip).toBe('203.0.113.7');
+
+    // From anywhere else the header is ignored: a new forged address each time changes nothing.
+    expect((await attempt('10.8.0.2', '198.51.100.1')).statusCode).toBe(401);
+    expect((await attempt('10.8.0.2', '198.51.100.2')).statusCode).toBe(401);
+    expect((await attempt('10.8.0.2', '198.51.100.3')).statusCode).toBe(429);
+  });
+});
