@@ -10,6 +10,7 @@ import { adminUsersRoutes } from './features/admin/admin-users.routes.js';
 import { auditRoutes } from './features/audit/audit.routes.js';
 import { discoveryRoutes } from './features/discovery/discovery.routes.js';
 import { emailVerificationRoutes } from './features/email-verification/email-verification.routes.js';
+import { metricsRoutes, registerRequestMetrics } from './features/ops/metrics.routes.js';
 import { opsRoutes } from './features/ops/ops.routes.js';
 import { passwordRoutes } from './features/password/password.routes.js';
 import { mfaRoutes } from './features/mfa/mfa.routes.js';
@@ -102,6 +103,7 @@ export async function buildApp(
     reply.header('x-request-id', request.id);
     if (closing) throw new AppError('service_unavailable', 'The service is shutting down');
   });
+  registerRequestMetrics(app, deps.metrics);
   registerValidators(app);
   registerStrictJsonParser(app);
   registerProblemHandlers(app);
@@ -111,6 +113,7 @@ export async function buildApp(
   await registerDocs(app, deps);
 
   await app.register(opsRoutes, { deps });
+  await app.register(metricsRoutes, { deps });
   await app.register(discoveryRoutes, { deps });
   await app.register(accountsRoutes, { deps });
   await app.register(profileRoutes, { deps });

@@ -3,13 +3,14 @@ import type { Config } from './config/config.js';
 import { AccessTokens } from './crypto/access-tokens.js';
 import { type PasswordHasher, createPasswordHasher } from './crypto/password-hasher.js';
 import { SigningKeys } from './crypto/signing-keys.js';
-import { type Db, createDb } from './db/create-db.js';
+import { type Db, createDb, databasePoolStats } from './db/create-db.js';
 import { migrateToLatest } from './db/migrate.js';
 import { AdminUsersService } from './features/admin/admin-users.service.js';
 import { RolesService } from './features/roles/roles.service.js';
 import { GroupsService } from './features/groups/groups.service.js';
 import { UserImportService } from './features/user-import/user-import.service.js';
 import { MfaService } from './features/mfa/mfa.service.js';
+import { Metrics } from './features/ops/metrics.js';
 import { AccountDeletionService } from './features/accounts/account-deletion.service.js';
 import { AccountsService } from './features/accounts/accounts.service.js';
 import { AuditService } from './features/audit/audit.service.js';
@@ -49,6 +50,7 @@ export interface Deps {
   hasher: PasswordHasher;
   keys: SigningKeys;
   tokens: AccessTokens;
+  metrics: Metrics;
   services: Services;
   close(): Promise<void>;
 }
@@ -103,7 +105,13 @@ export async function createDeps(
   redis?.on('error', () => {});
   try {
     if (config.migrateOnStart) await migrateToLatest(db);
+    const metrics = new Metrics({
+      databasePool: () => databasePoolStats(db),
+      // Read at scrape time, long after the mail service below exists.
+      outboxDepth: () => mail.pendingCount(),
+    });
     const hasher = await createPasswordHasher(config.passwordHashing);
+    hasher.onTiming = (operation, ms) => metrics.passwordHashTimed(operation, ms);
     const onError = overrides.onBackgroundError ?? (() => {});
     const keys = await SigningKeys.load(db, clock, {
       algorithm: config.jwt.algorithm,
@@ -114,6 +122,7 @@ export async function createDeps(
     const tokens = new AccessTokens(keys, clock, {
       issuer: config.jwt.issuer,
       audience: config.jwt.audience,
+      onIssued: (kind) => metrics.tokenIssued(kind),
     });
     const audit = new AuditService({
       db,
@@ -128,6 +137,7 @@ export async function createDeps(
       redis,
       limits: limitSpecs(config.rateLimits),
       keyPrefix: overrides.rateLimitPrefix ?? 'hyperion:rl',
+      onRejected: (name) => metrics.rateLimited(name),
     });
     const guard = new SessionGuard({ db, clock, redis, onError });
     await guard.start();
@@ -140,6 +150,7 @@ export async function createDeps(
       guard,
       mail,
       limits,
+      metrics,
       config,
     });
     const emailTokens = new EmailTokensService({ db, clock, publicUrl: config.publicUrl });
@@ -201,6 +212,7 @@ export async function createDeps(
       hasher,
       keys,
       tokens,
+      metrics,
       services: {
         accounts,
         sessions,

@@ -35,6 +35,8 @@ export interface VerifiedAccessToken {
 export interface AccessTokenOptions {
   issuer: string;
   audience: string;
+  /** Told of every token signed: a user's (it has a session) or a service account's. */
+  onIssued?: (kind: 'user' | 'service') => void;
 }
 
 /** Signs and verifies the JWT access tokens that other services check offline from the JWKS. */
@@ -53,7 +55,7 @@ export class AccessTokens {
       ...subject,
       roles: subject.roles ? [...subject.roles] : undefined,
     };
-    return new SignJWT(claims)
+    const token = await new SignJWT(claims)
       .setProtectedHeader({ alg: algorithm, kid, typ: ACCESS_TOKEN_TYPE })
       .setIssuer(this.options.issuer)
       .setAudience(this.options.audience)
@@ -62,6 +64,8 @@ export class AccessTokens {
       .setExpirationTime(iat + ttlSeconds)
       .setJti(randomUUID())
       .sign(key);
+    this.options.onIssued?.(subject.sid ? 'user' : 'service');
+    return token;
   }
 
   /**

@@ -14,6 +14,22 @@ export interface CreateDbOptions {
   onPoolError?: (error: Error) => void;
 }
 
+export interface PoolStats {
+  total: number;
+  idle: number;
+  waiting: number;
+}
+
+// The pg pool behind each server database, for the metrics; Kysely does not expose it.
+const pools = new WeakMap<Db, pg.Pool>();
+
+/** Connections of a server database's pool; undefined for the embedded database (no pool). */
+export function databasePoolStats(db: Db): PoolStats | undefined {
+  const pool = pools.get(db);
+  if (!pool) return undefined;
+  return { total: pool.totalCount, idle: pool.idleCount, waiting: pool.waitingCount };
+}
+
 // int8 (e.g. count(*)) fits a JS number for everything this service counts.
 pg.types.setTypeParser(pg.types.builtins.INT8, (value) => Number(value));
 
@@ -29,7 +45,9 @@ export async function createDb(target: DatabaseTarget, options: CreateDbOptions 
     });
     // An idle client losing its connection must not crash the process.
     pool.on('error', (error) => options.onPoolError?.(error));
-    return new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    const db = new Kysely<Database>({ dialect: new PostgresDialect({ pool }) });
+    pools.set(db, pool);
+    return db;
   }
   const pglite = await openEmbedded(target, options.embeddedSnapshot);
   return new Kysely<Database>({ dialect: new PGliteDialect({ pglite }) });

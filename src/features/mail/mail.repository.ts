@@ -123,3 +123,14 @@ export async function markMailFailed(
 export async function deleteMailsTo(db: Db, recipient: string): Promise<void> {
   await db.deleteFrom('mail_outbox').where('recipient', '=', recipient).execute();
 }
+
+/** Mail still to be sent: neither accepted by the server nor given up on. */
+export async function countPendingMails(db: Db): Promise<number> {
+  const row = await db
+    .selectFrom('mail_outbox')
+    .select((eb) => eb.fn.countAll<number>().as('count'))
+    .where('sent_at', 'is', null)
+    .where('failed_at', 'is', null)
+    .executeTakeFirstOrThrow();
+  return Number(row.count);
+}

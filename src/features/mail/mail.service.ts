@@ -4,6 +4,7 @@ import { type Clock, addSeconds } from '../../lib/clock.js';
 import {
   type ClaimedMail,
   claimDueMails,
+  countPendingMails,
   deleteMailsTo,
   insertOutboxMail,
   markMailFailed,
@@ -99,6 +100,11 @@ export class MailService {
    */
   async forgetRecipient(db: Db, recipient: string): Promise<void> {
     await deleteMailsTo(db, recipient);
+  }
+
+  /** How many mails wait to be sent (the outbox depth operators watch). */
+  async pendingCount(): Promise<number> {
+    return countPendingMails(this.#deps.db);
   }
 
   /** Starts the background worker (idempotent). */

@@ -51,6 +51,8 @@ export interface RateLimitsOptions {
   limits: LimitSpecs;
   /** Namespace of the keys in Redis (tests give each app its own). */
   keyPrefix: string;
+  /** Told of every refusal, with the limit that refused. */
+  onRejected?: (name: LimitName) => void;
 }
 
 /** What a refused request is told (RFC 9110 Retry-After, IETF RateLimit-* headers). */
@@ -152,13 +154,15 @@ export class RateLimits {
   }
 
   #failure(name: LimitName, error: unknown): AppError {
-    if (error instanceof RateLimiterRes)
+    if (error instanceof RateLimiterRes) {
+      this.options.onRejected?.(name);
       return new AppError(
         'rate_limited',
         'Too many attempts; try again later',
         undefined,
         limitedHeaders(this.options.limits[name], error),
       );
+    }
     return new AppError('service_unavailable', 'Rate limits cannot be checked right now');
   }
 }

@@ -13,6 +13,7 @@ import type { AccountsService } from '../accounts/accounts.service.js';
 import type { AuditService } from '../audit/audit.service.js';
 import type { MailService } from '../mail/mail.service.js';
 import { issueMfaChallenge } from '../mfa/mfa.service.js';
+import type { MetricsRecorder } from '../ops/metrics.js';
 import { type RateLimits, slowDownAfterFailures } from '../rate-limit/rate-limits.js';
 import type { SessionGuard } from './session-guard.js';
 import * as repo from './sessions.repository.js';
@@ -66,6 +67,8 @@ export interface SessionsServiceDeps {
   guard: SessionGuard;
   mail: MailService;
   limits: RateLimits;
+  /** Counts sign-in outcomes; optional so that a service built without metrics still works. */
+  metrics?: Pick<MetricsRecorder, 'signIn'>;
   config: Pick<
     Config,
     | 'accessTokenTtl'
@@ -97,6 +100,21 @@ export class SessionsService {
    * after the password checked out, so it says nothing to someone guessing.
    */
   async signIn(
+    email: string,
+    password: string,
+    client: ClientContext,
+  ): Promise<TokenGrant | MfaChallenge> {
+    try {
+      const result = await this.#signIn(email, password, client);
+      this.deps.metrics?.signIn('mfaRequired' in result ? 'mfa_required' : 'success');
+      return result;
+    } catch (error) {
+      this.deps.metrics?.signIn(error instanceof AppError ? error.code : 'internal');
+      throw error;
+    }
+  }
+
+  async #signIn(
     email: string,
     password: string,
     client: ClientContext,

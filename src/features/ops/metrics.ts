@@ -1,0 +1,156 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** How a password sign-in ended: success, an MFA challenge, or the error code it was refused with. */
+export type SignInOutcome = 'success' | 'mfa_required' | string;
+
+/** Where the service reports what it counts; the features depend on this, not on prom-client. */
+export interface MetricsRecorder {
+  signIn(outcome: SignInOutcome): void;
+  /** An access token was signed: a user's (with a session) or a service account's. */
+  tokenIssued(kind: 'user' | 'service'): void;
+  passwordHashTimed(operation: 'hash' | 'verify', ms: number): void;
+  rateLimited(limit: string): void;
+}
+
+/** Gauges read when Prometheus scrapes: nothing is polled in between. */
+export interface MetricsSources {
+  /** Connections of the PostgreSQL pool; undefined on the embedded database (no pool). */
+  databasePool?: () => { total: number; idle: number; waiting: number } | undefined;
+  /** Mail waiting in the outbox to be sent. */
+  outboxDepth?: () => Promise<number>;
+}
+
+// Default metrics (CPU, memory, event-loop lag, GC, handles) describe the process, not an app:
+// one registry for them however many apps a process builds (tests build many).
+let processRegistry: Registry | undefined;
+function processMetrics(): Registry {
+  if (!processRegistry) {
+    processRegistry = new Registry();
+    collectDefaultMetrics({ register: processRegistry, eventLoopMonitoringPrecision: 10 });
+  }
+  return processRegistry;
+}
+
+const HTTP_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+const HASH_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
+// A scrape must answer even when the database is slow; the depth is then left out.
+const SOURCE_TIMEOUT_MS = 1_000;
+
+async function withinTimeout<T>(work: Promise<T>): Promise<T | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<undefined>((resolve) => {
+    timer = setTimeout(() => resolve(undefined), SOURCE_TIMEOUT_MS);
+  });
+  try {
+    return await Promise.race([work, timeout]);
+  } catch {
+    return undefined;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The service's Prometheus metrics, one registry per app, exposed at /metrics. */
+export class Metrics implements MetricsRecorder {
+  readonly registry = new Registry();
+  readonly #requests = new Counter({
+    name: 'hyperion_http_requests_total',
+    help: 'HTTP requests answered, by method, route template and status',
+    labelNames: ['method', 'route', 'status'] as const,
+    registers: [this.registry],
+  });
+  readonly #duration = new Histogram({
+    name: 'hyperion_http_request_duration_seconds',
+    help: 'Time from receiving a request to answering it, by method, route template and status',
+    labelNames: ['method', 'route', 'status'] as const,
+    buckets: HTTP_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly #signIns = new Counter({
+    name: 'hyperion_signin_attempts_total',
+    help: 'Password sign-ins by outcome (success, mfa_required, or the refusal code)',
+    labelNames: ['outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly #tokens = new Counter({
+    name: 'hyperion_access_tokens_issued_total',
+    help: 'Access tokens signed, for users (sessions) and service accounts',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+  readonly #hashes = new Histogram({
+    name: 'hyperion_password_hash_duration_seconds',
+    help: 'Time a password hash or verification took (on the thread pool)',
+    labelNames: ['operation'] as const,
+    buckets: HASH_BUCKETS,
+    registers: [this.registry],
+  });
+  readonly #rejections = new Counter({
+    name: 'hyperion_rate_limit_rejections_total',
+    help: 'Requests refused with 429, by the limit they ran into',
+    labelNames: ['limit'] as const,
+    registers: [this.registry],
+  });
+
+  constructor(sources: MetricsSources = {}) {
+    const { databasePool, outboxDepth } = sources;
+    if (databasePool) {
+      new Gauge({
+        name: 'hyperion_db_pool_connections',
+        help: 'Connections of the PostgreSQL pool, by state (total, idle, waiting for one)',
+        labelNames: ['state'] as const,
+        registers: [this.registry],
+        collect() {
+          const pool = databasePool();
+          if (!pool) return;
+          this.set({ state: 'total' }, pool.total);
+          this.set({ state: 'idle' }, pool.idle);
+          this.set({ state: 'waiting' }, pool.waiting);
+        },
+      });
+    }
+    if (outboxDepth) {
+      new Gauge({
+        name: 'hyperion_mail_outbox_depth',
+        help: 'Mail in the outbox not yet sent (nor given up on)',
+        registers: [this.registry],
+        async collect() {
+          const depth = await withinTimeout(outboxDepth());
+          if (depth !== undefined) this.set(depth);
+        },
+      });
+    }
+  }
+
+  /** `route` is the route's template (`/api/admin/users/:id`), never the raw URL. */
+  requestAnswered(method: string, route: string, status: number, seconds: number): void {
+    const labels = { method, route, status: String(status) };
+    this.#requests.inc(labels);
+    this.#duration.observe(labels, seconds);
+  }
+
+  signIn(outcome: SignInOutcome): void {
+    this.#signIns.inc({ outcome });
+  }
+
+  tokenIssued(kind: 'user' | 'service'): void {
+    this.#tokens.inc({ kind });
+  }
+
+  passwordHashTimed(operation: 'hash' | 'verify', ms: number): void {
+    this.#hashes.observe({ operation }, ms / 1000);
+  }
+
+  rateLimited(limit: string): void {
+    this.#rejections.inc({ limit });
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  /** The exposition text: this app's metrics and the process's. */
+  async render(): Promise<string> {
+    return Registry.merge([this.registry, processMetrics()]).metrics();
+  }
+}
