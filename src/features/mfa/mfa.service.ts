@@ -93,8 +93,10 @@ export class MfaService {
     const totp = await repo.findTotp(this.deps.db, userId);
     if (!totp) throw new AppError('conflict', 'Set MFA up first (POST /api/auth/mfa/totp/setup)');
     if (totp.confirmed_at) throw new AppError('conflict', 'MFA is already on');
-    const timeStep = await this.#matchTotp(totp.secret, code, totp.last_time_step);
-    if (timeStep === undefined) throw invalidCode();
+    const { email } = await this.deps.accounts.getUser(userId);
+    const timeStep = await this.#countedCheck(email, client, () =>
+      this.#matchTotp(totp.secret, code, totp.last_time_step),
+    );
     const codes = Array.from({ length: RECOVERY_CODE_COUNT }, newRecoveryCode);
     const now = this.deps.clock.now();
     await this.deps.db.transaction().execute(async (trx) => {
@@ -113,7 +115,7 @@ export class MfaService {
   async disable(userId: string, code: string, client: ClientContext): Promise<void> {
     const user = await this.deps.accounts.getUser(userId);
     if (!user.mfa_enabled) throw new AppError('conflict', 'MFA is not on');
-    if (!(await this.#checkSecondFactor(userId, code))) throw invalidCode();
+    await this.#countedCheck(user.email, client, () => this.#checkSecondFactor(userId, code));
     await this.deps.db.transaction().execute(async (trx) => {
       await repo.removeMfa(trx, userId, this.deps.clock.now());
       await this.deps.audit.record(
@@ -133,20 +135,19 @@ export class MfaService {
     const userId = await repo.findLiveChallenge(db, tokenHash, clock.now());
     if (!userId) throw new AppError('unauthorized', 'The MFA token is spent, expired or unknown');
     const user = await accounts.getUser(userId);
-    const reserved = await sessions.reserveFailure(user.email, client);
-    const factor = await this.#checkSecondFactor(userId, code);
-    if (!factor) {
-      await audit.record({
-        type: 'user.signin_failed',
-        userId,
-        outcome: 'failure',
-        ...client,
-        data: { reason: 'invalid_mfa_code' },
-      });
-      await slowDownAfterFailures(reserved.fromSource);
-      throw invalidCode();
-    }
-    await sessions.forgiveFailures(reserved);
+    const factor = await this.#countedCheck(
+      user.email,
+      client,
+      () => this.#checkSecondFactor(userId, code),
+      () =>
+        audit.record({
+          type: 'user.signin_failed',
+          userId,
+          outcome: 'failure',
+          ...client,
+          data: { reason: 'invalid_mfa_code' },
+        }),
+    );
     if (!(await repo.spendChallenge(db, tokenHash, clock.now())))
       throw new AppError('unauthorized', 'The MFA token is spent, expired or unknown');
     sessions.assertMaySignIn(user);
@@ -167,6 +168,31 @@ export class MfaService {
         data: { remaining: await repo.countUnusedRecoveryCodes(db, userId) },
       });
     return grant;
+  }
+
+  /**
+   * A code check as a counted attempt. Whoever holds a session (perhaps a stolen one) could
+   * otherwise guess codes at the request rate; so a wrong code counts against the account's
+   * limits exactly like a wrong password (per account and per account and source, answered
+   * later after the fifth), the right one is forgiven, and beyond the limit the answer is 429
+   * before the code is even looked at.
+   */
+  async #countedCheck<T>(
+    email: string,
+    client: ClientContext,
+    check: () => Promise<T | undefined>,
+    onWrong?: () => Promise<void>,
+  ): Promise<T> {
+    const { sessions } = this.deps;
+    const reserved = await sessions.reserveFailure(email, client);
+    const result = await check();
+    if (result === undefined) {
+      await onWrong?.();
+      await slowDownAfterFailures(reserved.fromSource);
+      throw invalidCode();
+    }
+    await sessions.forgiveFailures(reserved);
+    return result;
   }
 
   /** A six-digit TOTP code (never one of an already used time step) or an unspent recovery code. */

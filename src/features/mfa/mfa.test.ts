@@ -307,4 +307,119 @@ describe('wrong MFA codes count against the limits', () => {
     });
     expect(blocked.statusCode).toBe(429);
   });
+
+  describe('at confirm and disable, which a stolen session could otherwise guess at', () => {
+    // Three failures per account and source: small enough to reach, the same counters as sign-in.
+    const limitedApp = () =>
+      startTestApp({ env: { RATE_LIMIT: 'on', RATE_LIMIT_SIGNIN_FAILURES: '3' } });
+    const expectRateLimited = (response: Awaited<ReturnType<typeof post>>) => {
+      expect(response.statusCode).toBe(429);
+      expect(json<ProblemBody>(response).code).toBe('rate_limited');
+      expect(Number(response.headers['retry-after'])).toBeGreaterThan(0);
+    };
+
+    it('wrong confirm codes count: beyond the limit even the right one gets 429', async () => {
+      const { app: limited, deps: limitedDeps, clock: limitedClock } = await limitedApp();
+      const user = await signedInUser(limited);
+      const { secret } = json<{ secret: string }>(
+        await post(limited, '/api/auth/mfa/totp/setup', undefined, user.auth),
+      );
+      for (let i = 0; i < 3; i += 1) {
+        const wrong = await post(
+          limited,
+          '/api/auth/mfa/totp/confirm',
+          { code: '000000' },
+          user.auth,
+        );
+        expect(wrong.statusCode).toBe(401);
+      }
+      expectRateLimited(
+        await post(
+          limited,
+          '/api/auth/mfa/totp/confirm',
+          { code: await codeAt(secret, limitedClock) },
+          user.auth,
+        ),
+      );
+      expect((await limitedDeps.services.accounts.getUser(user.user.id)).mfa_enabled).toBe(false);
+    });
+
+    it('wrong disable codes count like failed sign-ins: MFA stays on, sign-in is refused too', async () => {
+      const { app: limited, deps: limitedDeps, clock: limitedClock } = await limitedApp();
+      const user = await enrolled(limited, limitedClock);
+      for (let i = 0; i < 3; i += 1) {
+        const wrong = await post(
+          limited,
+          '/api/auth/mfa/totp/disable',
+          { code: '000000' },
+          user.auth,
+        );
+        expect(wrong.statusCode).toBe(401);
+      }
+      expectRateLimited(
+        await post(
+          limited,
+          '/api/auth/mfa/totp/disable',
+          { code: await codeAt(user.secret, limitedClock) },
+          user.auth,
+        ),
+      );
+      // A recovery code is a guess like any other.
+      expectRateLimited(
+        await post(
+          limited,
+          '/api/auth/mfa/totp/disable',
+          { code: user.recoveryCodes[0]! },
+          user.auth,
+        ),
+      );
+      expect((await limitedDeps.services.accounts.getUser(user.user.id)).mfa_enabled).toBe(true);
+      expectRateLimited(
+        await post(limited, '/api/auth/signin', { email: user.email, password: GOOD_PASSWORD }),
+      );
+    });
+
+    it('the right code forgives the wrong ones before it', async () => {
+      const { app: limited, clock: limitedClock } = await limitedApp();
+      const user = await signedInUser(limited);
+      const { secret } = json<{ secret: string }>(
+        await post(limited, '/api/auth/mfa/totp/setup', undefined, user.auth),
+      );
+      for (let i = 0; i < 2; i += 1)
+        await post(limited, '/api/auth/mfa/totp/confirm', { code: '000000' }, user.auth);
+      const confirmed = await post(
+        limited,
+        '/api/auth/mfa/totp/confirm',
+        { code: await codeAt(secret, limitedClock) },
+        user.auth,
+      );
+      expect(confirmed.statusCode).toBe(200);
+      limitedClock.advance(30);
+      // Forgiven: two more wrong codes and then the right one still fit in the budget of three.
+      for (let i = 0; i < 2; i += 1) {
+        const wrong = await post(
+          limited,
+          '/api/auth/mfa/totp/disable',
+          { code: '000000' },
+          user.auth,
+        );
+        expect(wrong.statusCode).toBe(401);
+      }
+      const disabled = await post(
+        limited,
+        '/api/auth/mfa/totp/disable',
+        { code: await codeAt(secret, limitedClock) },
+        user.auth,
+      );
+      expect(disabled.statusCode).toBe(204);
+      // And forgiven again: three wrong passwords are answered 401, not 429.
+      for (let i = 0; i < 3; i += 1) {
+        const wrong = await post(limited, '/api/auth/signin', {
+          email: user.email,
+          password: 'not-the-password-at-all',
+        });
+        expect(wrong.statusCode).toBe(401);
+      }
+    });
+  });
 });
