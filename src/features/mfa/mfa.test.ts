@@ -1,3 +1,4 @@
+import { decodeJwt } from 'jose';
 import { generate } from 'otplib';
 import { describe, expect, it } from 'vitest';
 import {
@@ -282,6 +283,66 @@ describe('MFA_REQUIRED_ROLES', () => {
       headers: admin.auth,
     });
     expect(allowed.statusCode).toBe(200);
+  });
+});
+
+describe('MFA_REQUIRED_ROLES in the access token', () => {
+  const rolesClaim = (accessToken: string) => decodeJwt(accessToken)['roles'] as string[];
+
+  async function forwardAuthRoles(instance: App, accessToken: string) {
+    const response = await instance.inject({
+      method: 'GET',
+      url: '/api/auth/verify',
+      headers: { authorization: `Bearer ${accessToken}` },
+    });
+    expect(response.statusCode).toBe(200);
+    return String(response.headers['x-user-roles']).split(',');
+  }
+
+  it('the roles claim and X-User-Roles lack the role until MFA is on; then refresh and sign-in carry it', async () => {
+    const {
+      app: strict,
+      deps: strictDeps,
+      clock: strictClock,
+    } = await startTestApp({ env: { MFA_REQUIRED_ROLES: 'admin' } });
+    const admin = await signedInAdmin(strict, strictDeps);
+    // The user object tells the truth; the claim, which others believe, waits for MFA.
+    expect(admin.tokens.user.roles).toContain('admin');
+    expect(rolesClaim(admin.tokens.access_token)).not.toContain('admin');
+    expect(await forwardAuthRoles(strict, admin.tokens.access_token)).not.toContain('admin');
+
+    const { secret } = json<{ secret: string }>(
+      await post(strict, '/api/auth/mfa/totp/setup', undefined, admin.auth),
+    );
+    const confirmed = await post(
+      strict,
+      '/api/auth/mfa/totp/confirm',
+      { code: await codeAt(secret, strictClock) },
+      admin.auth,
+    );
+    expect(confirmed.statusCode).toBe(200);
+
+    const refreshed = await post(strict, '/api/auth/refresh', {
+      refresh_token: admin.tokens.refresh_token,
+    });
+    expect(refreshed.statusCode).toBe(200);
+    const refreshedToken = json<TokenBody>(refreshed).access_token;
+    expect(rolesClaim(refreshedToken)).toContain('admin');
+    expect(await forwardAuthRoles(strict, refreshedToken)).toContain('admin');
+
+    strictClock.advance(30);
+    const mfaToken = await challenge(admin.email, GOOD_PASSWORD, strict);
+    const signedIn = await post(strict, '/api/auth/mfa/verify', {
+      mfa_token: mfaToken,
+      code: await codeAt(secret, strictClock),
+    });
+    expect(signedIn.statusCode).toBe(200);
+    expect(rolesClaim(json<TokenBody>(signedIn).access_token)).toContain('admin');
+  });
+
+  it('without MFA_REQUIRED_ROLES an admin token carries admin from the start', async () => {
+    const admin = await signedInAdmin(app, deps);
+    expect(rolesClaim(admin.tokens.access_token)).toContain('admin');
   });
 });
 

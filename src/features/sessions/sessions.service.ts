@@ -76,6 +76,7 @@ export interface SessionsServiceDeps {
     | 'refreshReuseInterval'
     | 'sessionMaxLifetime'
     | 'emailVerificationRequired'
+    | 'mfaRequiredRoles'
   >;
 }
 
@@ -242,9 +243,19 @@ export class SessionsService {
     };
   }
 
+  /**
+   * The `roles` claim leaves out MFA_REQUIRED_ROLES until the user has MFA on: gateways
+   * (X-User-Roles) and services verifying offline from the JWKS believe the claim, and must
+   * not grant those rights before this service would. A refresh re-reads the user, so the
+   * first refresh after enrolling carries the role.
+   */
   async signAccessToken(user: UserWithRoles, sessionId: string): Promise<string> {
+    const { mfaRequiredRoles } = this.deps.config;
+    const roles = user.mfa_enabled
+      ? user.roles
+      : user.roles.filter((role) => !mfaRequiredRoles.includes(role));
     return this.deps.tokens.sign(
-      { sub: user.id, sid: sessionId, email: user.email, roles: user.roles },
+      { sub: user.id, sid: sessionId, email: user.email, roles },
       this.deps.config.accessTokenTtl,
     );
   }
