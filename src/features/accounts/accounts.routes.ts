@@ -19,7 +19,7 @@ export const accountsRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (
         body: SignUpBody,
         response: {
           201: UserSchema,
-          ...problemResponses('validation_failed', 'weak_password', 'email_taken'),
+          ...problemResponses('validation_failed', 'weak_password', 'email_taken', 'rate_limited'),
         },
       },
     },

@@ -23,8 +23,28 @@ export interface EmailVerificationDeps {
 export class EmailVerificationService {
   constructor(private readonly deps: EmailVerificationDeps) {}
 
-  /** Issues a token and writes the verification mail, both in the caller's transaction. */
+  /**
+   * The sign-up's verification mail, in the account's transaction. Anyone can sign up, so it
+   * counts against the global mail cap (RATE_LIMIT_MAIL_PER_HOUR) like any mail a request
+   * causes; over the cap the 429 rolls the sign-up back and no account is left behind. (The
+   * recipient's own cap is moot: an address signs up once.)
+   */
   async sendWithin(trx: Db, user: Pick<UserWithRoles, 'id' | 'email' | 'name'>): Promise<void> {
+    await this.deps.limits.consume('mail_global', 'all');
+    await this.#writeWithin(trx, user);
+  }
+
+  /** A signed-in user asks for (another) verification mail; nothing is sent if already verified. */
+  async request(userId: string): Promise<void> {
+    const user = await this.deps.accounts.findUser(userId);
+    if (!user || !user.is_active) throw new AppError('unauthorized');
+    if (user.email_verified) return;
+    await this.deps.limits.consumeMail('verify_email', user.email);
+    await this.deps.db.transaction().execute((trx) => this.#writeWithin(trx, user));
+  }
+
+  /** Issues a token and writes the verification mail, both in the caller's transaction. */
+  async #writeWithin(trx: Db, user: Pick<UserWithRoles, 'id' | 'email' | 'name'>): Promise<void> {
     const { token, link } = await this.deps.emailTokens.issueLink(
       trx,
       { userId: user.id, email: user.email },
@@ -38,15 +58,6 @@ export class EmailVerificationService {
       token,
       expiresInHours: VERIFICATION_TTL_SECONDS / 3600,
     });
-  }
-
-  /** A signed-in user asks for (another) verification mail; nothing is sent if already verified. */
-  async request(userId: string): Promise<void> {
-    const user = await this.deps.accounts.findUser(userId);
-    if (!user || !user.is_active) throw new AppError('unauthorized');
-    if (user.email_verified) return;
-    await this.deps.limits.consumeMail('verify_email', user.email);
-    await this.deps.db.transaction().execute((trx) => this.sendWithin(trx, user));
   }
 
   /** Spends the token and marks the address verified — only if it is still the user's address. */

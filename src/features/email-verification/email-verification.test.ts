@@ -120,3 +120,41 @@ describe('EMAIL_VERIFICATION_REQUIRED=true', async () => {
     expect(admitted.statusCode).toBe(200);
   });
 });
+
+describe('sign-up mail and the global mail cap', async () => {
+  const capped = await startTestApp({
+    env: {
+      SMTP_URL: sink.url,
+      EMAIL_VERIFICATION_REQUIRED: 'true',
+      RATE_LIMIT: 'on',
+      RATE_LIMIT_MAIL_PER_HOUR: '1',
+    },
+  });
+  const signUpAs = (email: string) =>
+    capped.app.inject({
+      method: 'POST',
+      url: '/api/auth/signup',
+      payload: { email, password: GOOD_PASSWORD },
+    });
+
+  it('counts the verification mail: over the cap the sign-up is refused and creates nothing', async () => {
+    const first = uniqueEmail('capped');
+    expect((await signUpAs(first)).statusCode).toBe(201);
+    await sink.waitForMail((m) => m.to === first, 10_000);
+
+    const second = uniqueEmail('capped');
+    const refused = await signUpAs(second);
+    expect(refused.statusCode).toBe(429);
+    expect(json(refused)['code']).toBe('rate_limited');
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+    const { db } = capped.deps;
+    expect(await db.selectFrom('users').select('id').where('email', '=', second).execute()).toEqual(
+      [],
+    );
+    expect(
+      await db.selectFrom('mail_outbox').select('id').where('recipient', '=', second).execute(),
+    ).toEqual([]);
+    // Again 429, not 409 email_taken: the refused sign-up left no account behind.
+    expect(json(await signUpAs(second))['code']).toBe('rate_limited');
+  });
+});
