@@ -102,7 +102,9 @@ export function registerAuthentication(app: FastifyInstance, deps: Deps): void {
       };
     }
   });
-  app.addHook('preHandler', async (request) => {
+  // On request, before the body is read or validated: a caller without the right is told 401
+  // or 403 whatever they sent, and learns nothing of what the route would accept.
+  app.addHook('onRequest', async (request) => {
     const { auth, permission, role } = request.routeOptions.config;
     if (!auth && !permission && !role) return;
     const raw = readBearerToken(request);
@@ -120,9 +122,11 @@ export function registerAuthentication(app: FastifyInstance, deps: Deps): void {
     if (!token.sid) {
       // A service token: no session, and it acts only within its scopes on routes that
       // name a permission.
-      if (!permission || role)
+      if (!permission && !role)
         throw new AppError('unauthorized', 'A user access token is required');
       const scopes = await deps.services.serviceAccounts.assertTokenUsable(token);
+      if (role || !permission)
+        throw new AppError('forbidden', `Requires the role ${role}, which a service never holds`);
       if (!grants(scopes, permission))
         throw new AppError('forbidden', `The token's scope does not include ${permission}`);
       request.caller = { kind: 'service', id: token.sub, scopes };

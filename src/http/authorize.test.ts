@@ -116,8 +116,54 @@ describe('routes that declare a permission or a role', () => {
     const allowed = await get('/needs-permission', token);
     expect(allowed.statusCode).toBe(200);
     expect(json(allowed)).toEqual({ caller: 'service' });
-    expectProblem(await get('/needs-role', token), 401, 'unauthorized');
+    // Authenticated, but a service holds no role: forbidden, not unknown.
+    expectProblem(await get('/needs-role', token), 403, 'forbidden');
     expectProblem(await get('/needs-user', token), 401, 'unauthorized');
+  });
+});
+
+describe('rights are checked before the input is', () => {
+  // Whoever may not call a route is told so whatever they sent: a 400 would answer before the
+  // 401/403 and describe the route's input to anyone.
+  const badBody = { name: 5, permissions: 'all' };
+
+  it('401 without a token, whatever the body, query or path', async () => {
+    for (const request of [
+      { method: 'POST' as const, url: '/api/admin/roles', payload: badBody },
+      { method: 'GET' as const, url: '/api/admin/users?limit=100000&active=maybe' },
+      { method: 'GET' as const, url: '/api/admin/users/not-a-uuid' },
+      { method: 'DELETE' as const, url: '/api/auth/me' },
+      {
+        method: 'POST' as const,
+        url: '/api/admin/roles',
+        headers: { 'content-type': 'application/json' },
+        payload: '{"name":',
+      },
+    ]) {
+      expectProblem(await service.inject(request), 401, 'unauthorized');
+    }
+  });
+
+  it('403 for a signed-in user without the right, whatever the body', async () => {
+    const user = await signedInUser(service);
+    for (const request of [
+      { method: 'POST' as const, url: '/api/admin/roles', payload: badBody },
+      { method: 'PATCH' as const, url: '/api/admin/users/not-a-uuid', payload: { roles: 7 } },
+      { method: 'GET' as const, url: '/api/admin/audit-events?limit=-1' },
+    ]) {
+      expectProblem(await service.inject({ ...request, headers: user.auth }), 403, 'forbidden');
+    }
+  });
+
+  it('an admin with the same bad input is told what is wrong with it', async () => {
+    const admin = await signedInAdmin(service, deps);
+    const response = await service.inject({
+      method: 'POST',
+      url: '/api/admin/roles',
+      headers: admin.auth,
+      payload: badBody,
+    });
+    expectProblem(response, 400, 'validation_failed');
   });
 });
 
