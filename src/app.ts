@@ -103,6 +103,12 @@ export async function buildApp(
     reply.header('x-request-id', request.id);
     if (closing) throw new AppError('service_unavailable', 'The service is shutting down');
   });
+  // A request still in flight when shutdown begins is answered, then its connection closed
+  // once idle: left open (kept alive), it would hold the server's close until the client let
+  // go. A request already sent behind it on that connection is still answered (with a 503).
+  app.addHook('onResponse', async () => {
+    if (closing) setImmediate(() => app.server.closeIdleConnections());
+  });
   registerRequestMetrics(app, deps.metrics);
   registerValidators(app);
   registerStrictJsonParser(app);

@@ -1,9 +1,14 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { get as httpGet } from 'node:http';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createServer } from 'node:net';
 import { afterAll, describe, expect, it } from 'vitest';
 import { GOOD_PASSWORD, TEST_ENV, uniqueEmail } from './app.js';
+import { createDb } from '../src/db/create-db.js';
 import { createTestDatabase } from './db.js';
+import { startSmtpSink } from './smtp.js';
 
 // The built service, exactly as `npm start` runs it (`npm test` builds first).
 const MAIN = new URL('../dist/main.js', import.meta.url).pathname;
@@ -39,6 +44,19 @@ function startService(env: Record<string, string>): Started {
   return { child, stderr: () => stderr, exited };
 }
 
+/** GET over a new connection (no keep-alive pool): 'refused' when nothing listens any more. */
+function freshGet(url: string): Promise<number | 'refused'> {
+  return new Promise((resolve, reject) => {
+    const request = httpGet(url, { agent: false }, (response) => {
+      response.resume();
+      resolve(response.statusCode ?? 0);
+    });
+    request.on('error', (error: NodeJS.ErrnoException) =>
+      error.code === 'ECONNREFUSED' ? resolve('refused') : reject(error),
+    );
+  });
+}
+
 async function waitForHealth(base: string, started: Started): Promise<void> {
   const deadline = Date.now() + 60_000;
   while (Date.now() < deadline) {
@@ -53,7 +71,8 @@ async function waitForHealth(base: string, started: Started): Promise<void> {
   throw new Error('service did not become healthy');
 }
 
-describe('the service process', () => {
+// Each test starts the built service and migrates its database: slow on a loaded machine.
+describe('the service process', { timeout: 90_000 }, () => {
   it('is built', () => {
     expect(existsSync(MAIN)).toBe(true);
   });
@@ -111,5 +130,75 @@ describe('the service process', () => {
 
     started.child.kill('SIGTERM');
     expect(await started.exited).toBe(0);
+  });
+
+  it('on SIGTERM finishes the request and the mail in flight, refuses new connections, exits 0', async () => {
+    // A slow hash (about a second) keeps a sign-up in flight; a slow SMTP server keeps a mail
+    // in flight. On PGlite the service keeps its data on disk, so the test reads it after.
+    const sink = await startSmtpSink({ replyDelayMs: 1_500 });
+    const server = await createTestDatabase({ empty: true });
+    afterAll(() => server.drop());
+    const dataDir = mkdtempSync(join(tmpdir(), 'hyperion-shutdown-'));
+    afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+    const port = await freePort();
+    const base = `http://127.0.0.1:${port}`;
+    const started = startService({
+      ...TEST_ENV,
+      ARGON2_MEMORY_KIB: '19456',
+      ARGON2_ITERATIONS: '60',
+      MIGRATE_ON_START: 'true',
+      EMAIL_VERIFICATION_REQUIRED: 'true',
+      SMTP_URL: sink.url,
+      PORT: String(port),
+      ...(server.url ? { DATABASE_URL: server.url } : { DATA_DIR: dataDir }),
+    });
+    afterAll(() => started.child.kill('SIGKILL'));
+    await waitForHealth(base, started);
+    const signUp = (email: string) =>
+      fetch(`${base}/api/auth/signup`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ email, password: GOOD_PASSWORD }),
+      });
+
+    const first = uniqueEmail('first');
+    expect((await signUp(first)).status).toBe(201);
+    // The verification mail has reached the server, which holds its reply: a send in flight.
+    await sink.waitForMail((mail) => mail.to === first, 10_000);
+    const second = uniqueEmail('second');
+    const inFlight = signUp(second);
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const signalledAt = Date.now();
+    started.child.kill('SIGTERM');
+
+    expect((await inFlight).status).toBe(201);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    expect(await freshGet(`${base}/health`)).toBe('refused');
+    expect(await started.exited).toBe(0);
+    expect(Date.now() - signalledAt).toBeLessThan(10_000);
+
+    const db = await createDb(
+      server.target.kind === 'postgres'
+        ? server.target
+        : {
+            kind: 'embedded',
+            dataDir,
+          },
+    );
+    try {
+      const users = await db.selectFrom('users').select('email').orderBy('email').execute();
+      expect(users.map((user) => user.email).sort()).toEqual([first, second].sort());
+      const mails = await db
+        .selectFrom('mail_outbox')
+        .select(['recipient', 'sent_at', 'failed_at'])
+        .execute();
+      const byRecipient = new Map(mails.map((mail) => [mail.recipient, mail]));
+      // The send in flight finished and was recorded; the later mail waits for the next start.
+      expect(byRecipient.get(first)?.sent_at).not.toBeNull();
+      expect(byRecipient.get(second)).toMatchObject({ failed_at: null });
+      expect(sink.mailTo(first)).toHaveLength(1);
+    } finally {
+      await db.destroy();
+    }
   });
 });

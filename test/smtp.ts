@@ -39,7 +39,15 @@ export interface SmtpSink {
  * tests assert on mail that went through nodemailer and the wire, not through a mock.
  * Stopped after the file's tests.
  */
-export async function startSmtpSink(): Promise<SmtpSink> {
+export interface SmtpSinkOptions {
+  /**
+   * Holds the reply to each message this long after receiving it: a slow server, so that a
+   * test can act while a send is in flight (the message is in `messages` already).
+   */
+  replyDelayMs?: number;
+}
+
+export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<SmtpSink> {
   const messages: ReceivedMail[] = [];
   const arrivals = new EventEmitter();
   let server: SMTPServer | undefined;
@@ -66,7 +74,8 @@ export async function startSmtpSink(): Promise<SmtpSink> {
             // Recorded before the 250 reply, so a sender that saw success finds it here.
             messages.push(mail);
             arrivals.emit('mail', mail);
-            callback();
+            if (options.replyDelayMs) setTimeout(() => callback(), options.replyDelayMs);
+            else callback();
           })
           .catch((error: Error) => callback(error));
       },
