@@ -1,0 +1,226 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, totalmem } from 'node:os';
+import { join } from 'node:path';
+import type { HashCeiling } from './ceilings.js';
+import type { Measurement } from './load.js';
+import type { BenchSettings } from './settings.js';
+
+const RESULTS_DIR = new URL('./results/', import.meta.url).pathname;
+const MB = 1024 * 1024;
+
+/** What ran, on what, and what came out: the JSON file and the printed table. */
+export interface BenchResults {
+  startedAt: string;
+  finishedAt: string;
+  machine: {
+    cpuModel: string;
+    cores: number;
+    memoryMb: number;
+    node: string;
+    threadpoolSize: number;
+    /** 1-minute load average before and after: a busy machine means noisy figures. */
+    loadBefore: number;
+    loadAfter: number;
+  };
+  commit: string;
+  settings: Omit<BenchSettings, 'only' | 'adminDatabaseUrl'> & { only: string[] | null };
+  ceilings: { bareRoute: Measurement | undefined; hash: HashCeiling | undefined };
+  scenarios: Record<string, ScenarioEntry>;
+  rss: { peakSampledMb: number; peakKernelMb: number | undefined; samples: number };
+  targets: TargetResult[];
+  notes: string[];
+}
+
+export interface ScenarioEntry {
+  /** Users in the database while it ran. */
+  users: number;
+  measurement: Measurement;
+  /** Which ceiling the ratio is taken against. */
+  ceiling: 'bare route' | 'argon2 verify' | undefined;
+  ratio: number | undefined;
+}
+
+export interface TargetResult {
+  target: string;
+  measured: string;
+  /** null: the figures it needs were not measured in this run (BENCH_ONLY). */
+  pass: boolean | null;
+}
+
+export function commitDescription(): string {
+  try {
+    const head = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+    const dirty = execFileSync('git', ['status', '--porcelain', '--', 'src'], { encoding: 'utf8' });
+    return dirty.trim() ? `${head} (src modified)` : head;
+  } catch {
+    return 'unknown';
+  }
+}
+
+export function machineBefore(settings: BenchSettings): BenchResults['machine'] {
+  return {
+    cpuModel: cpus()[0]?.model ?? 'unknown',
+    cores: settings.cores,
+    memoryMb: Math.round(totalmem() / MB),
+    node: process.version,
+    threadpoolSize: settings.threadpoolSize,
+    loadBefore: loadavg()[0] ?? 0,
+    loadAfter: 0,
+  };
+}
+
+export function currentLoad(): number {
+  return loadavg()[0] ?? 0;
+}
+
+export function entry(
+  users: number,
+  measurement: Measurement,
+  ceiling: ScenarioEntry['ceiling'],
+  ceilings: BenchResults['ceilings'],
+): ScenarioEntry {
+  const limit = ceiling === 'bare route' ? ceilings.bareRoute?.rps : ceilings.hash?.rps;
+  return {
+    users,
+    measurement,
+    ceiling,
+    ratio: ceiling && limit ? measurement.rps / limit : undefined,
+  };
+}
+
+const pct = (value: number) => `${(value * 100).toFixed(1)}%`;
+const ms = (value: number) => `${value.toFixed(1)} ms`;
+
+/** Every target of the brief, checked against this run's own figures. */
+export function evaluateTargets(
+  scenarios: Record<string, ScenarioEntry>,
+  rssPeakMb: number,
+): TargetResult[] {
+  const results: TargetResult[] = [];
+  const ratioTarget = (name: string, label: string, min: number) => {
+    const ratio = scenarios[name]?.ratio;
+    results.push({
+      target: `${label} ≥ ${pct(min)}`,
+      measured: ratio === undefined ? 'not measured' : pct(ratio),
+      pass: ratio === undefined ? null : ratio >= min,
+    });
+  };
+  ratioTarget('verify', 'verify / bare route', 0.5);
+  ratioTarget('me', 'me / bare route', 0.3);
+  const refresh = scenarios['refresh']?.measurement.rps;
+  results.push({
+    target: 'refresh ≥ 2,000 req/s',
+    measured: refresh === undefined ? 'not measured' : `${Math.round(refresh)} req/s`,
+    pass: refresh === undefined ? null : refresh >= 2_000,
+  });
+  ratioTarget('signin', 'signin / argon2 verify rate', 0.85);
+  const health = scenarios['health during signin']?.measurement.p99Ms;
+  results.push({
+    target: '/health p99 < 25 ms while sign-in is saturated',
+    measured: health === undefined ? 'not measured' : ms(health),
+    pass: health === undefined ? null : health < 25,
+  });
+  for (const name of ['me', 'signin']) {
+    const small = scenarios[name];
+    const large = scenarios[`${name} (large)`];
+    const growth = small && large ? large.measurement.p99Ms / small.measurement.p99Ms : undefined;
+    results.push({
+      target: `${name} p99 with ${large?.users.toLocaleString('en') ?? 'many'} users ≤ 120% of ${small?.users.toLocaleString('en') ?? 'few'} users`,
+      measured:
+        growth === undefined || !small || !large
+          ? 'not measured'
+          : `${ms(large.measurement.p99Ms)} vs ${ms(small.measurement.p99Ms)} (${pct(growth)})`,
+      pass: growth === undefined ? null : growth <= 1.2,
+    });
+  }
+  results.push({
+    target: 'service peak RSS < 250 MB',
+    measured: `${rssPeakMb.toFixed(0)} MB`,
+    pass: rssPeakMb > 0 ? rssPeakMb < 250 : null,
+  });
+  return results;
+}
+
+function table(rows: string[][]): string {
+  const widths = rows[0]?.map((_, column) =>
+    Math.max(...rows.map((row) => row[column]?.length ?? 0)),
+  );
+  return rows
+    .map((row) =>
+      row
+        .map((cell, column) =>
+          column === 0 ? cell.padEnd(widths?.[column] ?? 0) : cell.padStart(widths?.[column] ?? 0),
+        )
+        .join('  '),
+    )
+    .join('\n');
+}
+
+export function formatResults(results: BenchResults): string {
+  const { bareRoute, hash } = results.ceilings;
+  const rows: string[][] = [
+    ['scenario', 'users', 'conns', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'errors', 'of ceiling'],
+  ];
+  if (bareRoute) rows.push(row('bare route (ceiling)', undefined, bareRoute, undefined));
+  if (hash)
+    rows.push([
+      'argon2 verify (ceiling)',
+      '-',
+      String(hash.concurrency),
+      hash.rps.toFixed(1),
+      hash.meanMs.toFixed(1),
+      '-',
+      '-',
+      '-',
+      '',
+    ]);
+  for (const [name, scenario] of Object.entries(results.scenarios))
+    rows.push(row(name, scenario.users, scenario.measurement, scenario));
+  const targets = results.targets.map((t) => [
+    t.pass === null ? 'n/a ' : t.pass ? 'PASS' : 'MISS',
+    t.target,
+    t.measured,
+  ]);
+  return [
+    table(rows),
+    '',
+    `service peak RSS: ${results.rss.peakSampledMb.toFixed(0)} MB sampled every 200 ms` +
+      (results.rss.peakKernelMb ? ` (kernel VmHWM ${results.rss.peakKernelMb.toFixed(0)} MB)` : ''),
+    '',
+    table(targets),
+    '',
+    ...results.notes.map((note) => `note: ${note}`),
+  ].join('\n');
+}
+
+function row(
+  name: string,
+  users: number | undefined,
+  m: Measurement,
+  scenario: ScenarioEntry | undefined,
+): string[] {
+  const ratio = scenario?.ratio;
+  return [
+    name,
+    users === undefined ? '-' : users.toLocaleString('en'),
+    String(m.connections),
+    m.rps >= 100 ? Math.round(m.rps).toString() : m.rps.toFixed(1),
+    m.p50Ms.toFixed(1),
+    m.p99Ms.toFixed(1),
+    String(m.non2xx),
+    String(m.errors),
+    ratio === undefined ? '' : `${pct(ratio)} of ${scenario?.ceiling ?? ''}`,
+  ];
+}
+
+/** bench/results/<timestamp>.json and bench/results/latest.json; returns the first path. */
+export function writeResults(results: BenchResults): string {
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  const stamp = results.startedAt.replace(/[:.]/g, '-');
+  const path = join(RESULTS_DIR, `${stamp}.json`);
+  const text = `${JSON.stringify(results, null, 2)}\n`;
+  writeFileSync(path, text);
+  writeFileSync(join(RESULTS_DIR, 'latest.json'), text);
+  return path;
+}
