@@ -249,6 +249,20 @@ describe('verification by the service is pinned', () => {
     }
   });
 
+  it('stops accepting a token it accepted before once its key has left the store', async () => {
+    // Verified tokens are remembered; the key that vouched for one is looked up every time.
+    const target = await startTestApp();
+    const { tokens } = await signedInUser(target.app);
+    expect((await me(target, tokens.access_token)).statusCode).toBe(200);
+    const oldKid = target.deps.keys.current.kid;
+    await target.deps.keys.rotate();
+    expect((await me(target, tokens.access_token)).statusCode).toBe(200);
+    await target.deps.db.deleteFrom('signing_keys').where('kid', '=', oldKid).execute();
+    await target.deps.keys.reload();
+    await expect401(target, tokens.access_token);
+    await target.close();
+  });
+
   it('answers token_expired from exp on, and never for a badly signed expired token', async () => {
     const { tokens } = await signedInUser(eddsa.app);
     const ttl = eddsa.config.accessTokenTtl;

@@ -39,8 +39,23 @@ export interface AccessTokenOptions {
   onIssued?: (kind: 'user' | 'service') => void;
 }
 
+/** A token whose signature and claims checked out, with the key that vouched for it. */
+interface VerifiedEntry {
+  token: VerifiedAccessToken;
+  kid: string;
+  algorithm: string;
+}
+
+// Tokens verified recently, by their exact text. A gateway sends the same access token with
+// every request of a session for ACCESS_TOKEN_TTL; checking its signature again each time
+// is the largest cost of forward auth (an Ed25519 verification costs more than the rest of
+// the request). Bounded, so memory stays flat: about 1 KB an entry.
+const VERIFIED_CACHE_MAX = 10_000;
+
 /** Signs and verifies the JWT access tokens that other services check offline from the JWKS. */
 export class AccessTokens {
+  readonly #verified = new Map<string, VerifiedEntry>();
+
   constructor(
     private readonly keys: SigningKeys,
     private readonly clock: Clock,
@@ -74,13 +89,17 @@ export class AccessTokens {
    * confusion (an RSA public key used as an HMAC secret) are refused.
    */
   async verify(token: string): Promise<VerifiedAccessToken> {
+    const remembered = await this.#fromCache(token);
+    if (remembered) return remembered;
     try {
+      let vouching: { kid: string; algorithm: string } | undefined;
       const { payload } = await jwtVerify(
         token,
         async (header) => {
           const key = header.kid ? await this.keys.findVerificationKey(header.kid) : undefined;
           if (!key || key.algorithm !== header.alg)
             throw new AppError('unauthorized', 'Unknown signing key');
+          vouching = { kid: key.kid, algorithm: key.algorithm };
           return key.key;
         },
         {
@@ -92,7 +111,9 @@ export class AccessTokens {
           requiredClaims: ['sub', 'iat', 'exp', 'jti'],
         },
       );
-      return toVerified(payload);
+      const verified = toVerified(payload);
+      if (vouching) this.#remember(token, { token: verified, ...vouching });
+      return copyOf(verified);
     } catch (error) {
       if (error instanceof joseErrors.JWTExpired)
         throw new AppError('token_expired', 'The access token has expired');
@@ -103,6 +124,44 @@ export class AccessTokens {
       throw new AppError('unauthorized', 'The access token is not valid');
     }
   }
+
+  /**
+   * A token verified before, re-checked for what can change since: its expiry (against the
+   * injected clock, exactly as jose checks `exp`) and whether its key still verifies (not
+   * retired past its window, not gone from the store). Only a full verification puts a
+   * token here, keyed by its whole text, so an altered token is never a hit. The session is
+   * still checked on every request by the caller: revocation stays immediate.
+   */
+  async #fromCache(token: string): Promise<VerifiedAccessToken | undefined> {
+    const entry = this.#verified.get(token);
+    if (!entry) return undefined;
+    // A known kid is a map lookup; an unknown one re-reads the store, whose failure the
+    // full verification below reports (503).
+    const key = await this.keys.findVerificationKey(entry.kid).catch(() => undefined);
+    if (!key || key.algorithm !== entry.algorithm) {
+      this.#verified.delete(token);
+      return undefined;
+    }
+    if (entry.token.exp <= toEpochSeconds(this.clock.now())) {
+      this.#verified.delete(token);
+      throw new AppError('token_expired', 'The access token has expired');
+    }
+    return copyOf(entry.token);
+  }
+
+  #remember(token: string, entry: VerifiedEntry): void {
+    if (this.#verified.size >= VERIFIED_CACHE_MAX) {
+      // Maps iterate in insertion order: drop the oldest entry.
+      const oldest = this.#verified.keys().next().value;
+      if (oldest !== undefined) this.#verified.delete(oldest);
+    }
+    this.#verified.set(token, entry);
+  }
+}
+
+/** Callers get their own copy: the cached one must not change under a later request. */
+function copyOf(token: VerifiedAccessToken): VerifiedAccessToken {
+  return { ...token, roles: [...token.roles] };
 }
 
 function toVerified(payload: JWTPayload): VerifiedAccessToken {
