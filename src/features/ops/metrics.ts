@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { resultWithin } from '../../lib/timeout.js';
 
 /** How a password sign-in ended: success, an MFA challenge, or the error code it was refused with. */
 export type SignInOutcome = 'success' | 'mfa_required' | string;
@@ -35,20 +36,6 @@ const HTTP_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1
 const HASH_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
 // A scrape must answer even when the database is slow; the depth is then left out.
 const SOURCE_TIMEOUT_MS = 1_000;
-
-async function withinTimeout<T>(work: Promise<T>): Promise<T | undefined> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<undefined>((resolve) => {
-    timer = setTimeout(() => resolve(undefined), SOURCE_TIMEOUT_MS);
-  });
-  try {
-    return await Promise.race([work, timeout]);
-  } catch {
-    return undefined;
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 /** The service's Prometheus metrics, one registry per app, exposed at /metrics. */
 export class Metrics implements MetricsRecorder {
@@ -115,7 +102,7 @@ export class Metrics implements MetricsRecorder {
         help: 'Mail in the outbox not yet sent (nor given up on)',
         registers: [this.registry],
         async collect() {
-          const depth = await withinTimeout(outboxDepth());
+          const depth = await resultWithin(outboxDepth(), SOURCE_TIMEOUT_MS);
           if (depth !== undefined) this.set(depth);
         },
       });

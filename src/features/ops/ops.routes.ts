@@ -3,6 +3,7 @@ import type { Redis } from 'ioredis';
 import { sql } from 'kysely';
 import { Type } from 'typebox';
 import type { Deps } from '../../deps.js';
+import { resultWithin } from '../../lib/timeout.js';
 
 const READY_TIMEOUT_MS = 2_000;
 
@@ -15,19 +16,14 @@ const ReadyResponse = Type.Object({
   }),
 });
 
-/** Resolves to 'ok' if the check answers in time, 'down' otherwise; never throws. */
+/** 'ok' if the check answers in time, 'down' otherwise; never throws. */
 async function probe(check: () => Promise<unknown>): Promise<'ok' | 'down'> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<'down'>((resolve) => {
-    timer = setTimeout(() => resolve('down'), READY_TIMEOUT_MS);
-  });
-  try {
-    return await Promise.race([check().then(() => 'ok' as const), timeout]);
-  } catch {
-    return 'down';
-  } finally {
-    clearTimeout(timer);
-  }
+  return (
+    (await resultWithin(
+      check().then(() => 'ok' as const),
+      READY_TIMEOUT_MS,
+    )) ?? 'down'
+  );
 }
 
 /**
