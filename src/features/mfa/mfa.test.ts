@@ -286,7 +286,12 @@ describe('MFA_REQUIRED_ROLES', () => {
   });
 });
 
-describe('MFA_REQUIRED_ROLES in the access token', () => {
+describe('MFA_REQUIRED_ROLES in the access token', async () => {
+  const {
+    app: strict,
+    deps: strictDeps,
+    clock: strictClock,
+  } = await startTestApp({ env: { MFA_REQUIRED_ROLES: 'admin' } });
   const rolesClaim = (accessToken: string) => decodeJwt(accessToken)['roles'] as string[];
 
   async function forwardAuthRoles(instance: App, accessToken: string) {
@@ -300,11 +305,6 @@ describe('MFA_REQUIRED_ROLES in the access token', () => {
   }
 
   it('the roles claim and X-User-Roles lack the role until MFA is on; then refresh and sign-in carry it', async () => {
-    const {
-      app: strict,
-      deps: strictDeps,
-      clock: strictClock,
-    } = await startTestApp({ env: { MFA_REQUIRED_ROLES: 'admin' } });
     const admin = await signedInAdmin(strict, strictDeps);
     // The user object tells the truth; the claim, which others believe, waits for MFA.
     expect(admin.tokens.user.roles).toContain('admin');
@@ -369,10 +369,14 @@ describe('wrong MFA codes count against the limits', () => {
     expect(blocked.statusCode).toBe(429);
   });
 
-  describe('at confirm and disable, which a stolen session could otherwise guess at', () => {
-    // Three failures per account and source: small enough to reach, the same counters as sign-in.
-    const limitedApp = () =>
-      startTestApp({ env: { RATE_LIMIT: 'on', RATE_LIMIT_SIGNIN_FAILURES: '3' } });
+  describe('at confirm and disable, which a stolen session could otherwise guess at', async () => {
+    // Three failures per account and source: small enough to reach, the same counters as
+    // sign-in. Each test has its own user, so its own counters.
+    const {
+      app: limited,
+      deps: limitedDeps,
+      clock: limitedClock,
+    } = await startTestApp({ env: { RATE_LIMIT: 'on', RATE_LIMIT_SIGNIN_FAILURES: '3' } });
     const expectRateLimited = (response: Awaited<ReturnType<typeof post>>) => {
       expect(response.statusCode).toBe(429);
       expect(json<ProblemBody>(response).code).toBe('rate_limited');
@@ -380,7 +384,6 @@ describe('wrong MFA codes count against the limits', () => {
     };
 
     it('wrong confirm codes count: beyond the limit even the right one gets 429', async () => {
-      const { app: limited, deps: limitedDeps, clock: limitedClock } = await limitedApp();
       const user = await signedInUser(limited);
       const { secret } = json<{ secret: string }>(
         await post(limited, '/api/auth/mfa/totp/setup', undefined, user.auth),
@@ -406,7 +409,6 @@ describe('wrong MFA codes count against the limits', () => {
     });
 
     it('wrong disable codes count like failed sign-ins: MFA stays on, sign-in is refused too', async () => {
-      const { app: limited, deps: limitedDeps, clock: limitedClock } = await limitedApp();
       const user = await enrolled(limited, limitedClock);
       for (let i = 0; i < 3; i += 1) {
         const wrong = await post(
@@ -441,7 +443,6 @@ describe('wrong MFA codes count against the limits', () => {
     });
 
     it('the right code forgives the wrong ones before it', async () => {
-      const { app: limited, clock: limitedClock } = await limitedApp();
       const user = await signedInUser(limited);
       const { secret } = json<{ secret: string }>(
         await post(limited, '/api/auth/mfa/totp/setup', undefined, user.auth),
