@@ -1,6 +1,7 @@
 import type { Db } from '../../db/create-db.js';
 import { type Actor, auditedBy } from '../../http/actor.js';
 import { AppError } from '../../errors.js';
+import type { ClientContext } from '../../lib/client.js';
 import type { AuditService } from '../audit/audit.service.js';
 import type { MailService } from '../mail/mail.service.js';
 import type { SessionsService } from '../sessions/sessions.service.js';
@@ -22,10 +23,10 @@ export interface AccountDeletionDeps {
 export class AccountDeletionService {
   constructor(private readonly deps: AccountDeletionDeps) {}
 
-  async deleteOwnAccount(userId: string, password: string): Promise<void> {
+  async deleteOwnAccount(userId: string, password: string, client: ClientContext): Promise<void> {
     const { accounts, audit, db, mail, sessions } = this.deps;
     const user = await accounts.getUser(userId);
-    if (!(await accounts.verifyPasswordOf(user.id, password))) {
+    if (!(await sessions.verifyPasswordCounted(user, password, client))) {
       throw new AppError('wrong_password', 'The password is wrong', [
         { field: 'password', message: 'is wrong' },
       ]);

@@ -91,3 +91,46 @@ describe('DELETE /api/auth/me', () => {
     expect(json(response)['code']).toBe('conflict');
   });
 });
+
+describe('a wrong password at DELETE /api/auth/me counts like a failed sign-in', async () => {
+  const limited = await startTestApp({
+    env: { RATE_LIMIT: 'on', RATE_LIMIT_SIGNIN_FAILURES: '3' },
+  });
+
+  it('beyond the limit 429, and nothing is deleted; the right password forgives', async () => {
+    const remove = (accessToken: string, password: string) =>
+      limited.app.inject({
+        method: 'DELETE',
+        url: '/api/auth/me',
+        headers: { authorization: `Bearer ${accessToken}` },
+        payload: { password },
+      });
+    const userExists = async (id: string) =>
+      (await limited.deps.db.selectFrom('users').select('id').where('id', '=', id).execute())
+        .length === 1;
+
+    const victim = await signedInUser(limited.app);
+    for (let i = 0; i < 3; i += 1)
+      expect((await remove(victim.tokens.access_token, 'not-my-password')).statusCode).toBe(400);
+    const blocked = await remove(victim.tokens.access_token, victim.password);
+    expect(blocked.statusCode).toBe(429);
+    expect(json(blocked)['code']).toBe('rate_limited');
+    expect(Number(blocked.headers['retry-after'])).toBeGreaterThan(0);
+    expect(await userExists(victim.user.id)).toBe(true);
+
+    // The right password forgives: two wrong, the right one, and the account's budget is whole.
+    const owner = await signedInUser(limited.app);
+    for (let i = 0; i < 2; i += 1)
+      expect((await remove(owner.tokens.access_token, 'not-my-password')).statusCode).toBe(400);
+    expect((await remove(owner.tokens.access_token, owner.password)).statusCode).toBe(204);
+    expect(await userExists(owner.user.id)).toBe(false);
+    for (let i = 0; i < 3; i += 1) {
+      const signin = await limited.app.inject({
+        method: 'POST',
+        url: '/api/auth/signin',
+        payload: { email: owner.email, password: 'not-my-password' },
+      });
+      expect(signin.statusCode).toBe(401);
+    }
+  });
+});

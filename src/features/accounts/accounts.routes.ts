@@ -58,7 +58,13 @@ export const accountsRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (
         body: DeleteAccountBody,
         response: {
           204: { type: 'null' },
-          ...problemResponses('validation_failed', 'wrong_password', 'unauthorized', 'conflict'),
+          ...problemResponses(
+            'validation_failed',
+            'wrong_password',
+            'unauthorized',
+            'conflict',
+            'rate_limited',
+          ),
         },
       },
     },
@@ -66,6 +72,7 @@ export const accountsRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (
       await deps.services.accountDeletion.deleteOwnAccount(
         requireAuth(request).userId,
         request.body.password,
+        clientContext(request),
       );
       return reply.status(204).send(null);
     },

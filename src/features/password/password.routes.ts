@@ -77,6 +77,7 @@ export const passwordRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (
             'weak_password',
             'wrong_password',
             'unauthorized',
+            'rate_limited',
           ),
         },
       },

@@ -127,7 +127,7 @@ export class PasswordService {
     origin: ClientContext,
   ): Promise<UserWithRoles> {
     const user = await this.deps.accounts.getUser(auth.userId);
-    if (!(await this.deps.accounts.verifyPasswordOf(user.id, currentPassword))) {
+    if (!(await this.deps.sessions.verifyPasswordCounted(user, currentPassword, origin))) {
       throw new AppError('wrong_password', 'The current password is wrong', [
         { field: 'current_password', message: 'is wrong' },
       ]);

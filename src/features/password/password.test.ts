@@ -176,6 +176,46 @@ describe('POST /api/auth/password/change', () => {
   });
 });
 
+describe('a wrong current password counts like a failed sign-in', async () => {
+  // Three failures per account and source: the sign-in counters, small enough to reach.
+  const limited = await startTestApp({
+    env: { RATE_LIMIT: 'on', RATE_LIMIT_SIGNIN_FAILURES: '3' },
+  });
+  const change = (accessToken: string, currentPassword: string) =>
+    limited.app.inject({
+      method: 'POST',
+      url: '/api/auth/password/change',
+      headers: { authorization: `Bearer ${accessToken}` },
+      payload: { current_password: currentPassword, new_password: 'brand-New-Passphrase-42' },
+    });
+  const signInWith = (email: string, password: string) =>
+    limited.app.inject({ method: 'POST', url: '/api/auth/signin', payload: { email, password } });
+
+  it('beyond the limit even the right password gets 429, and nothing changes', async () => {
+    const { tokens, user, email } = await signedInUser(limited.app);
+    for (let i = 0; i < 3; i += 1)
+      expect((await change(tokens.access_token, 'not-it-at-all')).statusCode).toBe(400);
+    const blocked = await change(tokens.access_token, GOOD_PASSWORD);
+    expect(blocked.statusCode).toBe(429);
+    expect(json(blocked)['code']).toBe('rate_limited');
+    expect(Number(blocked.headers['retry-after'])).toBeGreaterThan(0);
+    expect(await limited.deps.services.accounts.verifyPasswordOf(user.id, GOOD_PASSWORD)).toBe(
+      true,
+    );
+    // The same counters as sign-in.
+    expect((await signInWith(email, GOOD_PASSWORD)).statusCode).toBe(429);
+  });
+
+  it('the right password forgives the wrong ones before it', async () => {
+    const { tokens, email } = await signedInUser(limited.app);
+    for (let i = 0; i < 2; i += 1)
+      expect((await change(tokens.access_token, 'not-it-at-all')).statusCode).toBe(400);
+    expect((await change(tokens.access_token, GOOD_PASSWORD)).statusCode).toBe(200);
+    for (let i = 0; i < 3; i += 1)
+      expect((await signInWith(email, 'not-it-at-all')).statusCode).toBe(401);
+  });
+});
+
 describe('an SMTP server that is down for a while', () => {
   it('loses no mail: the reset request commits, and the mail arrives once the server is back', async () => {
     const { email } = await signUp(app);

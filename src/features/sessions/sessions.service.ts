@@ -181,6 +181,26 @@ export class SessionsService {
     await this.deps.limits.refund('signin_account', keys.account);
   }
 
+  /**
+   * A signed-in user's password typed again (password change, account deletion): to whoever
+   * holds a stolen session it is a way to guess the password, so it counts exactly like a
+   * sign-in — the same limits (429 beyond them), slower answers after the fifth failure from
+   * one source, forgiven when right.
+   */
+  async verifyPasswordCounted(
+    user: { id: string; email: string },
+    password: string,
+    client: ClientContext,
+  ): Promise<boolean> {
+    const reserved = await this.reserveFailure(user.email, client);
+    if (!(await this.deps.accounts.verifyPasswordOf(user.id, password))) {
+      await slowDownAfterFailures(reserved.fromSource);
+      return false;
+    }
+    await this.forgiveFailures(reserved);
+    return true;
+  }
+
   async #recordSignInFailure(
     userId: string | null,
     reason: string,
@@ -267,6 +287,8 @@ export class SessionsService {
    * both stay signed in); later it is reuse — a sign of theft — and the session is revoked.
    */
   async refresh(refreshToken: string, client: ClientContext): Promise<TokenGrant> {
+    const rotated = await this.#rotateUnspent(refreshToken, client);
+    if (rotated) return rotated;
     const outcome = await this.deps.db
       .transaction()
       .execute((trx) => this.#refreshInTransaction(trx, refreshToken, client));
@@ -336,6 +358,49 @@ export class SessionsService {
     const user = await this.deps.accounts.findUser(token.user_id, trx);
     if (!user || !user.is_active) return { kind: 'invalid' };
 
+    const { rotation, grant } = await this.#childOf(token, user, refreshToken, client, now);
+    await repo.rotateRefreshToken(trx, rotation);
+    return { kind: 'rotated', grant };
+  }
+
+  /**
+   * The common case, a live token never presented before, without a transaction: two reads,
+   * then one statement that spends the token only if it is still unspent and its session
+   * unrevoked, and writes the child and the session's new expiry with it (three round trips
+   * where the locked path takes eight). Anything else — unknown, spent, revoked, expired, a
+   * disabled user, or spent by a concurrent refresh in between — is left to the locked path,
+   * which alone tells a retry from reuse.
+   */
+  async #rotateUnspent(
+    refreshToken: string,
+    client: ClientContext,
+  ): Promise<TokenGrant | undefined> {
+    const now = this.deps.clock.now();
+    const token = await repo.findRefreshToken(this.deps.db, hashOpaqueToken(refreshToken));
+    if (
+      !token ||
+      token.spent_at !== null ||
+      token.revoked_at !== null ||
+      token.absolute_expires_at <= now ||
+      token.token_expires_at <= now ||
+      token.session_expires_at <= now
+    )
+      return undefined;
+    const user = await this.deps.accounts.findUser(token.user_id);
+    if (!user || !user.is_active) return undefined;
+    const { rotation, grant } = await this.#childOf(token, user, refreshToken, client, now);
+    return (await repo.rotateUnspentRefreshToken(this.deps.db, rotation)) ? grant : undefined;
+  }
+
+  /** The child pair of a rotation, and the writes that spend the parent for it. */
+  async #childOf(
+    token: repo.RefreshTokenWithSession,
+    user: UserWithRoles,
+    refreshToken: string,
+    client: ClientContext,
+    now: Date,
+  ): Promise<{ rotation: repo.Rotation; grant: TokenGrant }> {
+    const { config } = this.deps;
     const childToken = generateOpaqueToken();
     const accessToken = await this.signAccessToken(user, token.session_id);
     const sealed: SealedChild = {
@@ -344,7 +409,7 @@ export class SessionsService {
       accessExpiresAt: toEpochSeconds(now) + config.accessTokenTtl,
     };
     const slidingExpiry = addSeconds(now, config.refreshTokenTtl);
-    await repo.rotateRefreshToken(trx, {
+    const rotation: repo.Rotation = {
       parentHash: token.token_hash,
       childHash: hashOpaqueToken(childToken),
       childSealed: sealWithToken(refreshToken, sealed),
@@ -353,17 +418,15 @@ export class SessionsService {
       expiresAt:
         slidingExpiry < token.absolute_expires_at ? slidingExpiry : token.absolute_expires_at,
       client: { ip: client.ip, userAgent: trimUserAgent(client.userAgent) },
-    });
-    return {
-      kind: 'rotated',
-      grant: {
-        user,
-        sessionId: token.session_id,
-        accessToken,
-        refreshToken: childToken,
-        expiresIn: config.accessTokenTtl,
-      },
     };
+    const grant: TokenGrant = {
+      user,
+      sessionId: token.session_id,
+      accessToken,
+      refreshToken: childToken,
+      expiresIn: config.accessTokenTtl,
+    };
+    return { rotation, grant };
   }
 
   /** Refuses a token whose session was revoked or has ended, even while the JWT is unexpired. */
