@@ -36,6 +36,8 @@ async function enrolled(instance: App = app, at: Clock = clock) {
     user.auth,
   );
   expect(confirm.statusCode).toBe(200);
+  // Recovery codes are shown once: never kept by a browser or proxy.
+  expect(confirm.headers['cache-control']).toBe('no-store');
   const { recovery_codes } = json<{ recovery_codes: string[] }>(confirm);
   // The confirming code's time step is spent; the next sign-in uses a fresh one.
   at.advance(30);
@@ -45,6 +47,8 @@ async function enrolled(instance: App = app, at: Clock = clock) {
 async function challenge(email: string, password = GOOD_PASSWORD, instance: App = app) {
   const response = await post(instance, '/api/auth/signin', { email, password });
   expect(response.statusCode).toBe(200);
+  // The mfa_token is a credential for five minutes.
+  expect(response.headers['cache-control']).toBe('no-store');
   const body = json<{ mfa_required: boolean; mfa_token: string; access_token?: string }>(response);
   expect(body.mfa_required).toBe(true);
   expect(body.access_token).toBeUndefined();

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   GOOD_PASSWORD,
   type TokenBody,
+  auditEventsOf,
   json,
   signIn,
   signUp,
@@ -147,14 +148,23 @@ describe('POST /api/auth/password/change', () => {
   });
 
   it('sets the password, keeps this session, ends every other one and sends a notice', async () => {
-    const { tokens, email } = await signedInUser(app);
+    const { tokens, email, user } = await signedInUser(app);
     const other = await signIn(app, email, GOOD_PASSWORD);
     const response = await post(
       '/api/auth/password/change',
       { current_password: GOOD_PASSWORD, new_password: 'brand-New-Passphrase-42' },
-      { authorization: `Bearer ${tokens.access_token}` },
+      { authorization: `Bearer ${tokens.access_token}`, 'user-agent': 'changer/1.0' },
     );
     expect(response.statusCode).toBe(200);
+    const changed = await auditEventsOf(deps, user.id, 'password.changed');
+    expect(changed).toHaveLength(1);
+    expect(changed[0]).toMatchObject({
+      actor_id: user.id,
+      user_id: user.id,
+      ip: '127.0.0.1',
+      user_agent: 'changer/1.0',
+      outcome: 'success',
+    });
     expect((await me(tokens)).statusCode).toBe(200);
     expect((await me(other)).statusCode).toBe(401);
     await signIn(app, email, 'brand-New-Passphrase-42');

@@ -18,6 +18,8 @@ async function createAccount(scopes: string[], name = 'billing agent'): Promise<
     payload: { name, scopes },
   });
   expect(response.statusCode).toBe(201);
+  // The answer carries the only copy of the secret: no browser or proxy may keep it.
+  expect(response.headers['cache-control']).toBe('no-store');
   return json<Created>(response);
 }
 
