@@ -79,7 +79,12 @@ function toView(row: AuditEventRow): AuditEventView {
   };
 }
 
-/** The append-only audit trail: features record what happened; nothing updates a row. */
+/**
+ * The audit trail, append-only: features record what happened, and no event is changed
+ * afterwards — with one exception, erasure: when an account is deleted, `forgetPersonalData`
+ * blanks the address and user agent of the events it appears in. Events older than
+ * AUDIT_RETENTION are deleted.
+ */
 export class AuditService {
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<unknown> | undefined;

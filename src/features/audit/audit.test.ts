@@ -205,3 +205,37 @@ describe('retention', () => {
     expect(config.auditRetention).toBe(90 * 86_400);
   });
 });
+
+describe('the retention job', async () => {
+  const own = await startTestApp({ env: { AUDIT_RETENTION: '30d' } });
+  const stillThere = async (ids: string[]) =>
+    (
+      await own.deps.db.selectFrom('audit_events').select('id').where('id', 'in', ids).execute()
+    ).map((row) => row.id);
+
+  it('deletes expired events as soon as it starts, by the injected clock', async () => {
+    const { audit } = own.deps.services;
+    // The app's job already ran once at start; stopped, it runs again when started.
+    await audit.stopRetention();
+    const insert = async (at: Date) =>
+      (
+        await own.deps.db
+          .insertInto('audit_events')
+          .values({ type: 'user.signin', at, data: '{}' })
+          .returning('id')
+          .executeTakeFirstOrThrow()
+      ).id;
+    // A day old by the wall clock, 31 days by the service's clock: only the injected clock
+    // makes it expired.
+    const expired = await insert(new Date(own.clock.now().getTime() - 86_400_000));
+    own.clock.advance(30 * 86_400);
+    const kept = await insert(new Date(own.clock.now().getTime() - 29 * 86_400_000));
+
+    audit.startRetention();
+    const deadline = Date.now() + 10_000;
+    while (Date.now() < deadline && (await stillThere([expired])).length > 0)
+      await new Promise((resolve) => setTimeout(resolve, 25));
+    await audit.stopRetention();
+    expect(await stillThere([expired, kept])).toEqual([kept]);
+  });
+});
