@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { type TokenBody, json, signedInUser, startTestApp } from '../../../test/app.js';
 import { hashOpaqueToken } from '../../crypto/opaque-token.js';
+import { rotateUnspentRefreshToken } from './sessions.repository.js';
 
 const { app, deps, clock } = await startTestApp();
 
@@ -140,6 +141,51 @@ describe('POST /api/auth/refresh', () => {
       .set({ is_active: false })
       .where('id', '=', user.id)
       .execute();
+    expect((await refresh(tokens.refresh_token)).statusCode).toBe(401);
+  });
+});
+
+describe('rotating an unspent refresh token in one statement', () => {
+  const rotationOf = async (refreshToken: string, childHash: string) => {
+    const session = await sessionOf(refreshToken);
+    const now = clock.now();
+    return {
+      parentHash: hashOpaqueToken(refreshToken),
+      childHash,
+      childSealed: 'sealed',
+      sessionId: session.id,
+      now,
+      expiresAt: new Date(now.getTime() + 60_000),
+      client: { ip: null, userAgent: null },
+    };
+  };
+  const rowExists = async (tokenHash: string) =>
+    (await deps.db
+      .selectFrom('refresh_tokens')
+      .select('token_hash')
+      .where('token_hash', '=', tokenHash)
+      .executeTakeFirst()) !== undefined;
+
+  // The race it settles: a concurrent refresh or a sign-out lands between the unlocked read
+  // and the write. The write itself must then spend nothing, so the locked path decides.
+  it('spends nothing and stores no child once the token is spent', async () => {
+    const { tokens } = await signedInUser(app);
+    expect((await refresh(tokens.refresh_token)).statusCode).toBe(200);
+    const rotation = await rotationOf(tokens.refresh_token, hashOpaqueToken('late-child'));
+    expect(await rotateUnspentRefreshToken(deps.db, rotation)).toBe(false);
+    expect(await rowExists(rotation.childHash)).toBe(false);
+  });
+
+  it('spends nothing and stores no child once the session is revoked', async () => {
+    const { tokens } = await signedInUser(app);
+    const rotation = await rotationOf(tokens.refresh_token, hashOpaqueToken('revoked-child'));
+    await deps.db
+      .updateTable('sessions')
+      .set({ revoked_at: clock.now(), revoked_reason: 'signout' })
+      .where('id', '=', rotation.sessionId)
+      .execute();
+    expect(await rotateUnspentRefreshToken(deps.db, rotation)).toBe(false);
+    expect(await rowExists(rotation.childHash)).toBe(false);
     expect((await refresh(tokens.refresh_token)).statusCode).toBe(401);
   });
 });

@@ -1,3 +1,4 @@
+import { sql } from 'kysely';
 import type { Db } from '../../db/create-db.js';
 import { newestFirstPage } from '../../db/keyset.js';
 import type { SessionRow } from '../../db/database.js';
@@ -68,15 +69,8 @@ export interface RefreshTokenWithSession {
   revoked_at: Date | null;
 }
 
-/**
- * Finds a refresh token and its session, locking the token row until the transaction
- * ends: concurrent refreshes of one token take turns instead of racing.
- */
-export async function lockRefreshToken(
-  trx: Db,
-  tokenHash: string,
-): Promise<RefreshTokenWithSession | undefined> {
-  return trx
+function selectRefreshToken(db: Db, tokenHash: string) {
+  return db
     .selectFrom('refresh_tokens as rt')
     .innerJoin('sessions as s', 's.id', 'rt.session_id')
     .select([
@@ -90,9 +84,26 @@ export async function lockRefreshToken(
       's.absolute_expires_at',
       's.revoked_at',
     ])
-    .where('rt.token_hash', '=', tokenHash)
-    .forUpdate('rt')
-    .executeTakeFirst();
+    .where('rt.token_hash', '=', tokenHash);
+}
+
+/** A refresh token and its session, unlocked (see rotateUnspentRefreshToken). */
+export async function findRefreshToken(
+  db: Db,
+  tokenHash: string,
+): Promise<RefreshTokenWithSession | undefined> {
+  return selectRefreshToken(db, tokenHash).executeTakeFirst();
+}
+
+/**
+ * Finds a refresh token and its session, locking the token row until the transaction
+ * ends: concurrent refreshes of one token take turns instead of racing.
+ */
+export async function lockRefreshToken(
+  trx: Db,
+  tokenHash: string,
+): Promise<RefreshTokenWithSession | undefined> {
+  return selectRefreshToken(trx, tokenHash).forUpdate('rt').executeTakeFirst();
 }
 
 export interface Rotation {
@@ -135,6 +146,40 @@ export async function rotateRefreshToken(trx: Db, rotation: Rotation): Promise<v
     })
     .where('id', '=', rotation.sessionId)
     .execute();
+}
+
+/**
+ * rotateRefreshToken as one statement, outside any transaction: spends the parent only if
+ * it is still unspent and its session unrevoked — the row lock the update takes makes a
+ * concurrent refresh of the same token wait and then find it spent — and only then stores
+ * the child and slides the session. False if it spent nothing (and so wrote nothing).
+ */
+export async function rotateUnspentRefreshToken(db: Db, rotation: Rotation): Promise<boolean> {
+  const result = await sql<{ spent: number }>`
+    with spent as (
+      update refresh_tokens
+         set spent_at = ${rotation.now}, replaced_by = ${rotation.childHash},
+             child_sealed = ${rotation.childSealed}
+       where token_hash = ${rotation.parentHash}
+         and session_id = ${rotation.sessionId}
+         and spent_at is null
+         and exists (
+           select 1 from sessions s where s.id = refresh_tokens.session_id and s.revoked_at is null
+         )
+      returning session_id
+    ), child as (
+      insert into refresh_tokens (token_hash, session_id, created_at, expires_at)
+      select ${rotation.childHash}::text, session_id, ${rotation.now}::timestamptz,
+             ${rotation.expiresAt}::timestamptz
+        from spent
+    ), slid as (
+      update sessions
+         set last_used_at = ${rotation.now}, expires_at = ${rotation.expiresAt},
+             ip = ${rotation.client.ip}, user_agent = ${rotation.client.userAgent}
+       where id in (select session_id from spent)
+    )
+    select count(*)::int as spent from spent`.execute(db);
+  return (result.rows[0]?.spent ?? 0) > 0;
 }
 
 /** Revokes sessions that are still live; returns the ids it revoked. */
