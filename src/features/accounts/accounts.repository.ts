@@ -109,14 +109,19 @@ export async function findRolePermissionsForUser(
   };
 }
 
+/** The effective roles of the `users` row of the query, sorted as findRolesOfUsers sorts them. */
+const EFFECTIVE_ROLES = sql<string[]>`array(
+  select r.role_name from user_effective_roles r where r.user_id = users.id order by r.role_name
+)`;
+
+/** A user with their roles in one round trip: read on every GET /me and every refresh. */
 export async function findUserById(db: Db, userId: string): Promise<UserWithRoles | undefined> {
-  const user = await db
+  return db
     .selectFrom('users')
     .select(USER_COLUMNS)
+    .select(EFFECTIVE_ROLES.as('roles'))
     .where('id', '=', userId)
     .executeTakeFirst();
-  if (!user) return undefined;
-  return { ...user, roles: await findRoleNamesForUser(db, userId) };
 }
 
 export async function findUserRowByEmail(db: Db, email: string): Promise<UserRow | undefined> {
