@@ -161,6 +161,62 @@ describe('GET /api/admin/users', () => {
     expect(pages).toBe(5);
   });
 
+  it('pages without skipping or repeating while sign-ups run at the same time', async () => {
+    const tag = `cc${Date.now().toString(36)}`;
+    const before: string[] = [];
+    for (let i = 0; i < 10; i += 1) {
+      clock.advance(1);
+      before.push((await signUp(app, { name: `${tag} ${i}` })).user.id);
+    }
+    // Some at one instant: only the id orders them.
+    const sameInstant = await Promise.all(
+      [1, 2, 3].map(() => signUp(app, { name: `${tag} same` })),
+    );
+    before.push(...sameInstant.map((created) => created.user.id));
+
+    let walking = true;
+    const walk = async () => {
+      const seen: string[] = [];
+      let cursor: string | null = null;
+      let pages = 0;
+      try {
+        do {
+          const query: string = `?q=${tag}&limit=3${cursor ? `&cursor=${cursor}` : ''}`;
+          const response = await list(query);
+          expect(response.statusCode).toBe(200);
+          const page: Page = json<Page>(response);
+          seen.push(...page.items.map((user) => user.id));
+          cursor = page.next_cursor;
+          pages += 1;
+          // Bounded: a cursor that never ends fails the test instead of hanging it.
+        } while (cursor && pages < 100);
+      } finally {
+        walking = false;
+      }
+      return seen;
+    };
+    // Sign-ups until the walk is over: one writer moves time on, the other signs up at the
+    // instant the clock shows (a tie with existing users, broken by the id).
+    const signUpWhileWalking = async (advance: boolean) => {
+      let count = 0;
+      while (walking && count < 50) {
+        if (advance) clock.advance(1);
+        await signUp(app, { name: `${tag} during` });
+        count += 1;
+      }
+      return count;
+    };
+    const [seen, advancing, tying] = await Promise.all([
+      walk(),
+      signUpWhileWalking(true),
+      signUpWhileWalking(false),
+    ]);
+
+    expect(advancing + tying).toBeGreaterThan(0);
+    expect(new Set(seen).size).toBe(seen.length);
+    expect(seen.filter((id) => before.includes(id)).sort()).toEqual([...before].sort());
+  });
+
   it('lists never carry a password hash', async () => {
     const response = await list('?limit=100');
     expect(response.body).not.toMatch(/argon2|password_hash|\$2[aby]\$/);
