@@ -57,7 +57,12 @@ const GUARDED_TABLES = [
   'mail_outbox',
   'mfa_totp',
   'mfa_recovery_codes',
+  'mfa_challenges',
   'signing_keys',
+  // Refusals that are audited (a failed sign-in, a wrong MFA code, a replayed refresh token)
+  // need a well-formed request about a real account, session or challenge, which hostile
+  // input never is: a malformed or unknown one is refused before anything is recorded.
+  'audit_events',
 ] as const;
 
 async function snapshot(): Promise<string> {
