@@ -1,12 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
-import { afterAll } from 'vitest';
 import { buildApp } from '../src/app.js';
 import { type Config, loadConfig } from '../src/config/config.js';
 import { type Deps, createDeps } from '../src/deps.js';
 import { ManualClock } from '../src/lib/clock.js';
 import { type TestDatabase, createTestDatabase } from './db.js';
+import { cleanUpAfter } from './cleanup.js';
 
 /** Settings every test app starts from: fast (but real) argon2, quiet logs. */
 export const TEST_ENV: Readonly<Record<string, string>> = {
@@ -84,7 +84,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     await deps.close();
     if (!options.database) await database.drop();
   };
-  afterAll(close);
+  cleanUpAfter(close);
   return { app, deps, config, clock, database, logs, close };
 }
 

@@ -2,10 +2,10 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { afterAll } from 'vitest';
 import type { CliIo } from '../src/cli/cli.js';
 import { TEST_ENV } from './app.js';
 import { createTestDatabase } from './db.js';
+import { cleanUpAfter } from './cleanup.js';
 
 export interface Captured extends CliIo {
   stdout: string[];
@@ -32,9 +32,9 @@ export function capture(stdin = ''): Captured {
  */
 export async function blankDatabaseEnv(): Promise<Record<string, string>> {
   const database = await createTestDatabase({ empty: true });
-  afterAll(() => database.drop());
+  cleanUpAfter(() => database.drop());
   if (database.url) return { ...TEST_ENV, DATABASE_URL: database.url };
   const dir = await mkdtemp(join(tmpdir(), 'hyperion-cli-'));
-  afterAll(() => rm(dir, { recursive: true, force: true }));
+  cleanUpAfter(() => rm(dir, { recursive: true, force: true }));
   return { ...TEST_ENV, DATA_DIR: dir };
 }

@@ -4,11 +4,12 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createServer } from 'node:net';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { GOOD_PASSWORD, TEST_ENV, uniqueEmail } from './app.js';
 import { createDb } from '../src/db/create-db.js';
 import { createTestDatabase } from './db.js';
 import { startSmtpSink } from './smtp.js';
+import { cleanUpAfter } from './cleanup.js';
 
 // The built service, exactly as `npm start` runs it (`npm test` builds first).
 const MAIN = new URL('../dist/main.js', import.meta.url).pathname;
@@ -90,7 +91,7 @@ describe('the service process', { timeout: 90_000 }, () => {
 
   it('serves sign-up → sign-in → me, bootstraps the admin, and exits cleanly on SIGTERM', async () => {
     const database = await createTestDatabase({ empty: true });
-    afterAll(() => database.drop());
+    cleanUpAfter(() => database.drop());
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
     const adminEmail = uniqueEmail('root');
@@ -102,7 +103,7 @@ describe('the service process', { timeout: 90_000 }, () => {
       ADMIN_EMAIL: adminEmail,
       ADMIN_PASSWORD: 'Bootstrap-Admin-2026',
     });
-    afterAll(() => started.child.kill('SIGKILL'));
+    cleanUpAfter(() => started.child.kill('SIGKILL'));
     await waitForHealth(base, started);
 
     const post = (path: string, body: object) =>
@@ -137,9 +138,9 @@ describe('the service process', { timeout: 90_000 }, () => {
     // in flight. On PGlite the service keeps its data on disk, so the test reads it after.
     const sink = await startSmtpSink({ replyDelayMs: 1_500 });
     const server = await createTestDatabase({ empty: true });
-    afterAll(() => server.drop());
+    cleanUpAfter(() => server.drop());
     const dataDir = mkdtempSync(join(tmpdir(), 'hyperion-shutdown-'));
-    afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
+    cleanUpAfter(() => rmSync(dataDir, { recursive: true, force: true }));
     const port = await freePort();
     const base = `http://127.0.0.1:${port}`;
     const started = startService({
@@ -152,7 +153,7 @@ describe('the service process', { timeout: 90_000 }, () => {
       PORT: String(port),
       ...(server.url ? { DATABASE_URL: server.url } : { DATA_DIR: dataDir }),
     });
-    afterAll(() => started.child.kill('SIGKILL'));
+    cleanUpAfter(() => started.child.kill('SIGKILL'));
     await waitForHealth(base, started);
     const signUp = (email: string) =>
       fetch(`${base}/api/auth/signup`, {

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { simpleParser } from 'mailparser';
 import { SMTPServer } from 'smtp-server';
-import { afterAll } from 'vitest';
+import { cleanUpAfter } from './cleanup.js';
 
 /** One message as the sink received it. */
 export interface ReceivedMail {
@@ -134,6 +134,6 @@ export async function startSmtpSink(options: SmtpSinkOptions = {}): Promise<Smtp
     },
   };
   await listen();
-  afterAll(() => sink.stop());
+  cleanUpAfter(() => sink.stop());
   return sink;
 }

@@ -5,12 +5,13 @@ import {
   decodeProtectedHeader,
   jwtVerify,
 } from 'jose';
-import { afterAll, describe, expect, it, vi } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { type TestApp, json, signedInUser, startTestApp } from '../../test/app.js';
 import { createTestDatabase } from '../../test/db.js';
 import type { Db } from '../db/create-db.js';
 import { ManualClock } from '../lib/clock.js';
 import { KEY_REFRESH_INTERVAL_SECONDS, RETIRED_KEY_MARGIN_SECONDS } from './signing-keys.js';
+import { cleanUpAfter } from '../../test/cleanup.js';
 
 const first = await startTestApp();
 const second = await startTestApp({ database: first.database, clock: first.clock });
@@ -36,7 +37,7 @@ const kidOf = (token: string) => decodeProtectedHeader(token).kid;
 /** A migrated database with no key yet, dropped after the file (its apps only borrow it). */
 async function freshDatabase() {
   const database = await createTestDatabase();
-  afterAll(() => database.drop());
+  cleanUpAfter(() => database.drop());
   return database;
 }
 

@@ -1,11 +1,12 @@
 import { sql } from 'kysely';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { TEST_ENV } from '../../test/app.js';
 import { createTestDatabase } from '../../test/db.js';
 import { loadConfig } from '../config/config.js';
 import { createDeps } from '../deps.js';
 import { migrateToLatest } from './migrate.js';
 import { migrations } from './migrations/index.js';
+import { cleanUpAfter } from '../../test/cleanup.js';
 
 const migrationNames = Object.keys(migrations).sort();
 
@@ -16,7 +17,7 @@ describe('migrations', () => {
 
   it('bring a blank database up to date once; a second run finds nothing to do', async () => {
     const database = await createTestDatabase({ empty: true });
-    afterAll(() => database.drop());
+    cleanUpAfter(() => database.drop());
     const db = await database.open();
     expect(await migrateToLatest(db)).toEqual(migrationNames);
     expect(await migrateToLatest(db)).toEqual([]);
@@ -26,7 +27,7 @@ describe('migrations', () => {
 
   it('are safe when two instances start on the same blank database at once', async () => {
     const database = await createTestDatabase({ empty: true });
-    afterAll(() => database.drop());
+    cleanUpAfter(() => database.drop());
     // Two connection pools on a server (two processes' worth); PGlite shares its one engine.
     const [first, second] = [await database.open(), await database.open()];
     const config = loadConfig({ ...TEST_ENV, MIGRATE_ON_START: 'true' });
@@ -34,7 +35,7 @@ describe('migrations', () => {
       createDeps(config, { db: first }),
       createDeps(config, { db: second }),
     ]);
-    afterAll(async () => {
+    cleanUpAfter(async () => {
       await a.close();
       await b.close();
     });
@@ -54,7 +55,7 @@ describe('migrations', () => {
 
   it('enforce case-insensitive e-mail uniqueness in the database itself', async () => {
     const database = await createTestDatabase();
-    afterAll(() => database.drop());
+    cleanUpAfter(() => database.drop());
     const db = await database.open();
     await db
       .insertInto('users')
