@@ -39,4 +39,30 @@ describe('the hasher', () => {
     expect(check).toEqual({ ok: true, needsRehash: true });
     expect((await hasher.verify(await hasher.hash('new'), 'new')).needsRehash).toBe(false);
   });
+
+  it('runs no more hashes and verifications at once than its concurrency, and all of them', async () => {
+    const params = { memoryKib: 1024, iterations: 1, parallelism: 1 };
+    const limited = await createPasswordHasher(params, { concurrency: 2 });
+    const spans: { start: number; end: number }[] = [];
+    limited.onTiming = (_operation, ms) => {
+      const end = performance.now();
+      spans.push({ start: end - ms, end });
+    };
+    const hash = await limited.hash('queued-password');
+    spans.length = 0;
+    const checks = await Promise.all([
+      ...Array.from({ length: 5 }, () => limited.verify(hash, 'queued-password')),
+      limited.verifyDummy('queued-password').then(() => ({ ok: false, needsRehash: false })),
+      limited.hash('another-password').then(() => ({ ok: true, needsRehash: false })),
+    ]);
+    expect(checks.filter((check) => check.ok)).toHaveLength(6);
+    expect(spans).toHaveLength(7);
+    // At any span's start, at most one other span is under way.
+    for (const span of spans) {
+      const overlapping = spans.filter(
+        (other) => other !== span && other.start < span.start && other.end > span.start,
+      );
+      expect(overlapping.length).toBeLessThanOrEqual(1);
+    }
+  });
 });
