@@ -33,8 +33,8 @@ export async function measureBareRoute(options: {
 
 /**
  * The hashing limit: argon2.verify in a closed loop, `concurrency` at a time. The native
- * addon runs on libuv's pool, so `concurrency` = the pool size (what the service can run at
- * once) keeps every worker busy; on fewer cores than workers the cores are the bound.
+ * addon runs on libuv's pool; one verification per core (within the pool) keeps every core
+ * busy, and more would only time-share them.
  */
 export async function measureHashRate(options: {
   concurrency: number;

@@ -142,17 +142,21 @@ export function evaluateTargets(
   return results;
 }
 
-function table(rows: string[][]): string {
-  const widths = rows[0]?.map((_, column) =>
+/** Rows as aligned columns: the first `leftColumns` padded on the right, numbers on the left. */
+function table(rows: string[][], leftColumns = 1): string {
+  const widths = (rows[0] ?? []).map((_, column) =>
     Math.max(...rows.map((row) => row[column]?.length ?? 0)),
   );
   return rows
     .map((row) =>
       row
         .map((cell, column) =>
-          column === 0 ? cell.padEnd(widths?.[column] ?? 0) : cell.padStart(widths?.[column] ?? 0),
+          column < leftColumns
+            ? cell.padEnd(widths[column] ?? 0)
+            : cell.padStart(widths[column] ?? 0),
         )
-        .join('  '),
+        .join('  ')
+        .trimEnd(),
     )
     .join('\n');
 }
@@ -188,7 +192,7 @@ export function formatResults(results: BenchResults): string {
     `service peak RSS: ${results.rss.peakSampledMb.toFixed(0)} MB sampled every 200 ms` +
       (results.rss.peakKernelMb ? ` (kernel VmHWM ${results.rss.peakKernelMb.toFixed(0)} MB)` : ''),
     '',
-    table(targets),
+    table(targets, 3),
     '',
     ...results.notes.map((note) => `note: ${note}`),
   ].join('\n');

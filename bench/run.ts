@@ -46,9 +46,9 @@ process.once('SIGINT', () => {
 });
 
 async function runCeilings(settings: BenchSettings): Promise<BenchResults['ceilings']> {
-  log(`ceiling: argon2id verify, ${settings.threadpoolSize} at a time`);
+  log(`ceiling: argon2id verify, ${settings.hashConcurrency} at a time`);
   const hash = await measureHashRate({
-    concurrency: settings.threadpoolSize,
+    concurrency: settings.hashConcurrency,
     duration: settings.hashDuration,
   });
   log(`  ${hash.rps.toFixed(1)} verifications/s (${hash.meanMs.toFixed(1)} ms each)`);

@@ -24,6 +24,11 @@ export interface BenchSettings {
   /** argon2 runs on libuv's pool: its size bounds how many hashes run at once, in both processes. */
   threadpoolSize: number;
   cores: number;
+  /**
+   * Verifications the hashing ceiling runs at once: every core busy, within the pool — what
+   * the service itself runs at most (its hasher queues the rest).
+   */
+  hashConcurrency: number;
 }
 
 function positiveNumber(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -63,6 +68,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): BenchSetting
   const adminUrl = new URL(databaseUrl);
   adminUrl.pathname = '/postgres';
   const only = env['BENCH_ONLY']?.trim();
+  const threadpoolSize = Math.round(positiveNumber(env, 'UV_THREADPOOL_SIZE', 4));
   return {
     duration,
     warmup: Math.min(2, Math.max(0.5, duration / 5)),
@@ -75,8 +81,9 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): BenchSetting
     redisUrl,
     cpuProfile: flag(env, 'BENCH_CPU_PROF'),
     only: only ? new Set(only.split(',').map((name) => name.trim())) : undefined,
-    threadpoolSize: Math.round(positiveNumber(env, 'UV_THREADPOOL_SIZE', 4)),
+    threadpoolSize,
     cores: availableParallelism(),
+    hashConcurrency: Math.min(threadpoolSize, availableParallelism()),
   };
 }
 
