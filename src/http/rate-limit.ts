@@ -8,16 +8,21 @@ declare module 'fastify' {
   }
 }
 
+// Reads (GET /me, /sessions, /verify) are left out: /verify is the check a gateway makes on
+// every request it forwards, from its own one address.
+const COUNTED_METHODS = ['POST', 'PUT', 'PATCH', 'DELETE'];
+
 /**
- * Every POST under /api/auth (sign-up, sign-in, refresh, token, password and e-mail flows,
- * and whatever joins them) is counted per source address before its body is even read.
+ * Every request that changes something under /api/auth (sign-up, sign-in, refresh, token,
+ * password and e-mail flows, MFA, sign-out, session and account deletion, and whatever joins
+ * them) is counted per source address before its body is even read.
  * The address is the peer's, or the one X-Forwarded-For names when the peer is a proxy
  * listed in TRUST_PROXY — so a client cannot choose its own key.
  */
 export function registerRateLimits(app: FastifyInstance, deps: Deps): void {
   app.addHook('onRoute', (route) => {
     const methods = Array.isArray(route.method) ? route.method : [route.method];
-    if (route.url.startsWith('/api/auth/') && methods.includes('POST'))
+    if (route.url.startsWith('/api/auth/') && methods.some((m) => COUNTED_METHODS.includes(m)))
       route.config = { ...route.config, rateLimit: 'auth' };
   });
   app.addHook('onRequest', async (request) => {

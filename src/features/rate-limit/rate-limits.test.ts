@@ -158,6 +158,42 @@ describe('auth requests per source address', () => {
     expect(health.statusCode).toBe(200);
   });
 
+  it('so are the other requests that change something: DELETE /me, DELETE /sessions/{id}', async () => {
+    const { app } = await startTestApp({ env: { ...ON, RATE_LIMIT_AUTH_PER_MINUTE: '2' } });
+    const { auth } = await signedInUser(app);
+    const from = '10.3.0.9';
+    const deleteSession = () =>
+      app.inject({
+        method: 'DELETE',
+        url: `/api/auth/sessions/${randomUUID()}`,
+        headers: auth,
+        remoteAddress: from,
+      });
+    expect((await deleteSession()).statusCode).toBe(404);
+    expect(
+      (
+        await app.inject({
+          method: 'DELETE',
+          url: '/api/auth/me',
+          headers: auth,
+          remoteAddress: from,
+          payload: { password: 'not-my-password' },
+        })
+      ).statusCode,
+    ).toBe(400);
+    expectLimited(await deleteSession());
+    // Reads stay free: the gateway's forward-auth check comes from one address.
+    for (let i = 0; i < 5; i += 1) {
+      const verify = await app.inject({
+        method: 'GET',
+        url: '/api/auth/verify',
+        headers: auth,
+        remoteAddress: from,
+      });
+      expect(verify.statusCode).toBe(200);
+    }
+  });
+
   it('password-reset requests per account and source are capped, alike for unknown addresses', async () => {
     const { app } = await startTestApp({ env: ON });
     const forgot = (email: string) =>
