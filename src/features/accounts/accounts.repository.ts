@@ -152,17 +152,19 @@ export async function emailExists(db: Db, email: string): Promise<boolean> {
 }
 
 /**
- * The only query that reads a password hash: the user and their hash, for checking a
- * password. Nothing else in the service selects `credentials.password_hash`.
+ * The only query that reads a password hash: the user (with roles, which a sign-in needs
+ * next) and their hash, for checking a password. Nothing else in the service selects
+ * `credentials.password_hash`.
  */
 export async function findUserWithPasswordHash(
   db: Db,
   by: { email: string } | { userId: string },
-): Promise<{ user: UserRow; passwordHash: string } | undefined> {
+): Promise<{ user: UserWithRoles; passwordHash: string } | undefined> {
   const row = await db
     .selectFrom('users')
     .innerJoin('credentials', 'credentials.user_id', 'users.id')
     .select([...USER_COLUMNS, 'credentials.password_hash'])
+    .select(EFFECTIVE_ROLES.as('roles'))
     .where((eb) => ('email' in by ? emailIs(eb, by.email) : eb('users.id', '=', by.userId)))
     .executeTakeFirst();
   if (!row) return undefined;

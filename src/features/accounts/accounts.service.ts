@@ -142,9 +142,7 @@ export class AccountsService {
    * A hash in an older form (bcrypt, weaker argon2) is replaced after a success.
    */
   async checkPassword(email: string, password: string): Promise<repo.UserWithRoles | undefined> {
-    const user = await this.#checkPasswordOf({ email: normalizeEmail(email) }, password);
-    if (!user) return undefined;
-    return { ...user, roles: await repo.findRoleNamesForUser(this.deps.db, user.id) };
+    return this.#checkPasswordOf({ email: normalizeEmail(email) }, password);
   }
 
   /**
@@ -154,7 +152,7 @@ export class AccountsService {
   async #checkPasswordOf(
     by: { email: string } | { userId: string },
     password: string,
-  ): Promise<UserRow | undefined> {
+  ): Promise<UserWithRoles | undefined> {
     const found = await repo.findUserWithPasswordHash(this.deps.db, by);
     if (!found) {
       await this.deps.hasher.verifyDummy(password);
