@@ -174,6 +174,12 @@ function describeNotes(results: BenchResults): string[] {
       'PostgreSQL and Redis: every figure, the ceilings included, carries that contention.',
     'Ratios are taken against ceilings measured in this same run, under the same conditions.',
   ];
+  const extra = Object.entries(results.settings.serviceEnv);
+  if (extra.length > 0)
+    notes.push(
+      `The service ran with ${extra.map(([name, value]) => `${name}=${value}`).join(' ')} ` +
+        '(BENCH_SERVICE_ENV), not as it ships.',
+    );
   if (results.machine.loadBefore > 0.5 || results.machine.loadAfter > results.machine.cores)
     notes.push(
       `The machine was not idle (1-min load ${results.machine.loadBefore.toFixed(2)} before, ` +
@@ -200,6 +206,7 @@ async function main(): Promise<void> {
     databaseUrl,
     redisUrl: settings.redisUrl,
     cpuProfile: settings.cpuProfile,
+    extraEnv: settings.serviceEnv,
   });
   running.add(service);
   const sampler = new RssSampler(service.pid);

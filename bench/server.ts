@@ -111,6 +111,8 @@ export interface ServiceOptions {
   databaseUrl: string;
   redisUrl: string;
   cpuProfile: boolean;
+  /** Runtime settings under test (BENCH_SERVICE_ENV); what follows it cannot be overridden. */
+  extraEnv: Record<string, string>;
 }
 
 /** Starts `node dist/main.js` on PostgreSQL and Redis (the scaled layout) and waits for /ready. */
@@ -126,6 +128,7 @@ export async function startService(options: ServiceOptions): Promise<RunningServ
     args,
     {
       ...baseEnv(),
+      ...options.extraEnv,
       HOST: '127.0.0.1',
       PORT: String(port),
       DATABASE_URL: options.databaseUrl,

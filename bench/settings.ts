@@ -29,6 +29,12 @@ export interface BenchSettings {
    * the service itself runs at most (its hasher queues the rest).
    */
   hashConcurrency: number;
+  /**
+   * Extra environment for the service process (BENCH_SERVICE_ENV="A=1 B=2"), to measure a
+   * deployment's runtime settings (allocator, V8 flags); recorded with the results. It
+   * cannot change what the bench itself sets (database, Redis, argon2 cost, rate limits).
+   */
+  serviceEnv: Record<string, string>;
 }
 
 function positiveNumber(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -49,6 +55,16 @@ function assertLoopback(name: string, url: URL): void {
 
 function flag(env: NodeJS.ProcessEnv, name: string): boolean {
   return ['1', 'true', 'yes', 'on'].includes(env[name]?.trim().toLowerCase() ?? '');
+}
+
+function readServiceEnv(text: string | undefined): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const pair of (text ?? '').trim().split(/\s+/).filter(Boolean)) {
+    const match = /^([A-Z_][A-Z0-9_]*)=(.*)$/.exec(pair);
+    if (!match?.[1]) throw new Error(`BENCH_SERVICE_ENV: expected NAME=value pairs, got "${pair}"`);
+    env[match[1]] = match[2] ?? '';
+  }
+  return env;
 }
 
 export function readSettings(env: NodeJS.ProcessEnv = process.env): BenchSettings {
@@ -84,6 +100,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): BenchSetting
     threadpoolSize,
     cores: availableParallelism(),
     hashConcurrency: Math.min(threadpoolSize, availableParallelism()),
+    serviceEnv: readServiceEnv(env['BENCH_SERVICE_ENV']),
   };
 }
 
