@@ -167,8 +167,9 @@ export class AccountsService {
     return found.user;
   }
 
-  async recordSignIn(userId: string, at: Date): Promise<void> {
-    await repo.updateLastSignIn(this.deps.db, userId, at);
+  /** Pass a transaction to make it part of the sign-in it records. */
+  async recordSignIn(userId: string, at: Date, db: Db = this.deps.db): Promise<void> {
+    await repo.updateLastSignIn(db, userId, at);
   }
 
   async adminExists(): Promise<boolean> {

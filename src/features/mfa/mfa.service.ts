@@ -151,14 +151,7 @@ export class MfaService {
     if (!(await repo.spendChallenge(db, tokenHash, clock.now())))
       throw new AppError('unauthorized', 'The MFA token is spent, expired or unknown');
     sessions.assertMaySignIn(user);
-    const grant = await sessions.startSession(user, client);
-    await audit.record({
-      type: 'user.signin',
-      actorId: userId,
-      userId,
-      ...client,
-      data: { session_id: grant.sessionId, mfa: factor },
-    });
+    const grant = await sessions.startSession(user, client, { mfa: factor });
     if (factor === 'recovery_code')
       await audit.record({
         type: 'mfa.recovery_code_used',

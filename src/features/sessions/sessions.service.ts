@@ -141,15 +141,7 @@ export class SessionsService {
       const challenge = await issueMfaChallenge(this.deps.db, user.id, this.deps.clock.now());
       return { mfaRequired: true, ...challenge };
     }
-    const grant = await this.startSession(user, client);
-    await this.deps.audit.record({
-      type: 'user.signin',
-      actorId: user.id,
-      userId: user.id,
-      ...client,
-      data: { session_id: grant.sessionId },
-    });
-    return grant;
+    return this.startSession(user, client);
   }
 
   /**
@@ -222,8 +214,16 @@ export class SessionsService {
     }
   }
 
-  /** Opens a session for a user whose identity is proven, and issues its first token pair. */
-  async startSession(user: UserWithRoles, client: ClientContext): Promise<TokenGrant> {
+  /**
+   * Opens a session for a user whose identity is proven, and issues its first token pair. The
+   * `user.signin` event (with `signInData`) and the account's last sign-in commit with the
+   * session: one commit instead of three, and no session without its audit record.
+   */
+  async startSession(
+    user: UserWithRoles,
+    client: ClientContext,
+    signInData: Record<string, unknown> = {},
+  ): Promise<TokenGrant> {
     const { config, clock, db } = this.deps;
     const now = clock.now();
     const refreshToken = generateOpaqueToken();
@@ -250,9 +250,19 @@ export class SessionsService {
           userAgent,
         });
       }
+      await this.deps.accounts.recordSignIn(user.id, now, trx);
+      await this.deps.audit.record(
+        {
+          type: 'user.signin',
+          actorId: user.id,
+          userId: user.id,
+          ...client,
+          data: { session_id: created.id, ...signInData },
+        },
+        trx,
+      );
       return created;
     });
-    await this.deps.accounts.recordSignIn(user.id, now);
     const signedIn = { ...user, last_signin_at: now };
     return {
       user: signedIn,

@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import {
   GOOD_PASSWORD,
   type TokenBody,
+  auditEventsOf,
   json,
   signIn,
   signUp,
@@ -76,6 +77,16 @@ describe('POST /api/auth/signin', () => {
       await deps.db.selectFrom('refresh_tokens').selectAll().execute(),
     );
     expect(everything).not.toContain(body.refresh_token);
+    // The sign-in's audit event and the account's last sign-in are stored with the session.
+    const events = await auditEventsOf(deps, user.id, 'user.signin');
+    expect(events.map((event) => event.data)).toEqual([{ session_id: sessions[0]!.id }]);
+    expect(events[0]).toMatchObject({ actor_id: user.id, user_agent: 'TestAgent/1.0' });
+    const storedUser = await deps.db
+      .selectFrom('users')
+      .select('last_signin_at')
+      .where('id', '=', user.id)
+      .executeTakeFirstOrThrow();
+    expect(storedUser.last_signin_at?.toISOString()).toBe(body.user.last_signin_at);
   });
 
   it('answers an unknown e-mail and a wrong password identically, after the same hashing work', async () => {
