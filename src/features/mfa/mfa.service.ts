@@ -7,7 +7,6 @@ import type { ClientContext } from '../../lib/client.js';
 import { type Clock, addSeconds, toEpochSeconds } from '../../lib/clock.js';
 import type { AccountsService } from '../accounts/accounts.service.js';
 import type { AuditService } from '../audit/audit.service.js';
-import { slowDownAfterFailures } from '../rate-limit/rate-limits.js';
 import type { SessionsService, TokenGrant } from '../sessions/sessions.service.js';
 import * as repo from './mfa.repository.js';
 
@@ -166,9 +165,7 @@ export class MfaService {
   /**
    * A code check as a counted attempt. Whoever holds a session (perhaps a stolen one) could
    * otherwise guess codes at the request rate; so a wrong code counts against the account's
-   * limits exactly like a wrong password (per account and per account and source, answered
-   * later after the fifth), the right one is forgiven, and beyond the limit the answer is 429
-   * before the code is even looked at.
+   * limits exactly like a wrong password (see SessionsService.countedAttempt).
    */
   async #countedCheck<T>(
     email: string,
@@ -176,16 +173,9 @@ export class MfaService {
     check: () => Promise<T | undefined>,
     onWrong?: () => Promise<void>,
   ): Promise<T> {
-    const { sessions } = this.deps;
-    const reserved = await sessions.reserveFailure(email, client);
-    const result = await check();
-    if (result === undefined) {
-      await onWrong?.();
-      await slowDownAfterFailures(reserved.fromSource);
-      throw invalidCode();
-    }
-    await sessions.forgiveFailures(reserved);
-    return result;
+    const found = await this.deps.sessions.countedAttempt(email, client, check, onWrong);
+    if (found === undefined) throw invalidCode();
+    return found;
   }
 
   /** A six-digit TOTP code (never one of an already used time step) or an unspent recovery code. */

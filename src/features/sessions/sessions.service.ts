@@ -120,17 +120,18 @@ export class SessionsService {
     password: string,
     client: ClientContext,
   ): Promise<TokenGrant | MfaChallenge> {
-    const reserved = await this.reserveFailure(email, client);
-    const user = await this.deps.accounts.checkPassword(email, password);
-    if (user) await this.forgiveFailures(reserved);
-    if (!user) {
-      // Which account was tried, if any, shows an admin who is under attack; looked up for
-      // every failure alike, so the answer's timing says nothing more.
-      const target = await this.deps.accounts.findUserByEmail(email);
-      await this.#recordSignInFailure(target?.id ?? null, 'invalid_credentials', client);
-      await slowDownAfterFailures(reserved.fromSource);
-      throw new AppError('invalid_credentials', 'The e-mail or password is wrong');
-    }
+    const user = await this.countedAttempt(
+      email,
+      client,
+      () => this.deps.accounts.checkPassword(email, password),
+      async () => {
+        // Which account was tried, if any, shows an admin who is under attack; looked up for
+        // every failure alike, so the answer's timing says nothing more.
+        const target = await this.deps.accounts.findUserByEmail(email);
+        await this.#recordSignInFailure(target?.id ?? null, 'invalid_credentials', client);
+      },
+    );
+    if (!user) throw new AppError('invalid_credentials', 'The e-mail or password is wrong');
     try {
       this.assertMaySignIn(user);
     } catch (error) {
@@ -150,7 +151,7 @@ export class SessionsService {
    * check and the count one atomic step, so parallel guesses cannot slip past the limit. An
    * unknown address is counted exactly like a known one. A success gives the count back.
    */
-  async reserveFailure(email: string, client: ClientContext): Promise<FailureKeys> {
+  async #reserveFailure(email: string, client: ClientContext): Promise<FailureKeys> {
     const { limits } = this.deps;
     const account = normalizeEmail(email).slice(0, 320);
     const accountSource = `${account}|${client.ip ?? 'unknown'}`;
@@ -168,7 +169,7 @@ export class SessionsService {
    * The right password from this source: its failures there are forgiven; the account's
    * count from all sources only gets this attempt back (others may still be guessing).
    */
-  async forgiveFailures(keys: FailureKeys): Promise<void> {
+  async #forgiveFailures(keys: FailureKeys): Promise<void> {
     await this.deps.limits.clear('signin_account_ip', keys.accountSource);
     await this.deps.limits.refund('signin_account', keys.account);
   }
@@ -184,13 +185,33 @@ export class SessionsService {
     password: string,
     client: ClientContext,
   ): Promise<boolean> {
-    const reserved = await this.reserveFailure(user.email, client);
-    if (!(await this.deps.accounts.verifyPasswordOf(user.id, password))) {
+    const right = await this.countedAttempt(user.email, client, async () =>
+      (await this.deps.accounts.verifyPasswordOf(user.id, password)) ? true : undefined,
+    );
+    return right === true;
+  }
+
+  /**
+   * One guess at an account's secret (a password, a TOTP or recovery code) as a counted
+   * attempt: counted against the account's failure limits before `check` runs (429 beyond
+   * them), answered late after repeated failures from this source, forgiven when right.
+   * Resolves with what `check` found, or undefined for a wrong guess, after `onWrong`.
+   */
+  async countedAttempt<T>(
+    email: string,
+    client: ClientContext,
+    check: () => Promise<T | undefined>,
+    onWrong?: () => Promise<void>,
+  ): Promise<T | undefined> {
+    const reserved = await this.#reserveFailure(email, client);
+    const found = await check();
+    if (found === undefined) {
+      await onWrong?.();
       await slowDownAfterFailures(reserved.fromSource);
-      return false;
+      return undefined;
     }
-    await this.forgiveFailures(reserved);
-    return true;
+    await this.#forgiveFailures(reserved);
+    return found;
   }
 
   async #recordSignInFailure(
