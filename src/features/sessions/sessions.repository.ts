@@ -116,43 +116,12 @@ export interface Rotation {
   client: { ip: string | null; userAgent: string | null };
 }
 
-/** Spends the parent token, stores its child and slides the session's expiry. */
-export async function rotateRefreshToken(trx: Db, rotation: Rotation): Promise<void> {
-  await trx
-    .updateTable('refresh_tokens')
-    .set({
-      spent_at: rotation.now,
-      replaced_by: rotation.childHash,
-      child_sealed: rotation.childSealed,
-    })
-    .where('token_hash', '=', rotation.parentHash)
-    .execute();
-  await trx
-    .insertInto('refresh_tokens')
-    .values({
-      token_hash: rotation.childHash,
-      session_id: rotation.sessionId,
-      created_at: rotation.now,
-      expires_at: rotation.expiresAt,
-    })
-    .execute();
-  await trx
-    .updateTable('sessions')
-    .set({
-      last_used_at: rotation.now,
-      expires_at: rotation.expiresAt,
-      ip: rotation.client.ip,
-      user_agent: rotation.client.userAgent,
-    })
-    .where('id', '=', rotation.sessionId)
-    .execute();
-}
-
 /**
- * rotateRefreshToken as one statement, outside any transaction: spends the parent only if
- * it is still unspent and its session unrevoked — the row lock the update takes makes a
- * concurrent refresh of the same token wait and then find it spent — and only then stores
- * the child and slides the session. False if it spent nothing (and so wrote nothing).
+ * Spends the parent token, stores its child and slides the session's expiry, in one
+ * statement that needs no transaction around it: it spends the parent only if it is still
+ * unspent and its session unrevoked — the row lock the update takes makes a concurrent
+ * refresh of the same token wait and then find it spent — and only then writes the rest.
+ * False if it spent nothing (and so wrote nothing).
  */
 export async function rotateUnspentRefreshToken(db: Db, rotation: Rotation): Promise<boolean> {
   const result = await sql<{ spent: number }>`

@@ -390,7 +390,8 @@ export class SessionsService {
     if (!user || !user.is_active) return { kind: 'invalid' };
 
     const { rotation, grant } = await this.#childOf(token, user, refreshToken, client, now);
-    await repo.rotateRefreshToken(trx, rotation);
+    // The row is locked and was found unspent in a live session: this spends it.
+    await repo.rotateUnspentRefreshToken(trx, rotation);
     return { kind: 'rotated', grant };
   }
 
