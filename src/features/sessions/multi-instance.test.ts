@@ -70,4 +70,16 @@ describe('two instances behind one database', () => {
     expect([a.statusCode, b.statusCode]).toEqual([200, 200]);
     expect(a.json<TokenBody>().refresh_token).toBe(b.json<TokenBody>().refresh_token);
   });
+
+  it('a stolen spent token whose child was used on one instance is reuse on the other', async () => {
+    const { tokens } = await signedInUser(first.app);
+    const refresh = (instance: typeof first, refresh_token: string) =>
+      instance.app.inject({ method: 'POST', url: '/api/auth/refresh', payload: { refresh_token } });
+    const r1 = (await refresh(first, tokens.refresh_token)).json<TokenBody>();
+    const r2 = (await refresh(first, r1.refresh_token)).json<TokenBody>();
+    expect((await refresh(second, tokens.refresh_token)).statusCode).toBe(401);
+    expect((await refresh(first, r1.refresh_token)).statusCode).toBe(401);
+    expect(await msUntilRefused(() => meOn(first, r2), 1_000)).toBeLessThan(1_000);
+    expect(await msUntilRefused(() => meOn(second, r2), 1_000)).toBeLessThan(1_000);
+  });
 });

@@ -107,6 +107,37 @@ describe('POST /api/auth/refresh', () => {
     expect(events[0]!.data).toEqual({ session_id: session.id });
   });
 
+  // An attacker holding stolen earlier tokens of a chain the client has moved along.
+  it('refuses the walk down a chain: a spent token whose child was used is reuse, even inside the window', async () => {
+    const { tokens } = await signedInUser(app);
+    const r1 = json<TokenBody>(await refresh(tokens.refresh_token));
+    const r2 = json<TokenBody>(await refresh(r1.refresh_token));
+    clock.advance(1);
+    const stolen = await refresh(tokens.refresh_token);
+    expect(stolen.statusCode).toBe(401);
+    expect(JSON.stringify(json(stolen))).not.toContain(r1.refresh_token);
+    const session = await sessionOf(tokens.refresh_token);
+    expect(session.revoked_at).not.toBeNull();
+    expect(session.revoked_reason).toBe('refresh_reused');
+    // The next step of the walk, and the legitimate client's current pair, are dead too.
+    expect((await refresh(r1.refresh_token)).statusCode).toBe(401);
+    expect((await refresh(r2.refresh_token)).statusCode).toBe(401);
+    expect((await me(r2.access_token)).statusCode).toBe(401);
+  });
+
+  it('treats a retry after the child was used as reuse, and a retry while it is unspent as a retry', async () => {
+    const { tokens } = await signedInUser(app);
+    const r1 = json<TokenBody>(await refresh(tokens.refresh_token));
+    // The child is still unspent: the retry gets it (a lost response, a second tab).
+    const retry = json<TokenBody>(await refresh(tokens.refresh_token));
+    expect(retry.refresh_token).toBe(r1.refresh_token);
+    // The client moves on with the child; a retry of the parent now can only be a copy.
+    expect((await refresh(r1.refresh_token)).statusCode).toBe(200);
+    const late = await refresh(tokens.refresh_token);
+    expect(late.statusCode).toBe(401);
+    expect((await sessionOf(tokens.refresh_token)).revoked_reason).toBe('refresh_reused');
+  });
+
   it('refuses unknown, expired and missing refresh tokens', async () => {
     expect((await refresh('not-a-real-token')).statusCode).toBe(401);
     const missing = await app.inject({ method: 'POST', url: '/api/auth/refresh', payload: {} });

@@ -63,6 +63,8 @@ export interface RefreshTokenWithSession {
   user_id: string;
   token_expires_at: Date;
   spent_at: Date | null;
+  /** The hash of the child a rotation spent this token for (null while unspent). */
+  replaced_by: string | null;
   child_sealed: string | null;
   session_expires_at: Date;
   absolute_expires_at: Date;
@@ -79,6 +81,7 @@ function selectRefreshToken(db: Db, tokenHash: string) {
       's.user_id',
       'rt.expires_at as token_expires_at',
       'rt.spent_at',
+      'rt.replaced_by',
       'rt.child_sealed',
       's.expires_at as session_expires_at',
       's.absolute_expires_at',
@@ -104,6 +107,21 @@ export async function lockRefreshToken(
   tokenHash: string,
 ): Promise<RefreshTokenWithSession | undefined> {
   return selectRefreshToken(trx, tokenHash).forUpdate('rt').executeTakeFirst();
+}
+
+/**
+ * Whether a spent token's child has been spent in its turn, locking the child's row until the
+ * transaction ends: a retry of the parent and a refresh with the child take turns, so a retry
+ * is never answered with a child that was spent in between. Unknown children count as spent.
+ */
+export async function lockChildSpent(trx: Db, childHash: string): Promise<boolean> {
+  const child = await trx
+    .selectFrom('refresh_tokens')
+    .select('spent_at')
+    .where('token_hash', '=', childHash)
+    .forUpdate()
+    .executeTakeFirst();
+  return child === undefined || child.spent_at !== null;
 }
 
 export interface Rotation {

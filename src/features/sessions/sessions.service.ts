@@ -314,8 +314,9 @@ export class SessionsService {
   /**
    * Exchanges a refresh token for a new pair and spends it. The token row is locked, so
    * concurrent refreshes of one token take turns. A spent token presented again within
-   * REFRESH_REUSE_INTERVAL gets the very same child pair (two tabs refreshing at once
-   * both stay signed in); later it is reuse — a sign of theft — and the session is revoked.
+   * REFRESH_REUSE_INTERVAL, while its child is unspent, gets that very child pair (two tabs
+   * refreshing at once both stay signed in); later, or once the child was used, it is reuse
+   * — a sign of theft — and the session is revoked.
    */
   async refresh(refreshToken: string, client: ClientContext): Promise<TokenGrant> {
     const rotated = await this.#rotateUnspent(refreshToken, client);
@@ -343,19 +344,13 @@ export class SessionsService {
     refreshToken: string,
     client: ClientContext,
   ): Promise<RefreshOutcome> {
-    const { config, clock } = this.deps;
-    const now = clock.now();
+    const now = this.deps.clock.now();
     const token = await repo.lockRefreshToken(trx, hashOpaqueToken(refreshToken));
     if (!token || token.revoked_at !== null || token.absolute_expires_at <= now)
       return { kind: 'invalid' };
 
     if (token.spent_at !== null) {
-      const withinWindow =
-        now.getTime() - token.spent_at.getTime() <= config.refreshReuseInterval * 1000;
-      const child =
-        withinWindow && token.child_sealed
-          ? openWithToken<SealedChild>(refreshToken, token.child_sealed)
-          : undefined;
+      const child = await this.#retriableChild(trx, token, refreshToken, now);
       if (child) {
         const user = await this.deps.accounts.findUser(token.user_id, trx);
         if (!user || !user.is_active) return { kind: 'invalid' };
@@ -393,6 +388,28 @@ export class SessionsService {
     // The row is locked and was found unspent in a live session: this spends it.
     await repo.rotateUnspentRefreshToken(trx, rotation);
     return { kind: 'rotated', grant };
+  }
+
+  /**
+   * The child pair a spent token may still be answered with: only within
+   * REFRESH_REUSE_INTERVAL and only while that child is unspent. A client retrying (two tabs,
+   * a lost response) has not moved on; once the child was used, the spent parent can only be
+   * a copy in someone else's hands — answering it would hand a thief the legitimate client's
+   * current token and let them walk the chain.
+   */
+  async #retriableChild(
+    trx: Db,
+    token: repo.RefreshTokenWithSession,
+    refreshToken: string,
+    now: Date,
+  ): Promise<SealedChild | undefined> {
+    const spentAt = token.spent_at;
+    if (spentAt === null || !token.child_sealed || !token.replaced_by) return undefined;
+    const withinWindow =
+      now.getTime() - spentAt.getTime() <= this.deps.config.refreshReuseInterval * 1000;
+    if (!withinWindow) return undefined;
+    if (await repo.lockChildSpent(trx, token.replaced_by)) return undefined;
+    return openWithToken<SealedChild>(refreshToken, token.child_sealed);
   }
 
   /**
