@@ -190,6 +190,39 @@ describe('text that is not valid Unicode or cannot be stored', () => {
     expectProblem(response, 400, 'validation_failed');
   });
 
+  it('answers 400 for a NUL in a path parameter', async () => {
+    const response = await app.inject({ method: 'GET', url: '/api/admin/users/a%00b' });
+    expectProblem(response, 400, 'validation_failed');
+  });
+
+  // The token endpoint's form parser hands its handler the raw text, so a %00 only became a
+  // NUL after the JSON parser's check, and reached the database: a 500 server_error.
+  it.each([
+    ['username', 'grant_type=password&username=a%00b&password=x'],
+    ['password', 'grant_type=password&username=a%40example.com&password=x%00'],
+    ['refresh_token', 'grant_type=refresh_token&refresh_token=a%00b'],
+    ['client_id', 'grant_type=client_credentials&client_id=a%00b&client_secret=x'],
+    ['parameter name', 'grant_type=password&username=a&password=x&a%00=1'],
+  ])('answers 400 invalid_request for a NUL in a form-encoded %s (was a 500)', async (_f, form) => {
+    const response = await post(
+      form,
+      { 'content-type': 'application/x-www-form-urlencoded' },
+      '/api/auth/token',
+    );
+    expect(response.statusCode).toBe(400);
+    expect(json(response)).toEqual({
+      error: 'invalid_request',
+      error_description: expect.stringMatching(/NUL/),
+    });
+  });
+
+  it('answers 400 invalid_request for a JSON string the token endpoint reads as a form', async () => {
+    const form = JSON.stringify('grant_type=password&username=a%00b&password=x');
+    const response = await post(form, undefined, '/api/auth/token');
+    expect(response.statusCode).toBe(400);
+    expect(json(response)['error']).toBe('invalid_request');
+  });
+
   it('still accepts an escaped surrogate pair (a real emoji)', async () => {
     const body = validBody();
     const text = JSON.stringify({ ...body, name: 'x' }).replace('"x"', '"Ada \\ud83d\\ude00"');

@@ -2,6 +2,11 @@ import type { FastifyInstance } from 'fastify';
 import { Ajv, type Options } from 'ajv';
 import addFormats from 'ajv-formats';
 import { AppError } from '../errors.js';
+import {
+  UNSTORABLE_TEXT_DETAIL,
+  containsUnstorableText,
+  formContainsUnstorableText,
+} from './unstorable-text.js';
 
 function createAjv(coerceTypes: Options['coerceTypes']): Ajv {
   const ajv = new Ajv({
@@ -27,11 +32,22 @@ export function registerValidators(app: FastifyInstance): void {
     const ajv = httpPart === 'body' ? bodyAjv : textAjv;
     return ajv.compile(schema);
   });
-  // PostgreSQL text cannot hold NUL: a %00 decoded into a path parameter or a query value would
-  // fail in the database (a 500) instead of here. No legitimate client sends one. (The JSON
-  // parser refuses "\u0000" in bodies for the same reason.)
+  // Text the database cannot store (see unstorable-text.ts) is refused once, here, for every
+  // route, whatever parsed it. Path parameters and the query string are checked on request,
+  // before authentication or rate limiting answer anything; a decoded %00 there is a NUL.
   app.addHook('onRequest', async (request) => {
-    if (request.url.includes('%00'))
-      throw new AppError('validation_failed', 'The URL contains a NUL character');
+    if (containsUnstorableText(request.params))
+      throw new AppError('validation_failed', `A path parameter ${UNSTORABLE_TEXT_DETAIL}`);
+    if (containsUnstorableText(request.query))
+      throw new AppError('validation_failed', `The query string ${UNSTORABLE_TEXT_DETAIL}`);
+  });
+  // The body once a parser has made it a value, before any handler or query sees it: a JSON
+  // object, or the text the token endpoint's form parser hands on undecoded (its handler reads
+  // a JSON string body as form parameters too, so any string is checked as a form).
+  app.addHook('preValidation', async (request) => {
+    const { body } = request;
+    const unstorable =
+      typeof body === 'string' ? formContainsUnstorableText(body) : containsUnstorableText(body);
+    if (unstorable) throw new AppError('validation_failed', `The body ${UNSTORABLE_TEXT_DETAIL}`);
   });
 }
