@@ -8,8 +8,13 @@ import {
   startTestApp,
   uniqueEmail,
 } from '../../../test/app.js';
+import { cleanUpAfter } from '../../../test/cleanup.js';
+import { startRedisProcess } from '../../../test/redis-process.js';
 import { startSmtpSink } from '../../../test/smtp.js';
+import { createRedis } from '../../deps.js';
+import { AppError } from '../../errors.js';
 import type { ProblemBody } from '../../http/problem.js';
+import { type LimitName, type LimitSpecs, RateLimits } from './rate-limits.js';
 
 const ON = { RATE_LIMIT: 'on' };
 
@@ -248,21 +253,18 @@ describe('two instances', () => {
 });
 
 describe('when Redis cannot answer', () => {
-  it('sign-in fails closed with 503, and nothing is written', async () => {
-    const { app, deps } = await startTestApp({
+  it('sign-in is still answered, counted per instance in memory, and /ready says Redis is down', async () => {
+    const { app } = await startTestApp({
       env: { ...ON, REDIS_URL: 'redis://127.0.0.1:1' },
       redis: false,
     });
     const email = uniqueEmail('down');
-    const response = await signInFrom(app, '10.6.0.1', email, 'whatever-123456');
-    expect(response.statusCode).toBe(503);
-    expect(json<ProblemBody>(response).code).toBe('service_unavailable');
-    const events = await deps.db
-      .selectFrom('audit_events')
-      .select('id')
-      .where('type', '=', 'user.signin_failed')
-      .execute();
-    expect(events).toHaveLength(0);
+    for (let i = 0; i < 10; i += 1)
+      expect((await signInFrom(app, '10.6.0.1', email, 'whatever-123456')).statusCode).toBe(401);
+    expectLimited(await signInFrom(app, '10.6.0.1', email, 'whatever-123456'));
+    const ready = await app.inject({ method: 'GET', url: '/ready' });
+    expect(ready.statusCode).toBe(503);
+    expect(json<{ checks: { redis: string } }>(ready).checks.redis).toBe('down');
   });
 });
 
@@ -345,5 +347,116 @@ describe('TRUST_PROXY', () => {
     expect((await attempt('10.8.0.2', '198.51.100.1')).statusCode).toBe(401);
     expect((await attempt('10.8.0.2', '198.51.100.2')).statusCode).toBe(401);
     expect((await attempt('10.8.0.2', '198.51.100.3')).statusCode).toBe(429);
+  });
+});
+
+describe('rate limits while their Redis is away', () => {
+  const THREE_A_MINUTE: LimitSpecs = Object.fromEntries(
+    (
+      [
+        'auth_ip',
+        'signin_account_ip',
+        'signin_account',
+        'reset_account_ip',
+        'mail_recipient',
+        'mail_global',
+      ] satisfies LimitName[]
+    ).map((name) => [name, { points: 3, duration: 60 }]),
+  ) as LimitSpecs;
+
+  /** Limits counted in a Redis of the test's own, which the test can stop. */
+  async function limitsOnOwnRedis() {
+    const redis = await startRedisProcess();
+    const client = createRedis(redis.url);
+    client.on('error', () => {});
+    cleanUpAfter(() => client.disconnect());
+    await new Promise((resolve) => client.once('ready', resolve));
+    const limits = new RateLimits({
+      enabled: true,
+      redis: client,
+      limits: THREE_A_MINUTE,
+      keyPrefix: `test:${randomUUID()}`,
+    });
+    const stopRedis = async () => {
+      await redis.stop();
+      // Bounded: the client notices a killed server at once.
+      for (let i = 0; i < 250 && client.status === 'ready'; i += 1)
+        await new Promise((resolve) => setTimeout(resolve, 20));
+      expect(client.status).not.toBe('ready');
+    };
+    return { limits, client, redis, stopRedis };
+  }
+
+  async function refusal(attempt: Promise<unknown>): Promise<AppError> {
+    const error = await attempt.then(
+      () => undefined,
+      (caught: unknown) => caught,
+    );
+    expect(error).toBeInstanceOf(AppError);
+    return error as AppError;
+  }
+
+  it('counts in memory instead of refusing with 503, and still refuses past the limit with 429', async () => {
+    const { limits, stopRedis } = await limitsOnOwnRedis();
+    await stopRedis();
+    for (let i = 1; i <= 3; i += 1) expect(await limits.consume('auth_ip', '10.1.0.1')).toBe(i);
+    const refused = await refusal(limits.consume('auth_ip', '10.1.0.1'));
+    expect(refused.code).toBe('rate_limited');
+    expect(Number(refused.headers?.['retry-after'])).toBeGreaterThan(0);
+    // Other keys have budgets of their own.
+    expect(await limits.consume('auth_ip', '10.1.0.2')).toBe(1);
+  });
+
+  it('refund and clear work on the in-memory counts', async () => {
+    const { limits, stopRedis } = await limitsOnOwnRedis();
+    await stopRedis();
+    for (let i = 0; i < 3; i += 1) await limits.consume('signin_account_ip', 'a|10.1.0.3');
+    await limits.refund('signin_account_ip', 'a|10.1.0.3');
+    expect(await limits.consume('signin_account_ip', 'a|10.1.0.3')).toBe(3);
+    expect((await refusal(limits.consume('signin_account_ip', 'a|10.1.0.3'))).code).toBe(
+      'rate_limited',
+    );
+    await limits.clear('signin_account_ip', 'a|10.1.0.3');
+    expect(await limits.consume('signin_account_ip', 'a|10.1.0.3')).toBe(1);
+  });
+
+  it('giving back a point Redis counted before it went away grants no extra attempt', async () => {
+    const { limits, stopRedis } = await limitsOnOwnRedis();
+    expect(await limits.consume('signin_account_ip', 'b|10.1.0.4')).toBe(1);
+    await stopRedis();
+    await limits.refund('signin_account_ip', 'b|10.1.0.4');
+    for (let i = 1; i <= 3; i += 1)
+      expect(await limits.consume('signin_account_ip', 'b|10.1.0.4')).toBe(i);
+    expect((await refusal(limits.consume('signin_account_ip', 'b|10.1.0.4'))).code).toBe(
+      'rate_limited',
+    );
+  });
+
+  it('requests in flight when Redis dies are answered promptly, none with 503', async () => {
+    const { limits, redis } = await limitsOnOwnRedis();
+    const started = performance.now();
+    const attempts = Array.from({ length: 20 }, (_, i) =>
+      limits.consume('auth_ip', `10.2.0.${i}`).then(
+        () => 'counted',
+        (error: unknown) => (error instanceof AppError ? error.code : 'other'),
+      ),
+    );
+    await redis.stop();
+    const outcomes = await Promise.all(attempts);
+    expect(performance.now() - started).toBeLessThan(3_000);
+    expect(outcomes.every((outcome) => outcome === 'counted')).toBe(true);
+  });
+
+  it('counts in Redis again once it is back', async () => {
+    const { limits, client, redis, stopRedis } = await limitsOnOwnRedis();
+    await stopRedis();
+    await limits.consume('auth_ip', '10.1.0.5');
+    await redis.start();
+    for (let i = 0; i < 100 && client.status !== 'ready'; i += 1)
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(client.status).toBe('ready');
+    // The restarted Redis is empty: the count starts over there, not from the memory's 1.
+    expect(await limits.consume('auth_ip', '10.1.0.5')).toBe(1);
+    expect(await client.keys('test:*')).toHaveLength(1);
   });
 });

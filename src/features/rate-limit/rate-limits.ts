@@ -55,6 +55,21 @@ export interface RateLimitsOptions {
   onRejected?: (name: LimitName) => void;
 }
 
+/** In-memory counts that a refund never takes below zero. */
+class MemoryLimiter extends RateLimiterMemory {
+  // As the insurance limiter, it can be asked to give back a point Redis counted before it
+  // went away: the plain reward would leave -1 here, one attempt past the budget.
+  override async reward(key: string | number, points = 1): Promise<RateLimiterRes> {
+    const current = await this.get(key);
+    if (current === null || current.consumedPoints <= 0) return current ?? new RateLimiterRes();
+    return super.reward(key, Math.min(points, current.consumedPoints));
+  }
+}
+
+function memoryLimiter(name: LimitName, spec: LimitSpec): RateLimiterMemory {
+  return new MemoryLimiter({ keyPrefix: name, points: spec.points, duration: spec.duration });
+}
+
 /** What a refused request is told (RFC 9110 Retry-After, IETF RateLimit-* headers). */
 function limitedHeaders(spec: LimitSpec, result: RateLimiterRes): Record<string, string> {
   const seconds = String(Math.max(1, Math.ceil(result.msBeforeNext / 1000)));
@@ -69,8 +84,14 @@ function limitedHeaders(spec: LimitSpec, result: RateLimiterRes): Record<string,
 /**
  * Atomic counters (rate-limiter-flexible): in Redis when REDIS_URL is set, so every
  * instance shares them, in memory otherwise. Counting and checking are one step (a Lua
- * script in Redis), so parallel requests cannot slip past a limit. If Redis cannot answer,
- * requests fail closed with 503.
+ * script in Redis), so parallel requests cannot slip past a limit.
+ *
+ * Redis is a cache, not the truth (DESIGN.md): while it cannot answer, each limit is counted
+ * by a per-instance in-memory limiter with the same budget (rate-limiter-flexible's
+ * insurance limiter) instead of refusing every request with 503 — a 503 here would also
+ * refuse sign-out and session deletion, the requests that must work during an outage.
+ * With N instances a client gets up to N times each budget until Redis returns; the Redis
+ * counters resume where they were.
  */
 export class RateLimits {
   readonly #limiters: Map<LimitName, RateLimiterAbstract>;
@@ -85,13 +106,13 @@ export class RateLimits {
               keyPrefix: `${options.keyPrefix}:${name}`,
               points: spec.points,
               duration: spec.duration,
+              // Not ready (reconnecting): go to the insurance limiter at once rather than
+              // send a command that can only fail.
               rejectIfRedisNotReady: true,
+              // consume, reward (refund) and delete (clear) all fall back to it alike.
+              insuranceLimiter: memoryLimiter(name, spec),
             })
-          : new RateLimiterMemory({
-              keyPrefix: name,
-              points: spec.points,
-              duration: spec.duration,
-            }),
+          : memoryLimiter(name, spec),
       ]),
     );
   }
@@ -154,6 +175,8 @@ export class RateLimits {
   }
 
   #failure(name: LimitName, error: unknown): AppError {
+    // Only a RateLimiterRes is a refusal; anything else is a store failure the insurance
+    // limiter did not absorb (none is expected), and a limit that cannot be checked refuses.
     if (error instanceof RateLimiterRes) {
       this.options.onRejected?.(name);
       return new AppError(

@@ -1,0 +1,92 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { createConnection, createServer } from 'node:net';
+import { cleanUpAfter } from './cleanup.js';
+
+/** A redis-server of the test's own, to stop and start again without touching the shared one. */
+export interface RedisProcess {
+  url: string;
+  port: number;
+  readonly running: boolean;
+  /** Kills the server (SIGKILL by default: an outage, not a graceful shutdown). */
+  stop(signal?: NodeJS.Signals): Promise<void>;
+  /** Starts it again on the same port, empty (no persistence), and waits until it answers. */
+  start(): Promise<void>;
+}
+
+const REDIS_SERVER = process.env['REDIS_SERVER_BIN'] ?? '/usr/bin/redis-server';
+
+/** A TCP port of 127.0.0.1 that nothing listens on (at the time of asking). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  server.close();
+  await once(server, 'close');
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  return address.port;
+}
+
+/** True once the server answers PING on the port. */
+async function answersPing(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = createConnection({ host: '127.0.0.1', port });
+    const finish = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.setTimeout(500, () => finish(false));
+    socket.once('error', () => finish(false));
+    socket.once('connect', () => socket.write('PING\r\n'));
+    socket.once('data', (data) => finish(data.toString('utf8').startsWith('+PONG')));
+  });
+}
+
+/**
+ * Starts `redis-server` on a free port of 127.0.0.1, without persistence, and stops it after
+ * the file's tests (or the test that called this).
+ */
+export async function startRedisProcess(): Promise<RedisProcess> {
+  const port = await freePort();
+  let child: ChildProcess | undefined;
+
+  const start = async () => {
+    if (child) throw new Error('redis-server is already running');
+    const started = spawn(
+      REDIS_SERVER,
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      { stdio: 'ignore' },
+    );
+    child = started;
+    started.once('exit', () => {
+      if (child === started) child = undefined;
+    });
+    const deadline = Date.now() + 10_000;
+    while (!(await answersPing(port))) {
+      if (child !== started) throw new Error(`redis-server on port ${port} exited`);
+      if (Date.now() > deadline) throw new Error(`redis-server on port ${port} did not answer`);
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  };
+
+  const stop = async (signal: NodeJS.Signals = 'SIGKILL') => {
+    const running = child;
+    if (!running) return;
+    const exited = once(running, 'exit');
+    running.kill(signal);
+    await exited;
+  };
+
+  await start();
+  cleanUpAfter(() => stop());
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    port,
+    get running() {
+      return child !== undefined;
+    },
+    stop,
+    start,
+  };
+}
