@@ -4,6 +4,20 @@ import { AppError } from '../errors.js';
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 
 /**
+ * Why the default parser refused the text. It also refuses syntactically valid JSON that
+ * would poison prototypes (a `__proto__` or `constructor.prototype` key); calling that "not
+ * valid JSON" sends the client looking for a syntax error. Only failures pay the second parse.
+ */
+function jsonErrorDetail(text: string): string {
+  try {
+    JSON.parse(text);
+  } catch {
+    return 'The body is not valid JSON';
+  }
+  return 'The body may not contain a __proto__ or constructor.prototype key';
+}
+
+/**
  * Replaces Fastify's JSON parser with one that refuses invalid UTF-8 (the default
  * silently turns it into U+FFFD, which would then be stored), and keeps the default's
  * prototype-poisoning protection. An empty body parses as no body. Text PostgreSQL cannot
@@ -25,8 +39,7 @@ export function registerStrictJsonParser(app: FastifyInstance): void {
       return done(new AppError('validation_failed', 'The body is not valid UTF-8'), undefined);
     }
     parseJson(request, text, (error, parsed) => {
-      if (error)
-        return done(new AppError('validation_failed', 'The body is not valid JSON'), undefined);
+      if (error) return done(new AppError('validation_failed', jsonErrorDetail(text)), undefined);
       done(null, parsed);
     });
   });

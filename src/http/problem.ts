@@ -82,6 +82,19 @@ function toFieldErrors(issues: readonly AjvIssue[], context: string | undefined)
   });
 }
 
+/**
+ * Whether the body itself (not a field of it) failed for not being an object: `[1]`, `"x"`,
+ * `42` are valid JSON, and a client told only "not valid" would look for a syntax error.
+ */
+function isNotAnObject(issues: readonly AjvIssue[]): boolean {
+  return issues.some(
+    (issue) =>
+      (issue.instancePath ?? '') === '' &&
+      issue.keyword === 'type' &&
+      issue.params?.['type'] === 'object',
+  );
+}
+
 const FASTIFY_CODES: Readonly<Record<string, { code: ErrorCode; detail: string }>> = {
   FST_ERR_CTP_BODY_TOO_LARGE: {
     code: 'payload_too_large',
@@ -112,10 +125,13 @@ export function toAppError(error: FastifyError | Error): AppError | undefined {
   if (typeof error !== 'object' || error === null) return undefined;
   const fastifyError = error as FastifyError;
   if (fastifyError.validation) {
+    const issues = fastifyError.validation as AjvIssue[];
     return new AppError(
       'validation_failed',
-      'The request is not valid',
-      toFieldErrors(fastifyError.validation as AjvIssue[], fastifyError.validationContext),
+      fastifyError.validationContext === 'body' && isNotAnObject(issues)
+        ? 'The body must be a JSON object'
+        : 'The request is not valid',
+      toFieldErrors(issues, fastifyError.validationContext),
     );
   }
   const known = fastifyError.code ? FASTIFY_CODES[fastifyError.code] : undefined;
