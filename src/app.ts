@@ -1,4 +1,4 @@
-import swagger from '@fastify/swagger';
+import swagger, { type SwaggerTransformObject } from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import Fastify, { type FastifyInstance, LogController } from 'fastify';
@@ -31,6 +31,7 @@ import {
   handleFrameworkError,
   registerProblemHandlers,
 } from './http/problem.js';
+import { openApiHooks } from './http/openapi.js';
 import { generateRequestId } from './http/request-id.js';
 import { registerValidators } from './http/validation.js';
 
@@ -40,13 +41,21 @@ export interface BuildAppOptions {
 }
 
 async function registerDocs(app: FastifyInstance, deps: Deps): Promise<void> {
+  // The route schemas alone would leave out the errors raised around the handlers and the
+  // media type problems are sent in; these hooks add them (see openapi.ts).
+  const { transform, transformObject } = openApiHooks();
   await app.register(swagger, {
+    transform,
+    transformObject: transformObject as SwaggerTransformObject,
     openapi: {
       openapi: '3.1.0',
       info: {
         title: 'Hyperion Auth',
         version: '0.1.0',
-        description: 'Authentication and identity service. Errors are RFC 9457 problem details.',
+        description:
+          'Authentication and identity service. Errors are RFC 9457 problem details ' +
+          '(application/problem+json), except at the OAuth token endpoint, which answers ' +
+          '`{error, error_description}` as RFC 6749 says.',
       },
       servers: [{ url: deps.config.publicUrl }],
       components: {

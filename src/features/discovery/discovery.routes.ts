@@ -58,6 +58,8 @@ export const discoveryRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async 
       schema: {
         tags: ['discovery'],
         summary: 'Public signing keys (JWK Set)',
+        // RFC 7517 §8.5: the media type it is sent with (below).
+        produces: ['application/jwk-set+json'],
         response: { 200: JwksResponse },
       },
     },

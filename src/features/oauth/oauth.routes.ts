@@ -81,6 +81,8 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (app
   app.post(
     '/api/auth/token',
     {
+      // Every failure here, the shared hooks' included, is answered by the handler above.
+      config: { ownErrors: true },
       schema: {
         tags: ['oauth'],
         summary: 'OAuth 2.0 token endpoint (RFC 6749)',
@@ -96,6 +98,8 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (app
           401: OAuthErrorSchema,
           403: Type.Object({ ...OAuthErrorSchema.properties, mfa_token: Type.String() }),
           429: OAuthErrorSchema,
+          500: OAuthErrorSchema,
+          503: OAuthErrorSchema,
         },
       },
       // The body is validated by parseTokenRequest, which speaks the OAuth error format.
