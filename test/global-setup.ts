@@ -2,10 +2,11 @@ import { writeFile, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
-import { Kysely, PGliteDialect, PostgresDialect, sql } from 'kysely';
+import { Kysely, PostgresDialect, sql } from 'kysely';
 import pg from 'pg';
 import type { TestProject } from 'vitest/node';
 import { migrateToLatest } from '../src/db/migrate.js';
+import { PGliteDialect } from '../src/db/pglite-dialect.js';
 import { adminUrlFor, databaseUrlFor, testDatabaseServer } from './db-server.js';
 
 declare module 'vitest' {

@@ -1,9 +1,10 @@
 import { mkdirSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
-import { Kysely, PGliteDialect, PostgresDialect } from 'kysely';
+import { Kysely, PostgresDialect } from 'kysely';
 import pg from 'pg';
 import type { DatabaseTarget } from '../config/config.js';
 import type { Database } from './database.js';
+import { PGliteDialect } from './pglite-dialect.js';
 
 export type Db = Kysely<Database>;
 

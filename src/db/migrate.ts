@@ -1,4 +1,4 @@
-import { type MigrationResultSet, Migrator } from 'kysely/migration';
+import { type MigrationResultSet, Migrator } from 'kysely';
 import type { Db } from './create-db.js';
 import { migrations } from './migrations/index.js';
 

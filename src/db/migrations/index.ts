@@ -1,4 +1,4 @@
-import type { Migration } from 'kysely/migration';
+import type { Migration } from 'kysely';
 import * as initial from './2026_11_22_000000_initial.js';
 import * as refreshRotationAndAudit from './2026_11_22_010000_refresh_rotation_and_audit.js';
 import * as mailOutboxAndEmailTokens from './2026_11_22_020000_mail_outbox_and_email_tokens.js';
