@@ -51,6 +51,8 @@ export interface Deps {
   keys: SigningKeys;
   tokens: AccessTokens;
   metrics: Metrics;
+  /** Whether sessions are live: the cache Redis keeps current, or the database. */
+  guard: SessionGuard;
   services: Services;
   close(): Promise<void>;
 }
@@ -77,10 +79,16 @@ const silentLog: MailLog = { info() {}, warn() {} };
 
 export function createRedis(url: string): Redis {
   return new Redis(url, {
-    // Fail fast while Redis is down instead of queueing: callers fail closed with a 503.
+    // Fail fast while Redis is down instead of queueing: a command is refused at once while
+    // the client reconnects, so rate limits fall back to their in-memory limiter and a
+    // revocation's publish gives up without holding the sign-out.
     enableOfflineQueue: false,
+    // A command in flight when the connection drops is failed after one reconnection attempt.
     maxRetriesPerRequest: 1,
     connectTimeout: 2_000,
+    // Reconnect within half a second of Redis's return (ioredis backs off to 2 s): revocations
+    // kept during the outage are published, and the cache trusted again, that much sooner.
+    retryStrategy: (attempt) => Math.min(attempt * 50, 500),
     lazyConnect: false,
   });
 }
@@ -213,6 +221,7 @@ export async function createDeps(
       keys,
       tokens,
       metrics,
+      guard,
       services: {
         accounts,
         sessions,

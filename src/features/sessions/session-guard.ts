@@ -13,12 +13,16 @@ interface CachedStatus {
   absoluteExpiresAt: Date;
   /** When the database said so; an active status is trusted for ACTIVE_TTL_MS after. */
   checkedAt: number;
+  /** The subscription epoch the database read began in (see SessionGuard.#epoch). */
+  epoch: number;
 }
 
 // How long "this session is live" is trusted without asking the database, while Redis
 // delivers revocations. Revocations themselves reach every instance at once by pub/sub.
 const ACTIVE_TTL_MS = 30_000;
 const MAX_ENTRIES = 100_000;
+// Revocations whose publish failed, kept to publish once Redis answers again.
+const MAX_UNPUBLISHED = 10_000;
 
 export interface SessionGuardOptions {
   db: Db;
@@ -36,28 +40,49 @@ export interface SessionGuardOptions {
  */
 export class SessionGuard {
   readonly #cache = new Map<string, CachedStatus>();
+  readonly #unpublished = new Set<string>();
   #subscriber: Redis | undefined;
   #subscribed = false;
+  /**
+   * Moves on whenever the subscription is lost or (re)confirmed. A live status is trusted
+   * only if its database read began in the current epoch while subscribed: a read that began
+   * before the SUBSCRIBE was confirmed — during an outage, or between reconnecting and the
+   * confirmation — may predate a revocation whose message this instance never received.
+   */
+  #epoch = 0;
 
   constructor(private readonly options: SessionGuardOptions) {}
+
+  /** Whether live statuses are answered from the cache (subscribed to revocations) right now. */
+  get trustsCache(): boolean {
+    return this.#subscribed && this.#subscriber?.status === 'ready';
+  }
 
   async start(): Promise<void> {
     const { redis } = this.options;
     if (!redis) return;
+    // Revocations that could not be published during an outage go out as soon as this
+    // instance can publish again: an instance whose subscription came back first may
+    // already have cached the session as live.
+    redis.on('ready', () => void this.#publishUnpublished());
     const subscriber = redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
     this.#subscriber = subscriber;
     subscriber.on('error', (error) => this.options.onError?.(error));
-    subscriber.on('close', () => {
-      this.#subscribed = false;
-    });
+    subscriber.on('close', () => this.#unsubscribed());
     subscriber.on('ready', () => {
-      // Anything published while we were away is lost: start from the database again.
-      this.#cache.clear();
+      // ioredis re-subscribes on its own after a reconnect, but this instance only trusts its
+      // cache again once a SUBSCRIBE it sent on this connection is confirmed.
+      this.#unsubscribed();
       subscriber
         .subscribe(REVOCATION_CHANNEL)
         .then(() => {
+          if (subscriber.status !== 'ready') return;
+          // Whatever was cached before this point may have missed a message: drop it.
+          this.#cache.clear();
+          this.#epoch += 1;
           this.#subscribed = true;
         })
+        // Refused by the server (an ACL, say): the cache stays unused and the database answers.
         .catch((error: unknown) => this.options.onError?.(error));
     });
     subscriber.on('message', (_channel: string, message: string) =>
@@ -72,7 +97,7 @@ export class SessionGuard {
   }
 
   async close(): Promise<void> {
-    this.#subscribed = false;
+    this.#unsubscribed();
     this.#subscriber?.disconnect();
   }
 
@@ -97,22 +122,36 @@ export class SessionGuard {
     const { redis } = this.options;
     if (!redis) return;
     try {
+      // With no offline queue this rejects at once while Redis is down: a sign-out never
+      // waits on it.
       await redis.publish(REVOCATION_CHANNEL, JSON.stringify(sessionIds));
     } catch (error) {
-      // The revocation is committed; instances that miss it re-read the database within ACTIVE_TTL_MS.
+      // The revocation is committed, and instances without a subscription ask the database;
+      // it is published again when Redis is back, for those that already trust their cache.
+      this.#keepUnpublished(sessionIds);
       this.options.onError?.(error);
     }
+  }
+
+  #unsubscribed(): void {
+    this.#subscribed = false;
+    this.#epoch += 1;
   }
 
   #usableCacheEntry(sessionId: string): CachedStatus | undefined {
     const entry = this.#cache.get(sessionId);
     if (!entry) return undefined;
     if (entry.revoked) return entry;
-    if (!this.#subscribed || Date.now() - entry.checkedAt > ACTIVE_TTL_MS) return undefined;
+    if (!this.trustsCache || entry.epoch !== this.#epoch) return undefined;
+    if (Date.now() - entry.checkedAt > ACTIVE_TTL_MS) return undefined;
     return entry;
   }
 
   async #load(sessionId: string): Promise<CachedStatus | undefined> {
+    // Taken before the read: a revocation published after this point reaches this instance.
+    const epoch = this.#epoch;
+    const trusted = this.trustsCache;
+    const checkedAt = Date.now();
     const row = await findSessionStatus(this.options.db, sessionId);
     if (!row) return undefined;
     const status: CachedStatus = {
@@ -120,9 +159,14 @@ export class SessionGuard {
       revoked: row.revoked_at !== null,
       expiresAt: row.expires_at,
       absoluteExpiresAt: row.absolute_expires_at,
-      checkedAt: Date.now(),
+      checkedAt,
+      epoch,
     };
-    if (this.options.redis || status.revoked) this.#remember(sessionId, status);
+    // A revocation message that arrived during the read is newer than the read.
+    if (this.#cache.get(sessionId)?.revoked) return { ...status, revoked: true };
+    // A live status read while unsubscribed, or across a change of subscription, could never
+    // be trusted: not worth a place in the cache.
+    if (status.revoked || (trusted && epoch === this.#epoch)) this.#remember(sessionId, status);
     return status;
   }
 
@@ -147,6 +191,7 @@ export class SessionGuard {
           expiresAt: new Date(8.64e15),
           absoluteExpiresAt: new Date(8.64e15),
           checkedAt: Date.now(),
+          epoch: this.#epoch,
         });
       }
     }
@@ -158,6 +203,30 @@ export class SessionGuard {
       if (Array.isArray(ids))
         this.#markRevoked(ids.filter((id): id is string => typeof id === 'string'));
     } catch (error) {
+      this.options.onError?.(error);
+    }
+  }
+
+  #keepUnpublished(sessionIds: readonly string[]): void {
+    for (const id of sessionIds) {
+      // Past the bound the oldest go unannounced; instances re-read them within ACTIVE_TTL_MS.
+      if (this.#unpublished.size >= MAX_UNPUBLISHED) {
+        const oldest = this.#unpublished.values().next().value;
+        if (oldest !== undefined) this.#unpublished.delete(oldest);
+      }
+      this.#unpublished.add(id);
+    }
+  }
+
+  async #publishUnpublished(): Promise<void> {
+    const { redis } = this.options;
+    if (!redis || this.#unpublished.size === 0) return;
+    const ids = [...this.#unpublished];
+    this.#unpublished.clear();
+    try {
+      await redis.publish(REVOCATION_CHANNEL, JSON.stringify(ids));
+    } catch (error) {
+      this.#keepUnpublished(ids);
       this.options.onError?.(error);
     }
   }
