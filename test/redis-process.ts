@@ -1,6 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
+import { accessSync, constants } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
+import { delimiter, join } from 'node:path';
 import { cleanUpAfter } from './cleanup.js';
 
 /** A redis-server of the test's own, to stop and start again without touching the shared one. */
@@ -14,7 +16,32 @@ export interface RedisProcess {
   start(): Promise<void>;
 }
 
-const REDIS_SERVER = process.env['REDIS_SERVER_BIN'] ?? '/usr/bin/redis-server';
+/** The redis-server executable: REDIS_SERVER_BIN, or the first on PATH; undefined if none. */
+function findRedisServer(): string | undefined {
+  const explicit = process.env['REDIS_SERVER_BIN'];
+  const candidates = explicit
+    ? [explicit]
+    : [...(process.env['PATH'] ?? '').split(delimiter), '/usr/bin', '/usr/local/bin']
+        .filter((dir) => dir !== '')
+        .map((dir) => join(dir, 'redis-server'));
+  return candidates.find((candidate) => {
+    try {
+      accessSync(candidate, constants.X_OK);
+      return true;
+    } catch {
+      return false;
+    }
+  });
+}
+
+const REDIS_SERVER = findRedisServer();
+
+/**
+ * Whether tests that run a redis-server of their own can run here. `.ci/run` installs it;
+ * on a machine without it they are reported as skipped rather than failed, like the rest of
+ * `npm test`, which needs nothing installed.
+ */
+export const redisServerInstalled = REDIS_SERVER !== undefined;
 
 /** A TCP port of 127.0.0.1 that nothing listens on (at the time of asking). */
 export async function freePort(): Promise<number> {
@@ -51,10 +78,13 @@ export async function startRedisProcess(): Promise<RedisProcess> {
   const port = await freePort();
   let child: ChildProcess | undefined;
 
+  const executable = REDIS_SERVER;
+  if (executable === undefined)
+    throw new Error('redis-server is not installed (or set REDIS_SERVER_BIN)');
   const start = async () => {
     if (child) throw new Error('redis-server is already running');
     const started = spawn(
-      REDIS_SERVER,
+      executable,
       ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
       { stdio: 'ignore' },
     );

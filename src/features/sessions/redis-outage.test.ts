@@ -8,31 +8,15 @@ import {
   signUp,
   signedInAdmin,
   signedInUser,
+  type TestApp,
   startTestApp,
 } from '../../../test/app.js';
-import { startRedisProcess } from '../../../test/redis-process.js';
+import { redisServerInstalled, startRedisProcess } from '../../../test/redis-process.js';
 import type { ProblemBody } from '../../http/problem.js';
-
-// Two instances on one database and one Redis of this file's own, which the tests stop and
-// start again (the shared Redis of TEST_REDIS_URL is never touched). Limits are on, and
-// shared while Redis is up.
-const redis = await startRedisProcess();
-const env = { REDIS_URL: redis.url, RATE_LIMIT: 'on' };
-const rateLimitPrefix = `test:${randomUUID()}`;
-const first = await startTestApp({ redis: false, env, rateLimitPrefix });
-const second = await startTestApp({
-  redis: false,
-  env,
-  rateLimitPrefix,
-  database: first.database,
-  clock: first.clock,
-});
-const instances = [first, second];
-type Instance = typeof first;
 
 const bearer = (tokens: TokenBody) => ({ authorization: `Bearer ${tokens.access_token}` });
 
-const meOn = (instance: Instance, tokens: TokenBody) =>
+const meOn = (instance: TestApp, tokens: TokenBody) =>
   instance.app.inject({ method: 'GET', url: '/api/auth/me', headers: bearer(tokens) });
 
 const sessionIdOf = (tokens: TokenBody) => String(decodeJwt(tokens.access_token)['sid']);
@@ -47,31 +31,10 @@ async function eventually(condition: () => Promise<boolean> | boolean, limitMs =
   return false;
 }
 
-const redisCheckOf = async (instance: Instance) => {
+const redisCheckOf = async (instance: TestApp) => {
   const response = await instance.app.inject({ method: 'GET', url: '/ready' });
   return { status: response.statusCode, redis: json<{ checks: { redis: string } }>(response) };
 };
-
-async function stopRedis(): Promise<void> {
-  await redis.stop();
-  // Both instances have noticed: their clients are down and their caches untrusted.
-  expect(
-    await eventually(async () => {
-      for (const instance of instances) {
-        if (instance.deps.guard.trustsCache) return false;
-        if ((await redisCheckOf(instance)).redis.checks.redis !== 'down') return false;
-      }
-      return true;
-    }),
-  ).toBe(true);
-}
-
-async function startRedis(): Promise<void> {
-  await redis.start();
-  expect(
-    await eventually(() => instances.every((instance) => instance.deps.guard.trustsCache)),
-  ).toBe(true);
-}
 
 /** Times one request: nothing on the revocation path may wait on the missing Redis. */
 async function timed<T>(request: () => Promise<T>): Promise<{ result: T; ms: number }> {
@@ -80,7 +43,48 @@ async function timed<T>(request: () => Promise<T>): Promise<{ result: T; ms: num
   return { result, ms: performance.now() - started };
 }
 
-describe('with Redis stopped', () => {
+describe.skipIf(!redisServerInstalled)('with Redis stopped', async () => {
+  if (!redisServerInstalled) {
+    it('needs redis-server', () => {});
+    return;
+  }
+  // Two instances on one database and one Redis of this file's own, which the tests stop and
+  // start again (the shared Redis of TEST_REDIS_URL is never touched). Limits are on, and
+  // shared while Redis is up.
+  const redis = await startRedisProcess();
+  const env = { REDIS_URL: redis.url, RATE_LIMIT: 'on' };
+  const rateLimitPrefix = `test:${randomUUID()}`;
+  const first = await startTestApp({ redis: false, env, rateLimitPrefix });
+  const second = await startTestApp({
+    redis: false,
+    env,
+    rateLimitPrefix,
+    database: first.database,
+    clock: first.clock,
+  });
+  const instances = [first, second];
+
+  async function stopRedis(): Promise<void> {
+    await redis.stop();
+    // Both instances have noticed: their clients are down and their caches untrusted.
+    expect(
+      await eventually(async () => {
+        for (const instance of instances) {
+          if (instance.deps.guard.trustsCache) return false;
+          if ((await redisCheckOf(instance)).redis.checks.redis !== 'down') return false;
+        }
+        return true;
+      }),
+    ).toBe(true);
+  }
+
+  async function startRedis(): Promise<void> {
+    await redis.start();
+    expect(
+      await eventually(() => instances.every((instance) => instance.deps.guard.trustsCache)),
+    ).toBe(true);
+  }
+
   // Each test starts with Redis up and both instances subscribed.
   afterEach(async () => {
     if (!redis.running) await startRedis();
@@ -111,7 +115,8 @@ describe('with Redis stopped', () => {
       }),
     );
     expect(signOut.result.statusCode, signOut.result.body).toBe(204);
-    expect(signOut.ms).toBeLessThan(1_000);
+    // Generous for a loaded machine: the failure it guards against is a wait for Redis.
+    expect(signOut.ms).toBeLessThan(2_000);
 
     const deletion = await first.app.inject({
       method: 'DELETE',
