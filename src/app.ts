@@ -23,6 +23,7 @@ import { forwardAuthRoutes } from './features/sessions/forward-auth.routes.js';
 import { sessionsRoutes } from './features/sessions/sessions.routes.js';
 import { registerAuthentication } from './http/authenticate.js';
 import { registerStrictJsonParser } from './http/json-parser.js';
+import { installLingeringClose } from './http/lingering-close.js';
 import { registerRateLimits } from './http/rate-limit.js';
 import { registerSecurity } from './http/security.js';
 import { loggerOptions } from './http/logging.js';
@@ -102,11 +103,15 @@ export async function buildApp(
     clientErrorHandler: handleClientError,
   }).withTypeProvider<TypeBoxTypeProvider>();
 
+  // An answer sent before the body was read (a 413, a 401 or 429 from a hook) reaches a client
+  // still sending it, instead of a reset; shutdown does not wait for those bodies.
+  const lingering = installLingeringClose(app.server);
   // Requests that still arrive while shutting down (on kept-alive connections) are refused, so
   // the load balancer retries them on another instance; Fastify adds Connection: close.
   let closing = false;
   app.addHook('preClose', async () => {
     closing = true;
+    lingering.closeAll();
   });
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
