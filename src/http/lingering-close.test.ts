@@ -361,6 +361,31 @@ describe('the per-address auth rate limit, refused before the body is read', () 
   });
 });
 
+describe('shutdown', () => {
+  it('does not wait for a connection still sending the body of an answered request', async () => {
+    const test = await startTestApp();
+    await test.app.listen({ port: 0, host: '127.0.0.1' });
+    const socket = connect({
+      port: portOf(test.app.server),
+      host: '127.0.0.1',
+      allowHalfOpen: true,
+    });
+    socket.on('error', () => undefined);
+    socket.write(
+      'POST /api/auth/signup HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n' +
+        `content-length: ${100 * MB}\r\n\r\n{"email":"`,
+    );
+    let received = '';
+    socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
+    await once(socket, 'end');
+    expect(received).toMatch(/^HTTP\/1\.1 413 /);
+    const started = Date.now();
+    await test.close();
+    expect(Date.now() - started).toBeLessThan(3_000);
+    socket.destroy();
+  });
+});
+
 describe('installLingeringClose on a bare server', () => {
   const servers: Server[] = [];
   async function serve(
