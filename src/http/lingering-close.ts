@@ -64,6 +64,10 @@ export function installLingeringClose(
   let shuttingDown = false;
 
   server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    // Most requests (forward auth's GET /verify above all) have no body to leave unread.
+    const length = req.headers['content-length'];
+    if (req.headers['transfer-encoding'] === undefined && (length === undefined || length === '0'))
+      return;
     let draining = false;
     // Before Node's own 'finish' listener (added before 'request' was emitted), which would
     // otherwise switch the body off (IncomingMessage._dump) so its bytes could not be counted.
