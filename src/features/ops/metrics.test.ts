@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { describe, expect, it } from 'vitest';
@@ -175,6 +176,58 @@ describe('GET /metrics', () => {
       total ?? 0,
     );
     expect(sample(text, 'hyperion_db_pool_connections', 'state="waiting"')).toBe(0);
+  });
+});
+
+describe('GET /metrics passes Prometheus’s own linter', () => {
+  // promtool (Debian's `prometheus` package; .ci/run installs it) knows the naming rules a
+  // Prometheus server and its users rely on: a missing one fails here, never skips.
+  function promtoolCheck(text: string): { status: number | null; output: string } {
+    const run = spawnSync('promtool', ['check', 'metrics'], { input: text, encoding: 'utf8' });
+    if (run.error) {
+      throw new Error(
+        `promtool is needed to lint /metrics and could not run (${run.error.message}): ` +
+          'install it with `apt-get install --no-install-recommends prometheus`, as .ci/run does',
+      );
+    }
+    return { status: run.status, output: `${run.stdout}${run.stderr}`.trim() };
+  }
+
+  it('finds nothing to report in a scrape taken after real traffic', async () => {
+    const { app } = await startTestApp({
+      env: { RATE_LIMIT: 'on', RATE_LIMIT_SIGNIN_FAILURES: '1' },
+    });
+    const { email } = await signUp(app);
+    await app.inject({
+      method: 'POST',
+      url: '/api/auth/signin',
+      payload: { email, password: GOOD_PASSWORD },
+    });
+    for (let i = 0; i < 2; i++) {
+      await app.inject({
+        method: 'POST',
+        url: '/api/auth/signin',
+        payload: { email, password: 'wrong-password-guess' },
+      });
+    }
+    await app.inject({ method: 'GET', url: `/no/such/${randomUUID()}` });
+    const { response, text } = await scrape(app);
+    expect(response.statusCode).toBe(200);
+    // Every kind of series the service exposes is in the scrape the linter reads.
+    for (const name of [
+      'hyperion_http_requests_total',
+      'hyperion_http_request_duration_seconds_bucket',
+      'hyperion_signin_attempts_total',
+      'hyperion_access_tokens_issued_total',
+      'hyperion_password_hash_duration_seconds_bucket',
+      'hyperion_rate_limit_rejections_total',
+      'hyperion_mail_outbox_depth',
+      'nodejs_eventloop_lag_seconds',
+      'nodejs_active_handles',
+    ]) {
+      expect(text).toMatch(new RegExp(`^${name}[{ ]`, 'm'));
+    }
+    expect(promtoolCheck(text)).toEqual({ status: 0, output: '' });
   });
 });
 

@@ -21,6 +21,15 @@ export interface MetricsSources {
   outboxDepth?: () => Promise<number>;
 }
 
+// prom-client's default collector adds these gauges beside the same counts by type
+// (nodejs_active_handles{type=...}, ...). A gauge named *_total reads as a counter, and
+// `promtool check metrics` rejects it; the sum over `type` is the same number, so they go.
+const MISNAMED_DEFAULT_GAUGES = [
+  'nodejs_active_handles_total',
+  'nodejs_active_requests_total',
+  'nodejs_active_resources_total',
+];
+
 // Default metrics (CPU, memory, event-loop lag, GC, handles) describe the process, not an app:
 // one registry for them however many apps a process builds (tests build many).
 let processRegistry: Registry | undefined;
@@ -28,6 +37,7 @@ function processMetrics(): Registry {
   if (!processRegistry) {
     processRegistry = new Registry();
     collectDefaultMetrics({ register: processRegistry, eventLoopMonitoringPrecision: 10 });
+    for (const name of MISNAMED_DEFAULT_GAUGES) processRegistry.removeSingleMetric(name);
   }
   return processRegistry;
 }
