@@ -7,7 +7,7 @@
 # ---- build: compile TypeScript and the native modules (argon2, bcrypt) ----
 # Both stages use the same Debian release, so the native modules built here match the glibc
 # of the runtime image (the musl-based Alpine images would need other binaries).
-FROM node:20-bookworm-slim AS build
+FROM node:22-bookworm-slim AS build
 # node-gyp's toolchain, for argon2 and bcrypt where no prebuilt binary fits the platform.
 RUN apt-get update \
     && apt-get install -y --no-install-recommends python3 make g++ \
@@ -30,7 +30,7 @@ RUN npm run build \
     && npm prune --omit=dev --no-audit --no-fund
 
 # ---- runtime ----
-FROM node:20-bookworm-slim AS runtime
+FROM node:22-bookworm-slim AS runtime
 ENV HOST=0.0.0.0 \
     PORT=8000 \
     DATA_DIR=/data
