@@ -64,7 +64,10 @@ say "engine: ${engine[*]}"
 
 # ---- the base image ----
 # Every FROM that names an image rather than an earlier stage (both stages use the same).
-mapfile -t bases < <(awk 'toupper($1) == "FROM" { print $2 }' Dockerfile | sort -u)
+mapfile -t bases < <(awk 'toupper($1) == "FROM" {
+  if (!($2 in stage)) print $2
+  if (toupper($3) == "AS") stage[$4] = 1
+}' Dockerfile | sort -u)
 for base in "${bases[@]}"; do
   if "${engine[@]}" image inspect "$base" >/dev/null 2>&1; then
     say "base $base: present"
