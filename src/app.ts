@@ -39,6 +39,12 @@ import { registerValidators } from './http/validation.js';
 export interface BuildAppOptions {
   /** Logger override; tests pass false or a stream-backed pino config. */
   logger?: boolean | Record<string, unknown>;
+  /**
+   * Called with the bare instance before any plugin or route is registered, so that hooks it
+   * adds reach every route (a root hook added later does not reach routes already in a
+   * plugin). The test app builder checks every answer against /openapi.json this way.
+   */
+  instrument?: (app: FastifyInstance) => void;
 }
 
 async function registerDocs(app: FastifyInstance, deps: Deps): Promise<void> {
@@ -102,6 +108,7 @@ export async function buildApp(
     frameworkErrors: handleFrameworkError,
     clientErrorHandler: handleClientError,
   }).withTypeProvider<TypeBoxTypeProvider>();
+  options.instrument?.(app);
 
   // An answer sent before the body was read (a 413, a 401 or 429 from a hook) reaches a client
   // still sending it, instead of a reset; shutdown does not wait for those bodies.

@@ -7,6 +7,7 @@ import { type Deps, createDeps } from '../src/deps.js';
 import { ManualClock } from '../src/lib/clock.js';
 import { type TestDatabase, createTestDatabase } from './db.js';
 import { cleanUpAfter } from './cleanup.js';
+import { conformanceRecorder } from './openapi-conformance.js';
 
 /** Settings every test app starts from: fast (but real) argon2, quiet logs. */
 export const TEST_ENV: Readonly<Record<string, string>> = {
@@ -27,6 +28,8 @@ export interface TestApp {
   database: TestDatabase;
   /** Every log line the app wrote, parsed (only when started with captureLogs). */
   logs: Record<string, unknown>[];
+  /** The OpenAPI check of every answer (unless started with conformance: false). */
+  openApi: { failures: readonly string[]; covered(): ReadonlySet<string> } | undefined;
   close(): Promise<void>;
 }
 
@@ -41,6 +44,12 @@ export interface TestAppOptions {
   redis?: boolean;
   /** Rate-limit key namespace in Redis: share it between instances that share limits. */
   rateLimitPrefix?: string;
+  /**
+   * Check every answer against the app's /openapi.json (by default unless
+   * TEST_OPENAPI_CONFORMANCE=off; see openapi-conformance.ts). A mismatch fails the test, or
+   * the file, when the app closes.
+   */
+  conformance?: boolean;
 }
 
 /**
@@ -72,8 +81,11 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     },
   });
   const { loggerOptions } = await import('../src/http/logging.js');
+  const checked = options.conformance ?? process.env['TEST_OPENAPI_CONFORMANCE'] !== 'off';
+  const recorder = checked ? conformanceRecorder() : undefined;
   const app = await buildApp(deps, {
     logger: options.captureLogs ? { ...loggerOptions('debug'), stream } : false,
+    ...(recorder ? { instrument: recorder.instrument } : {}),
   });
   await app.ready();
   let closed = false;
@@ -83,9 +95,17 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     await app.close();
     await deps.close();
     if (!options.database) await database.drop();
+    if (recorder && recorder.failures.length > 0)
+      throw new Error(
+        `Answers that /openapi.json does not describe:\n${recorder.failures.join('\n')}`,
+      );
   };
   cleanUpAfter(close);
-  return { app, deps, config, clock, database, logs, close };
+  const openApi = recorder && {
+    failures: recorder.failures,
+    covered: () => recorder.conformance()?.covered ?? new Set<string>(),
+  };
+  return { app, deps, config, clock, database, logs, openApi, close };
 }
 
 export function json<T = Record<string, unknown>>(response: LightMyRequestResponse): T {
