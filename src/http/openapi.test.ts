@@ -128,6 +128,9 @@ describe('the published document', () => {
         expect(closed(media.schema ?? {}), label(op)).toBe(false);
     }
     expect(document.info.description).toMatch(/unknown fields .* are ignored/i);
+    // Rendered again (as YAML for /docs), the document says it once, not twice.
+    const yaml = String(app.swagger({ yaml: true }));
+    expect(yaml.match(/Unknown fields in a JSON request body/g)).toHaveLength(1);
     // A route that reads no body at all says so too.
     expect(document.paths['/api/auth/signout']?.['post']?.requestBody?.required).toBe(false);
     expect(document.paths['/api/auth/signup']?.['post']?.requestBody?.required).toBe(true);

@@ -1,5 +1,4 @@
 import type { SwaggerTransform } from '@fastify/swagger';
-import type { RouteOptions } from 'fastify';
 import { ERROR_CATALOG, type ErrorCode } from '../errors.js';
 import { PROBLEM_CONTENT_TYPE } from './problem.js';
 
@@ -260,7 +259,7 @@ export function openApiHooks(): {
 } {
   const traits = new Map<string, RouteTraits>();
   const transform: SwaggerTransform = ({ schema, url, route }) => {
-    const { auth, permission, role, rateLimit, ownErrors } = (route as RouteOptions).config ?? {};
+    const { auth, permission, role, rateLimit, ownErrors } = route.config ?? {};
     const methods = Array.isArray(route.method) ? route.method : [route.method];
     for (const method of methods)
       traits.set(`${method.toLowerCase()} ${openApiPath(url)}`, {
@@ -292,9 +291,12 @@ export function openApiHooks(): {
       }
     }
     document.components.schemas = { ...document.components.schemas, ...problemSchemas(used) };
-    document.info.description = [document.info.description, UNKNOWN_FIELDS_NOTE]
-      .filter(Boolean)
-      .join('\n\n');
+    // A copy: @fastify/swagger hands out the info object of its options, which a second
+    // rendering (the YAML one) would otherwise find with the note already appended.
+    document.info = {
+      ...document.info,
+      description: [document.info.description, UNKNOWN_FIELDS_NOTE].filter(Boolean).join('\n\n'),
+    };
     return document;
   };
   return { transform, transformObject };
