@@ -19,6 +19,7 @@ import { EmailVerificationService } from './features/email-verification/email-ve
 import { type MailLog, MailService } from './features/mail/mail.service.js';
 import { PasswordService } from './features/password/password.service.js';
 import { ServiceAccountsService } from './features/service-accounts/service-accounts.service.js';
+import { FailureCounter } from './features/rate-limit/counted-attempt.js';
 import { RateLimits, limitSpecs } from './features/rate-limit/rate-limits.js';
 import { SessionGuard } from './features/sessions/session-guard.js';
 import { SessionsService } from './features/sessions/sessions.service.js';
@@ -147,6 +148,7 @@ export async function createDeps(
       keyPrefix: overrides.rateLimitPrefix ?? 'hyperion:rl',
       onRejected: (name) => metrics.rateLimited(name),
     });
+    const failures = new FailureCounter(limits);
     const guard = new SessionGuard({ db, clock, redis, onError });
     await guard.start();
     const sessions = new SessionsService({
@@ -157,7 +159,7 @@ export async function createDeps(
       audit,
       guard,
       mail,
-      limits,
+      failures,
       metrics,
       config,
     });
@@ -185,9 +187,17 @@ export async function createDeps(
       mail,
       audit,
       limits,
+      failures,
       onBackgroundError: onError,
     });
-    const accountDeletion = new AccountDeletionService({ db, accounts, sessions, audit, mail });
+    const accountDeletion = new AccountDeletionService({
+      db,
+      accounts,
+      sessions,
+      audit,
+      mail,
+      failures,
+    });
     const serviceAccounts = new ServiceAccountsService({
       db,
       clock,
@@ -207,7 +217,7 @@ export async function createDeps(
     });
     const groups = new GroupsService({ db, clock, audit, accounts, roles, adminUsers });
     const userImport = new UserImportService({ db, clock, audit, roles, hasher });
-    const mfa = new MfaService({ db, clock, accounts, sessions, audit });
+    const mfa = new MfaService({ db, clock, accounts, sessions, audit, failures });
     if (overrides.startWorkers !== false) {
       mail.start();
       audit.startRetention();

@@ -7,6 +7,7 @@ import type { ClientContext } from '../../lib/client.js';
 import { type Clock, addSeconds, toEpochSeconds } from '../../lib/clock.js';
 import type { AccountsService } from '../accounts/accounts.service.js';
 import type { AuditService } from '../audit/audit.service.js';
+import type { FailureCounter } from '../rate-limit/counted-attempt.js';
 import type { SessionsService, TokenGrant } from '../sessions/sessions.service.js';
 import * as repo from './mfa.repository.js';
 
@@ -16,6 +17,7 @@ export interface MfaServiceDeps {
   accounts: AccountsService;
   sessions: SessionsService;
   audit: AuditService;
+  failures: FailureCounter;
 }
 
 export const OTPAUTH_ISSUER = 'Hyperion Auth';
@@ -165,7 +167,7 @@ export class MfaService {
   /**
    * A code check as a counted attempt. Whoever holds a session (perhaps a stolen one) could
    * otherwise guess codes at the request rate; so a wrong code counts against the account's
-   * limits exactly like a wrong password (see SessionsService.countedAttempt).
+   * limits exactly like a wrong password (see FailureCounter).
    */
   async #countedCheck<T>(
     email: string,
@@ -173,7 +175,7 @@ export class MfaService {
     check: () => Promise<T | undefined>,
     onWrong?: () => Promise<void>,
   ): Promise<T> {
-    const found = await this.deps.sessions.countedAttempt(email, client, check, onWrong);
+    const found = await this.deps.failures.attempt(email, client, check, onWrong);
     if (found === undefined) throw invalidCode();
     return found;
   }

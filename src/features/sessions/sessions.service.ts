@@ -5,7 +5,6 @@ import { openWithToken, sealWithToken } from '../../crypto/token-seal.js';
 import type { Db } from '../../db/create-db.js';
 import { AppError } from '../../errors.js';
 import type { ClientContext } from '../../lib/client.js';
-import { normalizeEmail } from '../../lib/email.js';
 import { type Clock, addSeconds, toEpochSeconds } from '../../lib/clock.js';
 import { type KeysetCursor, toPage } from '../../lib/cursor.js';
 import type { UserWithRoles } from '../accounts/accounts.repository.js';
@@ -14,7 +13,7 @@ import type { AuditService } from '../audit/audit.service.js';
 import type { MailService } from '../mail/mail.service.js';
 import { issueMfaChallenge } from '../mfa/mfa.service.js';
 import type { MetricsRecorder } from '../ops/metrics.js';
-import { type RateLimits, slowDownAfterFailures } from '../rate-limit/rate-limits.js';
+import type { FailureCounter } from '../rate-limit/counted-attempt.js';
 import type { SessionGuard } from './session-guard.js';
 import * as repo from './sessions.repository.js';
 
@@ -41,14 +40,6 @@ interface SealedChild {
   accessExpiresAt: number;
 }
 
-/** The counters a sign-in attempt was charged to. */
-export interface FailureKeys {
-  account: string;
-  accountSource: string;
-  /** Failures from this source in the window, this attempt included. */
-  fromSource: number;
-}
-
 export interface SessionView {
   id: string;
   created_at: string;
@@ -66,7 +57,7 @@ export interface SessionsServiceDeps {
   audit: AuditService;
   guard: SessionGuard;
   mail: MailService;
-  limits: RateLimits;
+  failures: FailureCounter;
   /** Counts sign-in outcomes; optional so that a service built without metrics still works. */
   metrics?: Pick<MetricsRecorder, 'signIn'>;
   config: Pick<
@@ -120,7 +111,7 @@ export class SessionsService {
     password: string,
     client: ClientContext,
   ): Promise<TokenGrant | MfaChallenge> {
-    const user = await this.countedAttempt(
+    const user = await this.deps.failures.attempt(
       email,
       client,
       () => this.deps.accounts.checkPassword(email, password),
@@ -143,75 +134,6 @@ export class SessionsService {
       return { mfaRequired: true, ...challenge };
     }
     return this.startSession(user, client);
-  }
-
-  /**
-   * Counts a failed attempt on the account before the password is checked, and refuses with
-   * 429 once 10 failed from this source (or 100 from anywhere) — counting first makes the
-   * check and the count one atomic step, so parallel guesses cannot slip past the limit. An
-   * unknown address is counted exactly like a known one. A success gives the count back.
-   */
-  async #reserveFailure(email: string, client: ClientContext): Promise<FailureKeys> {
-    const { limits } = this.deps;
-    const account = normalizeEmail(email).slice(0, 320);
-    const accountSource = `${account}|${client.ip ?? 'unknown'}`;
-    const fromSource = await limits.consume('signin_account_ip', accountSource);
-    try {
-      await limits.consume('signin_account', account);
-    } catch (error) {
-      await limits.refund('signin_account_ip', accountSource);
-      throw error;
-    }
-    return { account, accountSource, fromSource };
-  }
-
-  /**
-   * The right password from this source: its failures there are forgiven; the account's
-   * count from all sources only gets this attempt back (others may still be guessing).
-   */
-  async #forgiveFailures(keys: FailureKeys): Promise<void> {
-    await this.deps.limits.clear('signin_account_ip', keys.accountSource);
-    await this.deps.limits.refund('signin_account', keys.account);
-  }
-
-  /**
-   * A signed-in user's password typed again (password change, account deletion): to whoever
-   * holds a stolen session it is a way to guess the password, so it counts exactly like a
-   * sign-in — the same limits (429 beyond them), slower answers after the fifth failure from
-   * one source, forgiven when right.
-   */
-  async verifyPasswordCounted(
-    user: { id: string; email: string },
-    password: string,
-    client: ClientContext,
-  ): Promise<boolean> {
-    const right = await this.countedAttempt(user.email, client, async () =>
-      (await this.deps.accounts.verifyPasswordOf(user.id, password)) ? true : undefined,
-    );
-    return right === true;
-  }
-
-  /**
-   * One guess at an account's secret (a password, a TOTP or recovery code) as a counted
-   * attempt: counted against the account's failure limits before `check` runs (429 beyond
-   * them), answered late after repeated failures from this source, forgiven when right.
-   * Resolves with what `check` found, or undefined for a wrong guess, after `onWrong`.
-   */
-  async countedAttempt<T>(
-    email: string,
-    client: ClientContext,
-    check: () => Promise<T | undefined>,
-    onWrong?: () => Promise<void>,
-  ): Promise<T | undefined> {
-    const reserved = await this.#reserveFailure(email, client);
-    const found = await check();
-    if (found === undefined) {
-      await onWrong?.();
-      await slowDownAfterFailures(reserved.fromSource);
-      return undefined;
-    }
-    await this.#forgiveFailures(reserved);
-    return found;
   }
 
   async #recordSignInFailure(
