@@ -9,6 +9,7 @@ import { AdminUsersService } from './features/admin/admin-users.service.js';
 import { RolesService } from './features/roles/roles.service.js';
 import { GroupsService } from './features/groups/groups.service.js';
 import { UserImportService } from './features/user-import/user-import.service.js';
+import { MfaChallenges } from './features/mfa/mfa-challenges.js';
 import { MfaService } from './features/mfa/mfa.service.js';
 import { Metrics } from './features/ops/metrics.js';
 import { AccountDeletionService } from './features/accounts/account-deletion.service.js';
@@ -22,12 +23,16 @@ import { ServiceAccountsService } from './features/service-accounts/service-acco
 import { FailureCounter } from './features/rate-limit/counted-attempt.js';
 import { RateLimits, limitSpecs } from './features/rate-limit/rate-limits.js';
 import { SessionGuard } from './features/sessions/session-guard.js';
+import { RefreshService } from './features/sessions/refresh.service.js';
 import { SessionsService } from './features/sessions/sessions.service.js';
+import { SignInService } from './features/sessions/signin.service.js';
 import { type Clock, systemClock } from './lib/clock.js';
 
 export interface Services {
   accounts: AccountsService;
   sessions: SessionsService;
+  signIn: SignInService;
+  refresh: RefreshService;
   audit: AuditService;
   mail: MailService;
   emailVerification: EmailVerificationService;
@@ -151,18 +156,21 @@ export async function createDeps(
     const failures = new FailureCounter(limits);
     const guard = new SessionGuard({ db, clock, redis, onError });
     await guard.start();
-    const sessions = new SessionsService({
+    const sessions = new SessionsService({ db, clock, audit, guard });
+    const signIn = new SignInService({
       db,
       clock,
       tokens,
       accounts,
       audit,
-      guard,
       mail,
       failures,
+      // MFA depends on sign-in, not the other way round: sign-in only sees this port.
+      secondFactor: new MfaChallenges({ db, clock }),
       metrics,
       config,
     });
+    const refresh = new RefreshService({ db, clock, accounts, audit, guard, signIn, config });
     const emailTokens = new EmailTokensService({ db, clock, publicUrl: config.publicUrl });
     const emailVerification = new EmailVerificationService({
       db,
@@ -217,7 +225,7 @@ export async function createDeps(
     });
     const groups = new GroupsService({ db, clock, audit, accounts, roles, adminUsers });
     const userImport = new UserImportService({ db, clock, audit, roles, hasher });
-    const mfa = new MfaService({ db, clock, accounts, sessions, audit, failures });
+    const mfa = new MfaService({ db, clock, accounts, signIn, audit, failures });
     if (overrides.startWorkers !== false) {
       mail.start();
       audit.startRetention();
@@ -235,6 +243,8 @@ export async function createDeps(
       services: {
         accounts,
         sessions,
+        signIn,
+        refresh,
         audit,
         mail,
         emailVerification,

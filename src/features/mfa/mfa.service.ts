@@ -1,29 +1,29 @@
 import { randomInt } from 'node:crypto';
 import { generateSecret, generateURI, verify as verifyTotp } from 'otplib';
-import { generateOpaqueToken, hashOpaqueToken } from '../../crypto/opaque-token.js';
+import { hashOpaqueToken } from '../../crypto/opaque-token.js';
 import type { Db } from '../../db/create-db.js';
 import { AppError } from '../../errors.js';
 import type { ClientContext } from '../../lib/client.js';
-import { type Clock, addSeconds, toEpochSeconds } from '../../lib/clock.js';
+import { type Clock, toEpochSeconds } from '../../lib/clock.js';
 import type { AccountsService } from '../accounts/accounts.service.js';
 import type { AuditService } from '../audit/audit.service.js';
 import type { FailureCounter } from '../rate-limit/counted-attempt.js';
-import type { SessionsService, TokenGrant } from '../sessions/sessions.service.js';
+import type { TokenGrant } from '../sessions/sessions.types.js';
+import type { SignInService } from '../sessions/signin.service.js';
 import * as repo from './mfa.repository.js';
 
 export interface MfaServiceDeps {
   db: Db;
   clock: Clock;
   accounts: AccountsService;
-  sessions: SessionsService;
+  /** The second step of a sign-in ends where the first would have: a session. */
+  signIn: Pick<SignInService, 'assertMaySignIn' | 'startSession'>;
   audit: AuditService;
   failures: FailureCounter;
 }
 
 export const OTPAUTH_ISSUER = 'Hyperion Auth';
 export const RECOVERY_CODE_COUNT = 10;
-/** How long the second step of a sign-in may take. */
-export const MFA_CHALLENGE_TTL_SECONDS = 300;
 // One step either side: phones whose clocks drift by up to 30 seconds still work.
 const EPOCH_TOLERANCE_SECONDS = 30;
 // No 0/o, 1/l/i: codes are read off paper and typed by hand.
@@ -48,25 +48,6 @@ function normalizeCode(code: string): string {
 const recoveryCodeHash = (code: string) => hashOpaqueToken(normalizeCode(code));
 
 const invalidCode = () => new AppError('invalid_mfa_code', 'The code is wrong or was already used');
-
-/**
- * Issues the token of a sign-in's second step (stored hashed, single use, 5 minutes). Used
- * by the sessions service when the password of an account with MFA checks out.
- */
-export async function issueMfaChallenge(
-  db: Db,
-  userId: string,
-  now: Date,
-): Promise<{ mfaToken: string; expiresIn: number }> {
-  const mfaToken = generateOpaqueToken();
-  await repo.insertChallenge(db, {
-    tokenHash: hashOpaqueToken(mfaToken),
-    userId,
-    now,
-    expiresAt: addSeconds(now, MFA_CHALLENGE_TTL_SECONDS),
-  });
-  return { mfaToken, expiresIn: MFA_CHALLENGE_TTL_SECONDS };
-}
 
 /** TOTP (RFC 6238) with recovery codes: enrolment, the second sign-in step, removal. */
 export class MfaService {
@@ -131,7 +112,7 @@ export class MfaService {
    * code. Wrong codes count against the same limits as wrong passwords.
    */
   async verify(mfaToken: string, code: string, client: ClientContext): Promise<TokenGrant> {
-    const { db, clock, accounts, sessions, audit } = this.deps;
+    const { db, clock, accounts, signIn, audit } = this.deps;
     const tokenHash = hashOpaqueToken(mfaToken);
     const userId = await repo.findLiveChallenge(db, tokenHash, clock.now());
     if (!userId) throw new AppError('unauthorized', 'The MFA token is spent, expired or unknown');
@@ -151,8 +132,8 @@ export class MfaService {
     );
     if (!(await repo.spendChallenge(db, tokenHash, clock.now())))
       throw new AppError('unauthorized', 'The MFA token is spent, expired or unknown');
-    sessions.assertMaySignIn(user);
-    const grant = await sessions.startSession(user, client, { mfa: factor });
+    signIn.assertMaySignIn(user);
+    const grant = await signIn.startSession(user, client, { mfa: factor });
     if (factor === 'recovery_code')
       await audit.record({
         type: 'mfa.recovery_code_used',

@@ -44,7 +44,7 @@ function sendOAuthError(reply: FastifyReply, error: OAuthError) {
 
 /** The RFC 6749 token endpoint: form-encoded or JSON, with its own error format. */
 export const oauthRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (app, { deps }) => {
-  const { sessions, serviceAccounts } = deps.services;
+  const { signIn, refresh, serviceAccounts } = deps.services;
 
   app.addContentTypeParser(
     'application/x-www-form-urlencoded',
@@ -112,11 +112,7 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (app
       try {
         switch (tokenRequest.grantType) {
           case 'password': {
-            const grant = await sessions.signIn(
-              tokenRequest.username,
-              tokenRequest.password,
-              client,
-            );
+            const grant = await signIn.signIn(tokenRequest.username, tokenRequest.password, client);
             if ('mfaToken' in grant) {
               // As Auth0 answers it: the client completes the sign-in at /api/auth/mfa/verify.
               noStore(reply);
@@ -131,7 +127,7 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (app
           case 'refresh_token':
             return sendTokenResponse(
               reply,
-              await sessions.refresh(tokenRequest.refreshToken, client),
+              await refresh.refresh(tokenRequest.refreshToken, client),
             );
           case 'client_credentials': {
             const grant = await serviceAccounts.issueToken(
