@@ -9,6 +9,7 @@ import { AdminUsersService } from './features/admin/admin-users.service.js';
 import { RolesService } from './features/roles/roles.service.js';
 import { GroupsService } from './features/groups/groups.service.js';
 import { UserImportService } from './features/user-import/user-import.service.js';
+import { createFactors } from './features/mfa/factors.js';
 import { MfaChallenges } from './features/mfa/mfa-challenges.js';
 import { MfaService } from './features/mfa/mfa.service.js';
 import { Metrics } from './features/ops/metrics.js';
@@ -157,6 +158,7 @@ export async function createDeps(
     const guard = new SessionGuard({ db, clock, redis, onError });
     await guard.start();
     const sessions = new SessionsService({ db, clock, audit, guard });
+    const factors = createFactors({ db, clock });
     const signIn = new SignInService({
       db,
       clock,
@@ -166,7 +168,7 @@ export async function createDeps(
       mail,
       failures,
       // MFA depends on sign-in, not the other way round: sign-in only sees this port.
-      secondFactor: new MfaChallenges({ db, clock }),
+      secondFactor: new MfaChallenges({ db, clock, factors: factors.all }),
       metrics,
       config,
     });
@@ -225,7 +227,7 @@ export async function createDeps(
     });
     const groups = new GroupsService({ db, clock, audit, accounts, roles, adminUsers });
     const userImport = new UserImportService({ db, clock, audit, roles, hasher });
-    const mfa = new MfaService({ db, clock, accounts, signIn, audit, failures });
+    const mfa = new MfaService({ db, clock, accounts, signIn, audit, failures, factors });
     if (overrides.startWorkers !== false) {
       mail.start();
       audit.startRetention();

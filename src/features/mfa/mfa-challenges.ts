@@ -2,6 +2,7 @@ import { generateOpaqueToken, hashOpaqueToken } from '../../crypto/opaque-token.
 import type { Db } from '../../db/create-db.js';
 import { type Clock, addSeconds } from '../../lib/clock.js';
 import type { MfaChallenge, SecondFactorGate } from '../sessions/sessions.types.js';
+import type { FactorKind, SecondFactor } from './factor.js';
 import * as repo from './mfa.repository.js';
 
 /** How long the second step of a sign-in may take. */
@@ -10,6 +11,8 @@ export const MFA_CHALLENGE_TTL_SECONDS = 300;
 export interface MfaChallengesDeps {
   db: Db;
   clock: Clock;
+  /** The registry (factors.ts): the challenge lists those the user holds. */
+  factors: readonly SecondFactor[];
 }
 
 /**
@@ -20,7 +23,10 @@ export interface MfaChallengesDeps {
 export class MfaChallenges implements SecondFactorGate {
   constructor(private readonly deps: MfaChallengesDeps) {}
 
-  /** The token of a sign-in's second step (stored hashed, single use, 5 minutes). */
+  /**
+   * The token of a sign-in's second step (stored hashed, single use, 5 minutes), with the
+   * factors the user can answer it with, so a client offers the right ones.
+   */
   async challengeFor(user: {
     id: string;
     mfa_enabled: boolean;
@@ -34,6 +40,19 @@ export class MfaChallenges implements SecondFactorGate {
       now,
       expiresAt: addSeconds(now, MFA_CHALLENGE_TTL_SECONDS),
     });
-    return { mfaRequired: true, mfaToken, expiresIn: MFA_CHALLENGE_TTL_SECONDS };
+    return {
+      mfaRequired: true,
+      mfaToken,
+      expiresIn: MFA_CHALLENGE_TTL_SECONDS,
+      factors: await this.#enrolledKinds(user.id),
+    };
+  }
+
+  async #enrolledKinds(userId: string): Promise<FactorKind[]> {
+    const kinds: FactorKind[] = [];
+    for (const factor of this.deps.factors) {
+      if (await factor.isEnrolled(userId)) kinds.push(factor.kind);
+    }
+    return kinds;
   }
 }

@@ -9,6 +9,7 @@ import {
   InvalidClientError,
   InvalidScopeError,
 } from '../service-accounts/service-accounts.service.js';
+import { MfaFactorList } from '../sessions/sessions.schemas.js';
 import { noStore, sendTokenResponse } from '../sessions/token-response.js';
 import { OAuthError } from './oauth.errors.js';
 import {
@@ -96,7 +97,11 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (app
           200: TokenResponseSchema,
           400: OAuthErrorSchema,
           401: OAuthErrorSchema,
-          403: Type.Object({ ...OAuthErrorSchema.properties, mfa_token: Type.String() }),
+          403: Type.Object({
+            ...OAuthErrorSchema.properties,
+            mfa_token: Type.String(),
+            factors: MfaFactorList,
+          }),
           429: OAuthErrorSchema,
           500: OAuthErrorSchema,
           503: OAuthErrorSchema,
@@ -120,6 +125,7 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (app
                 error: 'mfa_required',
                 error_description: 'A second factor is required: POST /api/auth/mfa/verify',
                 mfa_token: grant.mfaToken,
+                factors: grant.factors,
               });
             }
             return sendTokenResponse(reply, grant);

@@ -41,8 +41,9 @@ export const sessionsRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (
         tags: ['sessions'],
         summary: 'Sign in with e-mail and password',
         description:
-          'For an account with MFA the answer is `{"mfa_required": true, "mfa_token"}`: send ' +
-          'the token with a code to POST /api/auth/mfa/verify within 5 minutes.',
+          'For an account with MFA the answer is `{"mfa_required": true, "mfa_token", "factors"}`: ' +
+          'send the token with a code of one of those factors to POST /api/auth/mfa/verify ' +
+          'within 5 minutes.',
         body: SignInBody,
         response: {
           200: Type.Union([SessionTokenResponse, MfaRequiredResponse]),

@@ -14,6 +14,8 @@ export interface MfaChallenge {
   mfaRequired: true;
   mfaToken: string;
   expiresIn: number;
+  /** The kinds of second factor the user holds, to answer with (e.g. `totp`, `recovery_code`). */
+  factors: string[];
 }
 
 /**

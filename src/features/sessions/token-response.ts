@@ -15,6 +15,7 @@ export function sendMfaRequired(reply: FastifyReply, challenge: MfaChallenge) {
     mfa_required: true as const,
     mfa_token: challenge.mfaToken,
     expires_in: challenge.expiresIn,
+    factors: challenge.factors,
   };
 }
 
