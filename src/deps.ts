@@ -9,6 +9,8 @@ import { AdminUsersService } from './features/admin/admin-users.service.js';
 import { RolesService } from './features/roles/roles.service.js';
 import { GroupsService } from './features/groups/groups.service.js';
 import { UserImportService } from './features/user-import/user-import.service.js';
+import { createFactors } from './features/mfa/factors.js';
+import { MfaChallenges } from './features/mfa/mfa-challenges.js';
 import { MfaService } from './features/mfa/mfa.service.js';
 import { Metrics } from './features/ops/metrics.js';
 import { AccountDeletionService } from './features/accounts/account-deletion.service.js';
@@ -19,14 +21,19 @@ import { EmailVerificationService } from './features/email-verification/email-ve
 import { type MailLog, MailService } from './features/mail/mail.service.js';
 import { PasswordService } from './features/password/password.service.js';
 import { ServiceAccountsService } from './features/service-accounts/service-accounts.service.js';
+import { FailureCounter } from './features/rate-limit/counted-attempt.js';
 import { RateLimits, limitSpecs } from './features/rate-limit/rate-limits.js';
 import { SessionGuard } from './features/sessions/session-guard.js';
+import { RefreshService } from './features/sessions/refresh.service.js';
 import { SessionsService } from './features/sessions/sessions.service.js';
+import { SignInService } from './features/sessions/signin.service.js';
 import { type Clock, systemClock } from './lib/clock.js';
 
 export interface Services {
   accounts: AccountsService;
   sessions: SessionsService;
+  signIn: SignInService;
+  refresh: RefreshService;
   audit: AuditService;
   mail: MailService;
   emailVerification: EmailVerificationService;
@@ -147,20 +154,25 @@ export async function createDeps(
       keyPrefix: overrides.rateLimitPrefix ?? 'hyperion:rl',
       onRejected: (name) => metrics.rateLimited(name),
     });
+    const failures = new FailureCounter(limits);
     const guard = new SessionGuard({ db, clock, redis, onError });
     await guard.start();
-    const sessions = new SessionsService({
+    const sessions = new SessionsService({ db, clock, audit, guard });
+    const factors = createFactors({ db, clock });
+    const signIn = new SignInService({
       db,
       clock,
       tokens,
       accounts,
       audit,
-      guard,
       mail,
-      limits,
+      failures,
+      // MFA depends on sign-in, not the other way round: sign-in only sees this port.
+      secondFactor: new MfaChallenges({ db, clock, factors: factors.all }),
       metrics,
       config,
     });
+    const refresh = new RefreshService({ db, clock, accounts, audit, guard, signIn, config });
     const emailTokens = new EmailTokensService({ db, clock, publicUrl: config.publicUrl });
     const emailVerification = new EmailVerificationService({
       db,
@@ -185,9 +197,17 @@ export async function createDeps(
       mail,
       audit,
       limits,
+      failures,
       onBackgroundError: onError,
     });
-    const accountDeletion = new AccountDeletionService({ db, accounts, sessions, audit, mail });
+    const accountDeletion = new AccountDeletionService({
+      db,
+      accounts,
+      sessions,
+      audit,
+      mail,
+      failures,
+    });
     const serviceAccounts = new ServiceAccountsService({
       db,
       clock,
@@ -207,7 +227,7 @@ export async function createDeps(
     });
     const groups = new GroupsService({ db, clock, audit, accounts, roles, adminUsers });
     const userImport = new UserImportService({ db, clock, audit, roles, hasher });
-    const mfa = new MfaService({ db, clock, accounts, sessions, audit });
+    const mfa = new MfaService({ db, clock, accounts, signIn, audit, failures, factors });
     if (overrides.startWorkers !== false) {
       mail.start();
       audit.startRetention();
@@ -225,6 +245,8 @@ export async function createDeps(
       services: {
         accounts,
         sessions,
+        signIn,
+        refresh,
         audit,
         mail,
         emailVerification,

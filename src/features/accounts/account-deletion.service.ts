@@ -4,6 +4,7 @@ import { AppError } from '../../errors.js';
 import type { ClientContext } from '../../lib/client.js';
 import type { AuditService } from '../audit/audit.service.js';
 import type { MailService } from '../mail/mail.service.js';
+import type { FailureCounter } from '../rate-limit/counted-attempt.js';
 import type { SessionsService } from '../sessions/sessions.service.js';
 import type { AccountsService } from './accounts.service.js';
 
@@ -13,6 +14,7 @@ export interface AccountDeletionDeps {
   sessions: SessionsService;
   audit: AuditService;
   mail: MailService;
+  failures: FailureCounter;
 }
 
 /**
@@ -24,9 +26,12 @@ export class AccountDeletionService {
   constructor(private readonly deps: AccountDeletionDeps) {}
 
   async deleteOwnAccount(userId: string, password: string, client: ClientContext): Promise<void> {
-    const { accounts, audit, db, mail, sessions } = this.deps;
+    const { accounts, audit, db, failures, mail, sessions } = this.deps;
     const user = await accounts.getUser(userId);
-    if (!(await sessions.verifyPasswordCounted(user, password, client))) {
+    const right = await failures.verify(user.email, client, () =>
+      accounts.verifyPasswordOf(user.id, password),
+    );
+    if (!right) {
       throw new AppError('wrong_password', 'The password is wrong', [
         { field: 'password', message: 'is wrong' },
       ]);

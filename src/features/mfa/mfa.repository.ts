@@ -1,5 +1,6 @@
-import { sql } from 'kysely';
+import { type Transaction, sql } from 'kysely';
 import type { Db } from '../../db/create-db.js';
+import type { Database } from '../../db/database.js';
 
 export async function findTotp(db: Db, userId: string) {
   return db
@@ -51,11 +52,10 @@ export async function confirmTotp(trx: Db, userId: string, now: Date): Promise<v
     .set({ confirmed_at: now })
     .where('user_id', '=', userId)
     .execute();
-  await trx
-    .updateTable('users')
-    .set({ mfa_enabled: true, updated_at: now })
-    .where('id', '=', userId)
-    .execute();
+}
+
+export async function deleteTotp(trx: Db, userId: string): Promise<void> {
+  await trx.deleteFrom('mfa_totp').where('user_id', '=', userId).execute();
 }
 
 export async function replaceRecoveryCodes(
@@ -98,13 +98,33 @@ export async function countUnusedRecoveryCodes(db: Db, userId: string): Promise<
   return Number(row.n);
 }
 
-export async function removeMfa(trx: Db, userId: string, now: Date): Promise<void> {
-  await trx.deleteFrom('mfa_totp').where('user_id', '=', userId).execute();
+export async function deleteRecoveryCodes(trx: Db, userId: string): Promise<void> {
   await trx.deleteFrom('mfa_recovery_codes').where('user_id', '=', userId).execute();
+}
+
+/** Second steps of sign-ins still pending: they end when MFA is turned off. */
+export async function deleteChallenges(trx: Db, userId: string): Promise<void> {
   await trx.deleteFrom('mfa_challenges').where('user_id', '=', userId).execute();
+}
+
+/**
+ * Locks the user's row while their factors are counted: two transactions changing different
+ * factors of one user (removing TOTP while adding a passkey) take turns, so the later one
+ * counts what the earlier one committed and `mfa_enabled` never ends up stale.
+ */
+export async function lockUserMfa(trx: Transaction<Database>, userId: string): Promise<void> {
+  await trx.selectFrom('users').select('id').where('id', '=', userId).forUpdate().execute();
+}
+
+export async function setMfaEnabled(
+  trx: Transaction<Database>,
+  userId: string,
+  enabled: boolean,
+  now: Date,
+): Promise<void> {
   await trx
     .updateTable('users')
-    .set({ mfa_enabled: false, updated_at: now })
+    .set({ mfa_enabled: enabled, updated_at: now })
     .where('id', '=', userId)
     .execute();
 }

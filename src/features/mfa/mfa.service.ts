@@ -1,86 +1,46 @@
-import { randomInt } from 'node:crypto';
-import { generateSecret, generateURI, verify as verifyTotp } from 'otplib';
-import { generateOpaqueToken, hashOpaqueToken } from '../../crypto/opaque-token.js';
+import type { Transaction } from 'kysely';
+import { hashOpaqueToken } from '../../crypto/opaque-token.js';
 import type { Db } from '../../db/create-db.js';
+import type { Database } from '../../db/database.js';
 import { AppError } from '../../errors.js';
 import type { ClientContext } from '../../lib/client.js';
-import { type Clock, addSeconds, toEpochSeconds } from '../../lib/clock.js';
+import type { Clock } from '../../lib/clock.js';
 import type { AccountsService } from '../accounts/accounts.service.js';
 import type { AuditService } from '../audit/audit.service.js';
-import type { SessionsService, TokenGrant } from '../sessions/sessions.service.js';
+import type { FailureCounter } from '../rate-limit/counted-attempt.js';
+import type { TokenGrant } from '../sessions/sessions.types.js';
+import type { SignInService } from '../sessions/signin.service.js';
+import type { FactorKind } from './factor.js';
+import type { MfaFactors } from './factors.js';
 import * as repo from './mfa.repository.js';
 
 export interface MfaServiceDeps {
   db: Db;
   clock: Clock;
   accounts: AccountsService;
-  sessions: SessionsService;
+  /** The second step of a sign-in ends where the first would have: a session. */
+  signIn: Pick<SignInService, 'assertMaySignIn' | 'startSession'>;
   audit: AuditService;
+  failures: FailureCounter;
+  factors: MfaFactors;
 }
-
-export const OTPAUTH_ISSUER = 'Hyperion Auth';
-export const RECOVERY_CODE_COUNT = 10;
-/** How long the second step of a sign-in may take. */
-export const MFA_CHALLENGE_TTL_SECONDS = 300;
-// One step either side: phones whose clocks drift by up to 30 seconds still work.
-const EPOCH_TOLERANCE_SECONDS = 30;
-// No 0/o, 1/l/i: codes are read off paper and typed by hand.
-const RECOVERY_ALPHABET = 'abcdefghjkmnpqrstuvwxyz23456789';
-
-type SecondFactor = 'totp' | 'recovery_code';
-
-/** `xxxxx-xxxxx`, about 49 random bits: enough for a single-use code behind a rate limit. */
-function newRecoveryCode(): string {
-  const chars = Array.from(
-    { length: 10 },
-    () => RECOVERY_ALPHABET[randomInt(RECOVERY_ALPHABET.length)],
-  );
-  return `${chars.slice(0, 5).join('')}-${chars.slice(5).join('')}`;
-}
-
-/** What the person typed, as stored: spaces and dashes dropped, lower case. */
-function normalizeCode(code: string): string {
-  return code.replace(/[\s-]/g, '').toLowerCase();
-}
-
-const recoveryCodeHash = (code: string) => hashOpaqueToken(normalizeCode(code));
 
 const invalidCode = () => new AppError('invalid_mfa_code', 'The code is wrong or was already used');
 
 /**
- * Issues the token of a sign-in's second step (stored hashed, single use, 5 minutes). Used
- * by the sessions service when the password of an account with MFA checks out.
+ * Multi-factor authentication over the registry of second factors: TOTP enrolment (with its
+ * recovery codes), turning it off, and the second sign-in step, which any enrolled factor
+ * may answer.
  */
-export async function issueMfaChallenge(
-  db: Db,
-  userId: string,
-  now: Date,
-): Promise<{ mfaToken: string; expiresIn: number }> {
-  const mfaToken = generateOpaqueToken();
-  await repo.insertChallenge(db, {
-    tokenHash: hashOpaqueToken(mfaToken),
-    userId,
-    now,
-    expiresAt: addSeconds(now, MFA_CHALLENGE_TTL_SECONDS),
-  });
-  return { mfaToken, expiresIn: MFA_CHALLENGE_TTL_SECONDS };
-}
-
-/** TOTP (RFC 6238) with recovery codes: enrolment, the second sign-in step, removal. */
 export class MfaService {
   constructor(private readonly deps: MfaServiceDeps) {}
 
-  /** A new secret, pending until a first code confirms it. */
+  /** A new TOTP secret, pending until a first code confirms it. */
   async setup(userId: string): Promise<{ secret: string; otpauth_url: string }> {
     const user = await this.deps.accounts.getUser(userId);
-    if (user.mfa_enabled)
+    if (await this.deps.factors.totp.isEnrolled(userId))
       throw new AppError('conflict', 'MFA is already on; disable it before setting it up again');
-    const secret = generateSecret();
-    await repo.savePendingTotp(this.deps.db, userId, secret, this.deps.clock.now());
-    return {
-      secret,
-      otpauth_url: generateURI({ issuer: OTPAUTH_ISSUER, label: user.email, secret }),
-    };
+    return this.deps.factors.totp.begin(userId, user.email);
   }
 
   /** A first code proves the authenticator works: MFA is on, and 10 recovery codes are made. */
@@ -89,34 +49,43 @@ export class MfaService {
     code: string,
     client: ClientContext,
   ): Promise<{ recovery_codes: string[] }> {
-    const totp = await repo.findTotp(this.deps.db, userId);
-    if (!totp) throw new AppError('conflict', 'Set MFA up first (POST /api/auth/mfa/totp/setup)');
-    if (totp.confirmed_at) throw new AppError('conflict', 'MFA is already on');
+    const { totp, recoveryCodes } = this.deps.factors;
+    const pending = await totp.find(userId);
+    if (!pending)
+      throw new AppError('conflict', 'Set MFA up first (POST /api/auth/mfa/totp/setup)');
+    if (pending.confirmed_at) throw new AppError('conflict', 'MFA is already on');
     const { email } = await this.deps.accounts.getUser(userId);
     const timeStep = await this.#countedCheck(email, client, () =>
-      this.#matchTotp(totp.secret, code, totp.last_time_step),
+      totp.match(pending.secret, code, pending.last_time_step),
     );
-    const codes = Array.from({ length: RECOVERY_CODE_COUNT }, newRecoveryCode);
-    const now = this.deps.clock.now();
-    await this.deps.db.transaction().execute(async (trx) => {
-      if (!(await repo.advanceTimeStep(trx, userId, timeStep))) throw invalidCode();
-      await repo.confirmTotp(trx, userId, now);
-      await repo.replaceRecoveryCodes(trx, userId, codes.map(recoveryCodeHash));
+    const codes = await this.deps.db.transaction().execute(async (trx) => {
+      if (!(await totp.confirm(trx, userId, timeStep))) throw invalidCode();
+      const issued = await recoveryCodes.issue(trx, userId);
+      await this.#syncMfaEnabled(trx, userId);
       await this.deps.audit.record(
         { type: 'mfa.enabled', actorId: userId, userId, ...client, data: { method: 'totp' } },
         trx,
       );
+      return issued;
     });
     return { recovery_codes: codes };
   }
 
-  /** Turning MFA off takes a current code (or a recovery code), not just a session. */
+  /**
+   * Removes TOTP; this takes a current code (or a recovery code), not just a session. With no
+   * factor left that keeps MFA on, the recovery codes and pending sign-in steps go too.
+   */
   async disable(userId: string, code: string, client: ClientContext): Promise<void> {
+    const { totp } = this.deps.factors;
     const user = await this.deps.accounts.getUser(userId);
-    if (!user.mfa_enabled) throw new AppError('conflict', 'MFA is not on');
-    await this.#countedCheck(user.email, client, () => this.#checkSecondFactor(userId, code));
+    if (!(await totp.isEnrolled(userId))) throw new AppError('conflict', 'MFA is not on');
+    await this.#countedCheck(user.email, client, () => this.#checkAnyFactor(userId, code));
     await this.deps.db.transaction().execute(async (trx) => {
-      await repo.removeMfa(trx, userId, this.deps.clock.now());
+      await totp.remove(trx, userId);
+      if (!(await this.#syncMfaEnabled(trx, userId))) {
+        for (const factor of this.deps.factors.all) await factor.remove(trx, userId);
+        await repo.deleteChallenges(trx, userId);
+      }
       await this.deps.audit.record(
         { type: 'mfa.disabled', actorId: userId, userId, ...client },
         trx,
@@ -125,11 +94,11 @@ export class MfaService {
   }
 
   /**
-   * The second step of a sign-in: the challenge from the first step and a TOTP or recovery
-   * code. Wrong codes count against the same limits as wrong passwords.
+   * The second step of a sign-in: the challenge from the first step and a proof of any factor
+   * the user holds. Wrong codes count against the same limits as wrong passwords.
    */
   async verify(mfaToken: string, code: string, client: ClientContext): Promise<TokenGrant> {
-    const { db, clock, accounts, sessions, audit } = this.deps;
+    const { db, clock, accounts, signIn, audit, factors } = this.deps;
     const tokenHash = hashOpaqueToken(mfaToken);
     const userId = await repo.findLiveChallenge(db, tokenHash, clock.now());
     if (!userId) throw new AppError('unauthorized', 'The MFA token is spent, expired or unknown');
@@ -137,7 +106,7 @@ export class MfaService {
     const factor = await this.#countedCheck(
       user.email,
       client,
-      () => this.#checkSecondFactor(userId, code),
+      () => this.#checkAnyFactor(userId, code),
       () =>
         audit.record({
           type: 'user.signin_failed',
@@ -149,15 +118,15 @@ export class MfaService {
     );
     if (!(await repo.spendChallenge(db, tokenHash, clock.now())))
       throw new AppError('unauthorized', 'The MFA token is spent, expired or unknown');
-    sessions.assertMaySignIn(user);
-    const grant = await sessions.startSession(user, client, { mfa: factor });
+    signIn.assertMaySignIn(user);
+    const grant = await signIn.startSession(user, client, { mfa: factor });
     if (factor === 'recovery_code')
       await audit.record({
         type: 'mfa.recovery_code_used',
         actorId: userId,
         userId,
         ...client,
-        data: { remaining: await repo.countUnusedRecoveryCodes(db, userId) },
+        data: { remaining: await factors.recoveryCodes.remaining(userId) },
       });
     return grant;
   }
@@ -165,7 +134,7 @@ export class MfaService {
   /**
    * A code check as a counted attempt. Whoever holds a session (perhaps a stolen one) could
    * otherwise guess codes at the request rate; so a wrong code counts against the account's
-   * limits exactly like a wrong password (see SessionsService.countedAttempt).
+   * limits exactly like a wrong password (see FailureCounter).
    */
   async #countedCheck<T>(
     email: string,
@@ -173,46 +142,32 @@ export class MfaService {
     check: () => Promise<T | undefined>,
     onWrong?: () => Promise<void>,
   ): Promise<T> {
-    const found = await this.deps.sessions.countedAttempt(email, client, check, onWrong);
+    const found = await this.deps.failures.attempt(email, client, check, onWrong);
     if (found === undefined) throw invalidCode();
     return found;
   }
 
-  /** A six-digit TOTP code (never one of an already used time step) or an unspent recovery code. */
-  async #checkSecondFactor(userId: string, code: string): Promise<SecondFactor | undefined> {
-    const normalized = normalizeCode(code);
-    if (/^\d{6}$/.test(normalized)) {
-      const totp = await repo.findTotp(this.deps.db, userId);
-      if (!totp?.confirmed_at) return undefined;
-      const timeStep = await this.#matchTotp(totp.secret, normalized, totp.last_time_step);
-      if (timeStep === undefined) return undefined;
-      // Atomic: of two requests with the same code, one wins.
-      return (await repo.advanceTimeStep(this.deps.db, userId, timeStep)) ? 'totp' : undefined;
+  /** The kind of the first registered factor whose shape the code has and which accepts it. */
+  async #checkAnyFactor(userId: string, code: string): Promise<FactorKind | undefined> {
+    const proof = { code };
+    for (const factor of this.deps.factors.all) {
+      if (factor.accepts(proof) && (await factor.check(userId, proof))) return factor.kind;
     }
-    const spent = await repo.spendRecoveryCode(
-      this.deps.db,
-      userId,
-      recoveryCodeHash(normalized),
-      this.deps.clock.now(),
-    );
-    return spent ? 'recovery_code' : undefined;
+    return undefined;
   }
 
-  async #matchTotp(
-    secret: string,
-    code: string,
-    lastTimeStep: string | null,
-  ): Promise<number | undefined> {
-    const token = normalizeCode(code);
-    if (!/^\d{6}$/.test(token)) return undefined;
-    const result = await verifyTotp({
-      secret,
-      token,
-      epoch: toEpochSeconds(this.deps.clock.now()),
-      epochTolerance: EPOCH_TOLERANCE_SECONDS,
-      ...(lastTimeStep !== null ? { afterTimeStep: Number(lastTimeStep) } : {}),
-    });
-    // A TOTP result carries its time step (the HOTP branch of the union does not).
-    return result.valid && 'timeStep' in result ? result.timeStep : undefined;
+  /**
+   * `users.mfa_enabled` follows the factors: on while the user holds at least one confirmed
+   * factor that enables MFA, whichever it is — so removing one factor cannot switch MFA off
+   * while another remains. Returns the new value.
+   */
+  async #syncMfaEnabled(trx: Transaction<Database>, userId: string): Promise<boolean> {
+    await repo.lockUserMfa(trx, userId);
+    let enabled = false;
+    for (const factor of this.deps.factors.all) {
+      if (factor.enablesMfa && (await factor.isEnrolled(userId, trx))) enabled = true;
+    }
+    await repo.setMfaEnabled(trx, userId, enabled, this.deps.clock.now());
+    return enabled;
   }
 }

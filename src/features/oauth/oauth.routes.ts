@@ -9,6 +9,7 @@ import {
   InvalidClientError,
   InvalidScopeError,
 } from '../service-accounts/service-accounts.service.js';
+import { MfaFactorList } from '../sessions/sessions.schemas.js';
 import { noStore, sendTokenResponse } from '../sessions/token-response.js';
 import { OAuthError } from './oauth.errors.js';
 import {
@@ -44,7 +45,7 @@ function sendOAuthError(reply: FastifyReply, error: OAuthError) {
 
 /** The RFC 6749 token endpoint: form-encoded or JSON, with its own error format. */
 export const oauthRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (app, { deps }) => {
-  const { sessions, serviceAccounts } = deps.services;
+  const { signIn, refresh, serviceAccounts } = deps.services;
 
   app.addContentTypeParser(
     'application/x-www-form-urlencoded',
@@ -96,7 +97,11 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (app
           200: TokenResponseSchema,
           400: OAuthErrorSchema,
           401: OAuthErrorSchema,
-          403: Type.Object({ ...OAuthErrorSchema.properties, mfa_token: Type.String() }),
+          403: Type.Object({
+            ...OAuthErrorSchema.properties,
+            mfa_token: Type.String(),
+            factors: MfaFactorList,
+          }),
           429: OAuthErrorSchema,
           500: OAuthErrorSchema,
           503: OAuthErrorSchema,
@@ -112,11 +117,7 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (app
       try {
         switch (tokenRequest.grantType) {
           case 'password': {
-            const grant = await sessions.signIn(
-              tokenRequest.username,
-              tokenRequest.password,
-              client,
-            );
+            const grant = await signIn.signIn(tokenRequest.username, tokenRequest.password, client);
             if ('mfaToken' in grant) {
               // As Auth0 answers it: the client completes the sign-in at /api/auth/mfa/verify.
               noStore(reply);
@@ -124,6 +125,7 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (app
                 error: 'mfa_required',
                 error_description: 'A second factor is required: POST /api/auth/mfa/verify',
                 mfa_token: grant.mfaToken,
+                factors: grant.factors,
               });
             }
             return sendTokenResponse(reply, grant);
@@ -131,7 +133,7 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (app
           case 'refresh_token':
             return sendTokenResponse(
               reply,
-              await sessions.refresh(tokenRequest.refreshToken, client),
+              await refresh.refresh(tokenRequest.refreshToken, client),
             );
           case 'client_credentials': {
             const grant = await serviceAccounts.issueToken(

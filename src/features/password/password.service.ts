@@ -9,6 +9,7 @@ import type { AccountsService } from '../accounts/accounts.service.js';
 import type { AuditService } from '../audit/audit.service.js';
 import type { EmailTokensService } from '../email-tokens/email-tokens.service.js';
 import type { MailService } from '../mail/mail.service.js';
+import type { FailureCounter } from '../rate-limit/counted-attempt.js';
 import type { RateLimits } from '../rate-limit/rate-limits.js';
 import type { SessionsService } from '../sessions/sessions.service.js';
 
@@ -23,6 +24,7 @@ export interface PasswordServiceDeps {
   mail: MailService;
   audit: AuditService;
   limits: RateLimits;
+  failures: FailureCounter;
   /** Where a failure of the work done after answering is reported. */
   onBackgroundError: (error: unknown) => void;
 }
@@ -127,7 +129,10 @@ export class PasswordService {
     origin: ClientContext,
   ): Promise<UserWithRoles> {
     const user = await this.deps.accounts.getUser(auth.userId);
-    if (!(await this.deps.sessions.verifyPasswordCounted(user, currentPassword, origin))) {
+    const right = await this.deps.failures.verify(user.email, origin, () =>
+      this.deps.accounts.verifyPasswordOf(user.id, currentPassword),
+    );
+    if (!right) {
       throw new AppError('wrong_password', 'The current password is wrong', [
         { field: 'current_password', message: 'is wrong' },
       ]);

@@ -26,7 +26,7 @@ import {
 import { sendMfaRequired, sendTokenResponse } from './token-response.js';
 
 export const sessionsRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (app, { deps }) => {
-  const { sessions } = deps.services;
+  const { sessions, signIn, refresh } = deps.services;
   const { config } = deps;
   await app.register(cookie);
   const cookieOptions = (csrfToken?: string) => ({
@@ -41,8 +41,9 @@ export const sessionsRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (
         tags: ['sessions'],
         summary: 'Sign in with e-mail and password',
         description:
-          'For an account with MFA the answer is `{"mfa_required": true, "mfa_token"}`: send ' +
-          'the token with a code to POST /api/auth/mfa/verify within 5 minutes.',
+          'For an account with MFA the answer is `{"mfa_required": true, "mfa_token", "factors"}`: ' +
+          'send the token with a code of one of those factors to POST /api/auth/mfa/verify ' +
+          'within 5 minutes.',
         body: SignInBody,
         response: {
           200: Type.Union([SessionTokenResponse, MfaRequiredResponse]),
@@ -58,7 +59,7 @@ export const sessionsRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (
     },
     async (request, reply) => {
       const { email, password } = request.body;
-      const grant = await sessions.signIn(email, password, clientContext(request));
+      const grant = await signIn.signIn(email, password, clientContext(request));
       if ('mfaToken' in grant) return sendMfaRequired(reply, grant);
       return sendTokenResponse(
         reply,
@@ -93,7 +94,7 @@ export const sessionsRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (
         ]);
       }
       if (fromCookie) assertCookieRequestIsOurs(request, config);
-      const grant = await sessions.refresh((fromBody ?? fromCookie)!, clientContext(request));
+      const grant = await refresh.refresh((fromBody ?? fromCookie)!, clientContext(request));
       const cookieMode = fromCookie !== undefined || wantsCookie(request, request.body?.cookie);
       return sendTokenResponse(
         reply,

@@ -39,10 +39,17 @@ export const SessionTokenResponse = Type.Object({
   ),
 });
 
+/** Listed with every MFA challenge, here and at the token endpoint. */
+export const MfaFactorList = Type.Array(Type.String(), {
+  description:
+    'The second factors the user holds, any of which completes the sign-in, e.g. ["totp", "recovery_code"]',
+});
+
 export const MfaRequiredResponse = Type.Object({
   mfa_required: Type.Literal(true),
   mfa_token: Type.String({ description: 'For POST /api/auth/mfa/verify; single use' }),
   expires_in: Type.Integer({ description: 'Seconds the token stays usable' }),
+  factors: MfaFactorList,
 });
 
 export const SessionSchema = Type.Object({

@@ -1,7 +1,7 @@
 import type { FastifyReply } from 'fastify';
 import { toUserView } from '../accounts/accounts.service.js';
 import { setRefreshCookies } from './refresh-cookie.js';
-import type { MfaChallenge, TokenGrant } from './sessions.service.js';
+import type { MfaChallenge, TokenGrant } from './sessions.types.js';
 
 /** Marks a response that carries a token as never to be stored by a browser or proxy. */
 export function noStore(reply: FastifyReply): void {
@@ -15,6 +15,7 @@ export function sendMfaRequired(reply: FastifyReply, challenge: MfaChallenge) {
     mfa_required: true as const,
     mfa_token: challenge.mfaToken,
     expires_in: challenge.expiresIn,
+    factors: challenge.factors,
   };
 }
 

@@ -1,0 +1,69 @@
+import { randomInt } from 'node:crypto';
+import { hashOpaqueToken } from '../../crypto/opaque-token.js';
+import type { Db } from '../../db/create-db.js';
+import type { Clock } from '../../lib/clock.js';
+import { type FactorProof, type SecondFactor, normalizeCode } from './factor.js';
+import * as repo from './mfa.repository.js';
+
+export const RECOVERY_CODE_COUNT = 10;
+// No 0/o, 1/l/i: codes are read off paper and typed by hand.
+const RECOVERY_ALPHABET = 'abcdefghjkmnpqrstuvwxyz23456789';
+// Ten characters once typed (the dash and any spaces dropped); never six digits like TOTP.
+const RECOVERY_SHAPE = /^[a-z0-9]{10}$/;
+
+/** `xxxxx-xxxxx`, about 49 random bits: enough for a single-use code behind a rate limit. */
+function newRecoveryCode(): string {
+  const chars = Array.from(
+    { length: 10 },
+    () => RECOVERY_ALPHABET[randomInt(RECOVERY_ALPHABET.length)],
+  );
+  return `${chars.slice(0, 5).join('')}-${chars.slice(5).join('')}`;
+}
+
+const recoveryCodeHash = (code: string) => hashOpaqueToken(normalizeCode(code));
+
+export interface RecoveryCodeFactorDeps {
+  db: Db;
+  clock: Clock;
+}
+
+/** Single-use codes shown once at enrolment and stored hashed: the way back without the phone. */
+export class RecoveryCodeFactor implements SecondFactor {
+  readonly kind = 'recovery_code';
+  readonly enablesMfa = false;
+
+  constructor(private readonly deps: RecoveryCodeFactorDeps) {}
+
+  async isEnrolled(userId: string, db: Db = this.deps.db): Promise<boolean> {
+    return (await repo.countUnusedRecoveryCodes(db, userId)) > 0;
+  }
+
+  accepts(proof: FactorProof): boolean {
+    return RECOVERY_SHAPE.test(normalizeCode(proof.code));
+  }
+
+  /** Spends an unused code; each works once. */
+  async check(userId: string, proof: FactorProof): Promise<boolean> {
+    return repo.spendRecoveryCode(
+      this.deps.db,
+      userId,
+      recoveryCodeHash(proof.code),
+      this.deps.clock.now(),
+    );
+  }
+
+  async remove(trx: Db, userId: string): Promise<void> {
+    await repo.deleteRecoveryCodes(trx, userId);
+  }
+
+  /** A fresh set of codes replaces the old one; the plain codes are returned to be shown once. */
+  async issue(trx: Db, userId: string): Promise<string[]> {
+    const codes = Array.from({ length: RECOVERY_CODE_COUNT }, newRecoveryCode);
+    await repo.replaceRecoveryCodes(trx, userId, codes.map(recoveryCodeHash));
+    return codes;
+  }
+
+  async remaining(userId: string): Promise<number> {
+    return repo.countUnusedRecoveryCodes(this.deps.db, userId);
+  }
+}

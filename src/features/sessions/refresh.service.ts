@@ -1,0 +1,210 @@
+import type { Config } from '../../config/config.js';
+import { generateOpaqueToken, hashOpaqueToken } from '../../crypto/opaque-token.js';
+import { openWithToken, sealWithToken } from '../../crypto/token-seal.js';
+import type { Db } from '../../db/create-db.js';
+import { AppError } from '../../errors.js';
+import type { ClientContext } from '../../lib/client.js';
+import { type Clock, addSeconds, toEpochSeconds } from '../../lib/clock.js';
+import type { UserWithRoles } from '../accounts/accounts.repository.js';
+import type { AccountsService } from '../accounts/accounts.service.js';
+import type { AuditService } from '../audit/audit.service.js';
+import type { SessionGuard } from './session-guard.js';
+import * as repo from './sessions.repository.js';
+import type { SignInService } from './signin.service.js';
+import { INVALID_REFRESH, type TokenGrant, trimUserAgent } from './sessions.types.js';
+
+export interface RefreshServiceDeps {
+  db: Db;
+  clock: Clock;
+  accounts: AccountsService;
+  audit: AuditService;
+  guard: SessionGuard;
+  /** Access tokens are signed as at sign-in: a refresh re-reads the user's roles and MFA. */
+  signIn: Pick<SignInService, 'signAccessToken'>;
+  config: Pick<Config, 'accessTokenTtl' | 'refreshTokenTtl' | 'refreshReuseInterval'>;
+}
+
+/** The child pair a refresh produced, sealed under the spent token for retries. */
+interface SealedChild {
+  refreshToken: string;
+  accessToken: string;
+  accessExpiresAt: number;
+}
+
+type RefreshOutcome =
+  | { kind: 'rotated'; grant: TokenGrant }
+  | { kind: 'replayed'; grant: TokenGrant }
+  | { kind: 'reused'; sessionId: string; userId: string }
+  | { kind: 'invalid' };
+
+/** Refresh-token rotation with reuse detection: the whole protocol, in one place. */
+export class RefreshService {
+  constructor(private readonly deps: RefreshServiceDeps) {}
+
+  /**
+   * Exchanges a refresh token for a new pair and spends it. The token row is locked, so
+   * concurrent refreshes of one token take turns. A spent token presented again within
+   * REFRESH_REUSE_INTERVAL, while its child is unspent, gets that very child pair (two tabs
+   * refreshing at once both stay signed in); later, or once the child was used, it is reuse
+   * — a sign of theft — and the session is revoked.
+   */
+  async refresh(refreshToken: string, client: ClientContext): Promise<TokenGrant> {
+    const rotated = await this.#rotateUnspent(refreshToken, client);
+    if (rotated) return rotated;
+    const outcome = await this.deps.db
+      .transaction()
+      .execute((trx) => this.#refreshInTransaction(trx, refreshToken, client));
+    switch (outcome.kind) {
+      case 'rotated':
+      case 'replayed':
+        return outcome.grant;
+      case 'reused':
+        await this.deps.guard.revoked([outcome.sessionId]);
+        throw new AppError(
+          'unauthorized',
+          'The refresh token was already used; the session has been revoked',
+        );
+      case 'invalid':
+        throw new AppError('unauthorized', INVALID_REFRESH);
+    }
+  }
+
+  async #refreshInTransaction(
+    trx: Db,
+    refreshToken: string,
+    client: ClientContext,
+  ): Promise<RefreshOutcome> {
+    const now = this.deps.clock.now();
+    const token = await repo.lockRefreshToken(trx, hashOpaqueToken(refreshToken));
+    if (!token || token.revoked_at !== null || token.absolute_expires_at <= now)
+      return { kind: 'invalid' };
+
+    if (token.spent_at !== null) {
+      const child = await this.#retriableChild(trx, token, refreshToken, now);
+      if (child) {
+        const user = await this.deps.accounts.findUser(token.user_id, trx);
+        if (!user || !user.is_active) return { kind: 'invalid' };
+        return {
+          kind: 'replayed',
+          grant: {
+            user,
+            sessionId: token.session_id,
+            accessToken: child.accessToken,
+            refreshToken: child.refreshToken,
+            expiresIn: Math.max(0, child.accessExpiresAt - toEpochSeconds(now)),
+          },
+        };
+      }
+      await repo.revokeSessions(trx, { sessionId: token.session_id }, 'refresh_reused', now);
+      await this.deps.audit.record(
+        {
+          type: 'session.refresh_reused',
+          userId: token.user_id,
+          outcome: 'failure',
+          ...client,
+          data: { session_id: token.session_id },
+        },
+        trx,
+      );
+      return { kind: 'reused', sessionId: token.session_id, userId: token.user_id };
+    }
+
+    if (token.token_expires_at <= now || token.session_expires_at <= now)
+      return { kind: 'invalid' };
+    const user = await this.deps.accounts.findUser(token.user_id, trx);
+    if (!user || !user.is_active) return { kind: 'invalid' };
+
+    const { rotation, grant } = await this.#childOf(token, user, refreshToken, client, now);
+    // The row is locked and was found unspent in a live session: this spends it.
+    await repo.rotateUnspentRefreshToken(trx, rotation);
+    return { kind: 'rotated', grant };
+  }
+
+  /**
+   * The child pair a spent token may still be answered with: only within
+   * REFRESH_REUSE_INTERVAL and only while that child is unspent. A client retrying (two tabs,
+   * a lost response) has not moved on; once the child was used, the spent parent can only be
+   * a copy in someone else's hands — answering it would hand a thief the legitimate client's
+   * current token and let them walk the chain.
+   */
+  async #retriableChild(
+    trx: Db,
+    token: repo.RefreshTokenWithSession,
+    refreshToken: string,
+    now: Date,
+  ): Promise<SealedChild | undefined> {
+    const spentAt = token.spent_at;
+    if (spentAt === null || !token.child_sealed || !token.replaced_by) return undefined;
+    const withinWindow =
+      now.getTime() - spentAt.getTime() <= this.deps.config.refreshReuseInterval * 1000;
+    if (!withinWindow) return undefined;
+    if (await repo.lockChildSpent(trx, token.replaced_by)) return undefined;
+    return openWithToken<SealedChild>(refreshToken, token.child_sealed);
+  }
+
+  /**
+   * The common case, a live token never presented before, without a transaction: two reads,
+   * then one statement that spends the token only if it is still unspent and its session
+   * unrevoked, and writes the child and the session's new expiry with it (three round trips
+   * where the locked path takes eight). Anything else — unknown, spent, revoked, expired, a
+   * disabled user, or spent by a concurrent refresh in between — is left to the locked path,
+   * which alone tells a retry from reuse.
+   */
+  async #rotateUnspent(
+    refreshToken: string,
+    client: ClientContext,
+  ): Promise<TokenGrant | undefined> {
+    const now = this.deps.clock.now();
+    const token = await repo.findRefreshToken(this.deps.db, hashOpaqueToken(refreshToken));
+    if (
+      !token ||
+      token.spent_at !== null ||
+      token.revoked_at !== null ||
+      token.absolute_expires_at <= now ||
+      token.token_expires_at <= now ||
+      token.session_expires_at <= now
+    )
+      return undefined;
+    const user = await this.deps.accounts.findUser(token.user_id);
+    if (!user || !user.is_active) return undefined;
+    const { rotation, grant } = await this.#childOf(token, user, refreshToken, client, now);
+    return (await repo.rotateUnspentRefreshToken(this.deps.db, rotation)) ? grant : undefined;
+  }
+
+  /** The child pair of a rotation, and the writes that spend the parent for it. */
+  async #childOf(
+    token: repo.RefreshTokenWithSession,
+    user: UserWithRoles,
+    refreshToken: string,
+    client: ClientContext,
+    now: Date,
+  ): Promise<{ rotation: repo.Rotation; grant: TokenGrant }> {
+    const { config } = this.deps;
+    const childToken = generateOpaqueToken();
+    const accessToken = await this.deps.signIn.signAccessToken(user, token.session_id);
+    const sealed: SealedChild = {
+      refreshToken: childToken,
+      accessToken,
+      accessExpiresAt: toEpochSeconds(now) + config.accessTokenTtl,
+    };
+    const slidingExpiry = addSeconds(now, config.refreshTokenTtl);
+    const rotation: repo.Rotation = {
+      parentHash: token.token_hash,
+      childHash: hashOpaqueToken(childToken),
+      childSealed: sealWithToken(refreshToken, sealed),
+      sessionId: token.session_id,
+      now,
+      expiresAt:
+        slidingExpiry < token.absolute_expires_at ? slidingExpiry : token.absolute_expires_at,
+      client: { ip: client.ip, userAgent: trimUserAgent(client.userAgent) },
+    };
+    const grant: TokenGrant = {
+      user,
+      sessionId: token.session_id,
+      accessToken,
+      refreshToken: childToken,
+      expiresIn: config.accessTokenTtl,
+    };
+    return { rotation, grant };
+  }
+}
