@@ -1,5 +1,5 @@
 import { type ExpressionBuilder, sql } from 'kysely';
-import type { Db } from '../../db/create-db.js';
+import type { Db, Trx } from '../../db/create-db.js';
 import type { Database, UserRow } from '../../db/database.js';
 import { isUniqueViolation } from '../../db/pg-errors.js';
 import { AppError } from '../../errors.js';
@@ -31,7 +31,7 @@ export interface NewAccount {
 }
 
 /** Inserts a user with credentials, an empty profile and roles; call inside a transaction. */
-export async function insertAccount(trx: Db, account: NewAccount): Promise<UserWithRoles> {
+export async function insertAccount(trx: Trx, account: NewAccount): Promise<UserWithRoles> {
   let user: UserRow;
   try {
     user = await trx
@@ -245,7 +245,7 @@ export async function countOtherActiveMembers(
  * Serializes every change that can take the admin role away from someone, for the rest of
  * the transaction: two admins demoting each other at once cannot both succeed.
  */
-export async function lockAdminChanges(trx: Db): Promise<void> {
+export async function lockAdminChanges(trx: Trx): Promise<void> {
   await sql`select pg_advisory_xact_lock(${ADMIN_CHANGES_LOCK})`.execute(trx);
 }
 

@@ -1,7 +1,7 @@
 import type { Config } from '../../config/config.js';
 import type { PasswordHasher } from '../../crypto/password-hasher.js';
 import { checkPasswordPolicy } from '../../crypto/password-policy.js';
-import type { Db } from '../../db/create-db.js';
+import type { Db, Trx } from '../../db/create-db.js';
 import type { ClientContext } from '../../lib/client.js';
 import type { UserRow } from '../../db/database.js';
 import { AppError } from '../../errors.js';
@@ -45,7 +45,7 @@ export function toUserView(user: UserWithRoles): UserView {
 }
 
 /** Runs inside the sign-up transaction (the composition root uses it to send verification mail). */
-export type AccountCreatedHook = (trx: Db, user: UserWithRoles) => Promise<void>;
+export type AccountCreatedHook = (trx: Trx, user: UserWithRoles) => Promise<void>;
 
 export class AccountsService {
   #onAccountCreated: AccountCreatedHook | undefined;
@@ -214,7 +214,7 @@ export class AccountsService {
    * it waits for any concurrent such change to commit, then refuses — rolling back — if no
    * active admin would be left.
    */
-  async assertAnAdminRemains(trx: Db): Promise<void> {
+  async assertAnAdminRemains(trx: Trx): Promise<void> {
     await repo.lockAdminChanges(trx);
     if (!(await repo.roleHasMembers(trx, ADMIN_ROLE))) {
       throw new AppError('conflict', 'The last active admin cannot be removed');

@@ -1,6 +1,6 @@
 import { sql } from 'kysely';
 import { newestFirstPage } from '../../db/keyset.js';
-import type { Db } from '../../db/create-db.js';
+import type { Db, Trx } from '../../db/create-db.js';
 import type { UserRow } from '../../db/database.js';
 import type { KeysetCursor } from '../../lib/cursor.js';
 import { USER_COLUMNS } from '../accounts/accounts.repository.js';
@@ -66,7 +66,7 @@ export async function findDirectRoles(db: Db, userId: string): Promise<string[]>
 }
 
 export async function addDirectRoles(
-  trx: Db,
+  trx: Trx,
   userId: string,
   roles: readonly string[],
 ): Promise<void> {
@@ -79,7 +79,7 @@ export async function addDirectRoles(
 }
 
 export async function removeDirectRoles(
-  trx: Db,
+  trx: Trx,
   userId: string,
   roles: readonly string[],
 ): Promise<void> {
@@ -92,7 +92,7 @@ export async function removeDirectRoles(
 }
 
 export async function updateUser(
-  trx: Db,
+  trx: Trx,
   userId: string,
   fields: { name?: string | null; is_active?: boolean; email_verified?: boolean; updated_at: Date },
 ): Promise<void> {
@@ -100,7 +100,7 @@ export async function updateUser(
 }
 
 /** Locks the user's row for the rest of the transaction; false if there is no such user. */
-export async function lockUser(trx: Db, userId: string): Promise<boolean> {
+export async function lockUser(trx: Trx, userId: string): Promise<boolean> {
   const row = await trx
     .selectFrom('users')
     .select('id')

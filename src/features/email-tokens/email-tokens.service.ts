@@ -1,5 +1,5 @@
 import { generateOpaqueToken, hashOpaqueToken } from '../../crypto/opaque-token.js';
-import type { Db } from '../../db/create-db.js';
+import type { Db, Trx } from '../../db/create-db.js';
 import type { EmailTokenPurpose } from '../../db/database.js';
 import { AppError } from '../../errors.js';
 import { type Clock, addSeconds } from '../../lib/clock.js';
@@ -30,7 +30,7 @@ export class EmailTokensService {
    * a fragment to a server, so the token stays out of access logs and proxies.
    */
   async issueLink(
-    trx: Db,
+    trx: Trx,
     owner: EmailTokenOwner,
     purpose: EmailTokenPurpose,
     ttlSeconds: number,
@@ -41,7 +41,7 @@ export class EmailTokensService {
 
   /** Issues a token inside the caller's transaction and returns it (for the e-mail only). */
   async issue(
-    trx: Db,
+    trx: Trx,
     owner: EmailTokenOwner,
     purpose: EmailTokenPurpose,
     ttlSeconds: number,
@@ -91,7 +91,7 @@ export class EmailTokensService {
    * Spends a token inside the caller's transaction. The row is locked, so of two requests
    * racing with one token exactly one succeeds.
    */
-  async consume(trx: Db, token: string, purpose: EmailTokenPurpose): Promise<EmailTokenOwner> {
+  async consume(trx: Trx, token: string, purpose: EmailTokenPurpose): Promise<EmailTokenOwner> {
     const hash = hashOpaqueToken(token);
     const row = await trx
       .selectFrom('email_tokens')

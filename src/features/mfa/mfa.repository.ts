@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { Db } from '../../db/create-db.js';
+import type { Db, Trx } from '../../db/create-db.js';
 
 export async function findTotp(db: Db, userId: string) {
   return db
@@ -45,7 +45,7 @@ export async function advanceTimeStep(db: Db, userId: string, timeStep: number):
   return row !== undefined;
 }
 
-export async function confirmTotp(trx: Db, userId: string, now: Date): Promise<void> {
+export async function confirmTotp(trx: Trx, userId: string, now: Date): Promise<void> {
   await trx
     .updateTable('mfa_totp')
     .set({ confirmed_at: now })
@@ -59,7 +59,7 @@ export async function confirmTotp(trx: Db, userId: string, now: Date): Promise<v
 }
 
 export async function replaceRecoveryCodes(
-  trx: Db,
+  trx: Trx,
   userId: string,
   codeHashes: readonly string[],
 ): Promise<void> {
@@ -98,7 +98,7 @@ export async function countUnusedRecoveryCodes(db: Db, userId: string): Promise<
   return Number(row.n);
 }
 
-export async function removeMfa(trx: Db, userId: string, now: Date): Promise<void> {
+export async function removeMfa(trx: Trx, userId: string, now: Date): Promise<void> {
   await trx.deleteFrom('mfa_totp').where('user_id', '=', userId).execute();
   await trx.deleteFrom('mfa_recovery_codes').where('user_id', '=', userId).execute();
   await trx.deleteFrom('mfa_challenges').where('user_id', '=', userId).execute();

@@ -1,4 +1,4 @@
-import type { Db } from '../../db/create-db.js';
+import type { Db, Trx } from '../../db/create-db.js';
 import type { UserRow } from '../../db/database.js';
 import { AppError } from '../../errors.js';
 import type { ClientContext } from '../../lib/client.js';
@@ -150,7 +150,7 @@ export class PasswordService {
     return user;
   }
 
-  async #notifyChanged(trx: Db, user: UserWithRoles, origin: ClientContext): Promise<void> {
+  async #notifyChanged(trx: Trx, user: UserWithRoles, origin: ClientContext): Promise<void> {
     await this.deps.mail.enqueue(trx, user.email, {
       template: 'password_changed',
       name: user.name,

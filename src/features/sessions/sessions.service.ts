@@ -2,7 +2,7 @@ import type { Config } from '../../config/config.js';
 import type { AccessTokens } from '../../crypto/access-tokens.js';
 import { generateOpaqueToken, hashOpaqueToken } from '../../crypto/opaque-token.js';
 import { openWithToken, sealWithToken } from '../../crypto/token-seal.js';
-import type { Db } from '../../db/create-db.js';
+import type { Db, Trx } from '../../db/create-db.js';
 import { AppError } from '../../errors.js';
 import type { ClientContext } from '../../lib/client.js';
 import { normalizeEmail } from '../../lib/email.js';
@@ -340,7 +340,7 @@ export class SessionsService {
   }
 
   async #refreshInTransaction(
-    trx: Db,
+    trx: Trx,
     refreshToken: string,
     client: ClientContext,
   ): Promise<RefreshOutcome> {
@@ -398,7 +398,7 @@ export class SessionsService {
    * current token and let them walk the chain.
    */
   async #retriableChild(
-    trx: Db,
+    trx: Trx,
     token: repo.RefreshTokenWithSession,
     refreshToken: string,
     now: Date,
@@ -537,7 +537,7 @@ export class SessionsService {
    * commits with the change that causes it (deactivation); hand the ids to
    * `announceRevoked` once it has committed.
    */
-  async revokeAllForUserWithin(trx: Db, userId: string, reason: string): Promise<string[]> {
+  async revokeAllForUserWithin(trx: Trx, userId: string, reason: string): Promise<string[]> {
     return repo.revokeSessions(trx, { userId }, reason, this.deps.clock.now());
   }
 

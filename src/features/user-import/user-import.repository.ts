@@ -1,4 +1,4 @@
-import type { Db } from '../../db/create-db.js';
+import type { Db, Trx } from '../../db/create-db.js';
 import { emailExists, insertAccount, type UserWithRoles } from '../accounts/accounts.repository.js';
 
 export interface ImportedAccount {
@@ -20,7 +20,7 @@ export async function addressTaken(db: Db, email: string): Promise<boolean> {
  * inside a transaction. Throws AppError `email_taken` if the address was taken meanwhile.
  */
 export async function insertImportedUser(
-  trx: Db,
+  trx: Trx,
   account: ImportedAccount,
 ): Promise<UserWithRoles> {
   return insertAccount(trx, account);
