@@ -198,7 +198,7 @@ export async function createDeps(
       roles,
     });
     const groups = new GroupsService({ db, clock, audit, accounts, roles, adminUsers });
-    const userImport = new UserImportService({ db, clock, audit, roles, hasher });
+    const userImport = new UserImportService({ db, clock, audit, roles, hasher, accounts });
     const mfa = new MfaService({ db, clock, accounts, sessions, audit });
     if (overrides.startWorkers !== false) {
       mail.start();

@@ -1,15 +1,17 @@
 import { type ExpressionBuilder, sql } from 'kysely';
 import type { Db, Trx } from '../../db/create-db.js';
 import type { Database, UserRow } from '../../db/database.js';
+import { newestFirstPage } from '../../db/keyset.js';
 import { isUniqueViolation } from '../../db/pg-errors.js';
 import { AppError } from '../../errors.js';
+import type { KeysetCursor } from '../../lib/cursor.js';
+import type { AdminUserFields, UserFilter, UserWithRoles } from './accounts.types.js';
 
-export interface UserWithRoles extends UserRow {
-  roles: string[];
-}
+// The one repository that writes `users`, `credentials` and `user_roles`: other features
+// change them through AccountsService.
 
 /** The columns of a user object (never a credential). */
-export const USER_COLUMNS = [
+const USER_COLUMNS = [
   'users.id',
   'users.email',
   'users.email_verified',
@@ -189,14 +191,6 @@ export async function updateLastSignIn(db: Db, userId: string, at: Date): Promis
   await db.updateTable('users').set({ last_signin_at: at }).where('id', '=', userId).execute();
 }
 
-export async function grantRole(db: Db, userId: string, role: string): Promise<void> {
-  await db
-    .insertInto('user_roles')
-    .values({ user_id: userId, role_name: role })
-    .onConflict((oc) => oc.columns(['user_id', 'role_name']).doNothing())
-    .execute();
-}
-
 /** Whether an active user holds the role, directly or through a group. */
 export async function roleHasMembers(db: Db, role: string): Promise<boolean> {
   const row = await db
@@ -214,6 +208,20 @@ export async function markEmailVerified(db: Db, userId: string, now: Date): Prom
   await db
     .updateTable('users')
     .set({ email_verified: true, updated_at: now })
+    .where('id', '=', userId)
+    .execute();
+}
+
+/** Turns the MFA flag on or off; it commits with the change of factors that decides it. */
+export async function setMfaEnabled(
+  trx: Trx,
+  userId: string,
+  enabled: boolean,
+  now: Date,
+): Promise<void> {
+  await trx
+    .updateTable('users')
+    .set({ mfa_enabled: enabled, updated_at: now })
     .where('id', '=', userId)
     .execute();
 }
@@ -251,3 +259,98 @@ export async function lockAdminChanges(trx: Trx): Promise<void> {
 
 // An arbitrary constant shared by every instance (Kysely's migration lock uses another).
 const ADMIN_CHANGES_LOCK = 7_240_118_305;
+
+/** `%`, `_` and `\` match themselves in the search text, not as wildcards. */
+function likePattern(text: string): string {
+  return `%${text.replace(/[\\%_]/g, (char) => `\\${char}`)}%`;
+}
+
+/**
+ * Newest first by (created_at, id): a user added while someone pages is newer than every
+ * cursor already handed out, so pages never skip or repeat a row.
+ */
+export async function listUsers(
+  db: Db,
+  filter: UserFilter,
+  page: { limit: number; after?: KeysetCursor | undefined },
+): Promise<UserRow[]> {
+  let query = db.selectFrom('users').select(USER_COLUMNS);
+  if (filter.q !== undefined) {
+    const pattern = likePattern(filter.q);
+    query = query.where((eb) =>
+      eb.or([
+        eb(sql`users.email`, 'ilike', pattern),
+        eb(sql`coalesce(users.name, '')`, 'ilike', pattern),
+      ]),
+    );
+  }
+  if (filter.role !== undefined) {
+    const role = filter.role;
+    query = query.where(({ exists, selectFrom }) =>
+      exists(
+        selectFrom('user_effective_roles')
+          .select('user_effective_roles.user_id')
+          .whereRef('user_effective_roles.user_id', '=', 'users.id')
+          .where('user_effective_roles.role_name', '=', role),
+      ),
+    );
+  }
+  if (filter.active !== undefined) query = query.where('users.is_active', '=', filter.active);
+  return newestFirstPage(query, { at: 'users.created_at', id: 'users.id' }, page).execute();
+}
+
+export async function findUsersByIds(db: Db, userIds: readonly string[]): Promise<UserRow[]> {
+  if (userIds.length === 0) return [];
+  return db.selectFrom('users').select(USER_COLUMNS).where('users.id', 'in', userIds).execute();
+}
+
+export async function findDirectRoles(db: Db, userId: string): Promise<string[]> {
+  const rows = await db
+    .selectFrom('user_roles')
+    .select('role_name')
+    .where('user_id', '=', userId)
+    .orderBy('role_name')
+    .execute();
+  return rows.map((row) => row.role_name);
+}
+
+export async function addDirectRoles(
+  trx: Trx,
+  userId: string,
+  roles: readonly string[],
+): Promise<void> {
+  if (roles.length === 0) return;
+  await trx
+    .insertInto('user_roles')
+    .values(roles.map((role) => ({ user_id: userId, role_name: role })))
+    .onConflict((oc) => oc.columns(['user_id', 'role_name']).doNothing())
+    .execute();
+}
+
+export async function removeDirectRoles(
+  trx: Trx,
+  userId: string,
+  roles: readonly string[],
+): Promise<void> {
+  if (roles.length === 0) return;
+  await trx
+    .deleteFrom('user_roles')
+    .where('user_id', '=', userId)
+    .where('role_name', 'in', roles)
+    .execute();
+}
+
+export async function updateUser(trx: Trx, userId: string, fields: AdminUserFields): Promise<void> {
+  await trx.updateTable('users').set(fields).where('id', '=', userId).execute();
+}
+
+/** Locks the user's row for the rest of the transaction; false if there is no such user. */
+export async function lockUser(trx: Trx, userId: string): Promise<boolean> {
+  const row = await trx
+    .selectFrom('users')
+    .select('id')
+    .where('id', '=', userId)
+    .forUpdate()
+    .executeTakeFirst();
+  return row !== undefined;
+}

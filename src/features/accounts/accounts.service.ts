@@ -7,10 +7,11 @@ import type { UserRow } from '../../db/database.js';
 import { AppError } from '../../errors.js';
 import type { UserView } from '../../http/schemas.js';
 import type { Clock } from '../../lib/clock.js';
+import type { KeysetCursor } from '../../lib/cursor.js';
 import { normalizeEmail } from '../../lib/email.js';
 import type { AuditService } from '../audit/audit.service.js';
 import * as repo from './accounts.repository.js';
-import type { UserWithRoles } from './accounts.repository.js';
+import type { AdminUserFields, UserFilter, UserWithRoles } from './accounts.types.js';
 
 export const DEFAULT_ROLE = 'user';
 export const ADMIN_ROLE = 'admin';
@@ -141,7 +142,7 @@ export class AccountsService {
    * work as a wrong password, so neither the answer nor its timing says which it was.
    * A hash in an older form (bcrypt, weaker argon2) is replaced after a success.
    */
-  async checkPassword(email: string, password: string): Promise<repo.UserWithRoles | undefined> {
+  async checkPassword(email: string, password: string): Promise<UserWithRoles | undefined> {
     return this.#checkPasswordOf({ email: normalizeEmail(email) }, password);
   }
 
@@ -230,5 +231,74 @@ export class AccountsService {
 
   async deleteUser(db: Db, userId: string): Promise<boolean> {
     return repo.deleteUser(db, userId);
+  }
+
+  /** Whether an account holds this address already (one indexed lookup). */
+  async emailTaken(email: string): Promise<boolean> {
+    return repo.emailExists(this.deps.db, normalizeEmail(email));
+  }
+
+  /**
+   * Inserts an account whose password hash the caller brings (a user import) — with
+   * credentials, profile and roles, as a sign-up would — but with no policy check, hashing,
+   * audit event or account-created hook: the caller records its own event in `trx`. Throws
+   * `email_taken` if the (normalized) address was taken meanwhile.
+   */
+  async insertAccount(trx: Trx, account: repo.NewAccount): Promise<UserWithRoles> {
+    return repo.insertAccount(trx, account);
+  }
+
+  /** MFA turns on or off in the transaction that changes the user's factors. */
+  async setMfaEnabled(trx: Trx, userId: string, enabled: boolean): Promise<void> {
+    await repo.setMfaEnabled(trx, userId, enabled, this.deps.clock.now());
+  }
+
+  /** Users matching an admin's search, newest first, a keyset page at a time (no roles). */
+  async listUsers(
+    filter: UserFilter,
+    page: { limit: number; after?: KeysetCursor | undefined },
+  ): Promise<UserRow[]> {
+    return repo.listUsers(this.deps.db, filter, page);
+  }
+
+  /** Users with these ids, in no particular order (no roles); missing ids are skipped. */
+  async findUsersByIds(userIds: readonly string[], db: Db = this.deps.db): Promise<UserRow[]> {
+    return repo.findUsersByIds(db, userIds);
+  }
+
+  /** Effective roles of many users in one query, sorted; pass the caller's transaction if any. */
+  async rolesOfUsers(
+    userIds: readonly string[],
+    db: Db = this.deps.db,
+  ): Promise<Map<string, string[]>> {
+    return repo.findRolesOfUsers(db, userIds);
+  }
+
+  /** Locks the user's row for the rest of the transaction; false if there is no such user. */
+  async lockUser(trx: Trx, userId: string): Promise<boolean> {
+    return repo.lockUser(trx, userId);
+  }
+
+  /**
+   * An admin's change of a user's fields, in the transaction that audits it and ends with
+   * assertAnAdminRemains (a deactivation can take the last admin away).
+   */
+  async updateUser(trx: Trx, userId: string, fields: AdminUserFields): Promise<void> {
+    await repo.updateUser(trx, userId, fields);
+  }
+
+  /** The roles granted to the user directly (not through groups), sorted. */
+  async directRolesOf(trx: Trx, userId: string): Promise<string[]> {
+    return repo.findDirectRoles(trx, userId);
+  }
+
+  /** Grants roles directly; inside the transaction that ends with assertAnAdminRemains. */
+  async addDirectRoles(trx: Trx, userId: string, roles: readonly string[]): Promise<void> {
+    await repo.addDirectRoles(trx, userId, roles);
+  }
+
+  /** Takes direct roles away; inside the transaction that ends with assertAnAdminRemains. */
+  async removeDirectRoles(trx: Trx, userId: string, roles: readonly string[]): Promise<void> {
+    await repo.removeDirectRoles(trx, userId, roles);
   }
 }

@@ -1,7 +1,7 @@
 import type { Db, Trx } from '../../db/create-db.js';
 import { AppError } from '../../errors.js';
 import type { ClientContext } from '../../lib/client.js';
-import type { UserWithRoles } from '../accounts/accounts.repository.js';
+import type { UserWithRoles } from '../accounts/accounts.types.js';
 import type { AccountsService } from '../accounts/accounts.service.js';
 import type { AuditService } from '../audit/audit.service.js';
 import type { EmailTokensService } from '../email-tokens/email-tokens.service.js';

@@ -45,16 +45,12 @@ export async function advanceTimeStep(db: Db, userId: string, timeStep: number):
   return row !== undefined;
 }
 
+/** Confirms the pending secret; `users.mfa_enabled` follows in the same transaction. */
 export async function confirmTotp(trx: Trx, userId: string, now: Date): Promise<void> {
   await trx
     .updateTable('mfa_totp')
     .set({ confirmed_at: now })
     .where('user_id', '=', userId)
-    .execute();
-  await trx
-    .updateTable('users')
-    .set({ mfa_enabled: true, updated_at: now })
-    .where('id', '=', userId)
     .execute();
 }
 
@@ -98,15 +94,11 @@ export async function countUnusedRecoveryCodes(db: Db, userId: string): Promise<
   return Number(row.n);
 }
 
-export async function removeMfa(trx: Trx, userId: string, now: Date): Promise<void> {
+/** Removes every factor and challenge; `users.mfa_enabled` follows in the same transaction. */
+export async function removeMfa(trx: Trx, userId: string): Promise<void> {
   await trx.deleteFrom('mfa_totp').where('user_id', '=', userId).execute();
   await trx.deleteFrom('mfa_recovery_codes').where('user_id', '=', userId).execute();
   await trx.deleteFrom('mfa_challenges').where('user_id', '=', userId).execute();
-  await trx
-    .updateTable('users')
-    .set({ mfa_enabled: false, updated_at: now })
-    .where('id', '=', userId)
-    .execute();
 }
 
 export async function insertChallenge(

@@ -101,6 +101,7 @@ export class MfaService {
     await this.deps.db.transaction().execute(async (trx) => {
       if (!(await repo.advanceTimeStep(trx, userId, timeStep))) throw invalidCode();
       await repo.confirmTotp(trx, userId, now);
+      await this.deps.accounts.setMfaEnabled(trx, userId, true);
       await repo.replaceRecoveryCodes(trx, userId, codes.map(recoveryCodeHash));
       await this.deps.audit.record(
         { type: 'mfa.enabled', actorId: userId, userId, ...client, data: { method: 'totp' } },
@@ -116,7 +117,8 @@ export class MfaService {
     if (!user.mfa_enabled) throw new AppError('conflict', 'MFA is not on');
     await this.#countedCheck(user.email, client, () => this.#checkSecondFactor(userId, code));
     await this.deps.db.transaction().execute(async (trx) => {
-      await repo.removeMfa(trx, userId, this.deps.clock.now());
+      await repo.removeMfa(trx, userId);
+      await this.deps.accounts.setMfaEnabled(trx, userId, false);
       await this.deps.audit.record(
         { type: 'mfa.disabled', actorId: userId, userId, ...client },
         trx,

@@ -4,7 +4,7 @@ import { AppError } from '../../errors.js';
 import type { ClientContext } from '../../lib/client.js';
 import type { Clock } from '../../lib/clock.js';
 import { normalizeEmail } from '../../lib/email.js';
-import type { UserWithRoles } from '../accounts/accounts.repository.js';
+import type { UserWithRoles } from '../accounts/accounts.types.js';
 import type { AccountsService } from '../accounts/accounts.service.js';
 import type { AuditService } from '../audit/audit.service.js';
 import type { EmailTokensService } from '../email-tokens/email-tokens.service.js';

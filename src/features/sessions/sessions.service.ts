@@ -8,7 +8,7 @@ import type { ClientContext } from '../../lib/client.js';
 import { normalizeEmail } from '../../lib/email.js';
 import { type Clock, addSeconds, toEpochSeconds } from '../../lib/clock.js';
 import { type KeysetCursor, toPage } from '../../lib/cursor.js';
-import type { UserWithRoles } from '../accounts/accounts.repository.js';
+import type { UserWithRoles } from '../accounts/accounts.types.js';
 import type { AccountsService } from '../accounts/accounts.service.js';
 import type { AuditService } from '../audit/audit.service.js';
 import type { MailService } from '../mail/mail.service.js';
