@@ -3,6 +3,7 @@ import type { Db, Trx } from '../../db/create-db.js';
 import type { EmailTokenPurpose } from '../../db/database.js';
 import { AppError } from '../../errors.js';
 import { type Clock, addSeconds } from '../../lib/clock.js';
+import * as repo from './email-tokens.repository.js';
 
 export interface EmailTokenOwner {
   userId: string;
@@ -47,25 +48,16 @@ export class EmailTokensService {
     ttlSeconds: number,
   ): Promise<string> {
     const now = this.deps.clock.now();
-    await trx
-      .updateTable('email_tokens')
-      .set({ used_at: now })
-      .where('user_id', '=', owner.userId)
-      .where('purpose', '=', purpose)
-      .where('used_at', 'is', null)
-      .execute();
+    await repo.spendUnusedTokens(trx, owner.userId, purpose, now);
     const token = generateOpaqueToken();
-    await trx
-      .insertInto('email_tokens')
-      .values({
-        token_hash: hashOpaqueToken(token),
-        user_id: owner.userId,
-        purpose,
-        email: owner.email,
-        created_at: now,
-        expires_at: addSeconds(now, ttlSeconds),
-      })
-      .execute();
+    await repo.insertToken(trx, {
+      tokenHash: hashOpaqueToken(token),
+      userId: owner.userId,
+      purpose,
+      email: owner.email,
+      now,
+      expiresAt: addSeconds(now, ttlSeconds),
+    });
     return token;
   }
 
@@ -75,12 +67,7 @@ export class EmailTokensService {
     purpose: EmailTokenPurpose,
     db: Db = this.deps.db,
   ): Promise<EmailTokenOwner> {
-    const row = await db
-      .selectFrom('email_tokens')
-      .select(['user_id', 'email', 'expires_at', 'used_at'])
-      .where('token_hash', '=', hashOpaqueToken(token))
-      .where('purpose', '=', purpose)
-      .executeTakeFirst();
+    const row = await repo.findToken(db, hashOpaqueToken(token), purpose);
     if (!row || row.used_at !== null || row.expires_at <= this.deps.clock.now()) {
       throw new AppError('invalid_token', INVALID);
     }
@@ -93,21 +80,11 @@ export class EmailTokensService {
    */
   async consume(trx: Trx, token: string, purpose: EmailTokenPurpose): Promise<EmailTokenOwner> {
     const hash = hashOpaqueToken(token);
-    const row = await trx
-      .selectFrom('email_tokens')
-      .select(['user_id', 'email', 'expires_at', 'used_at'])
-      .where('token_hash', '=', hash)
-      .where('purpose', '=', purpose)
-      .forUpdate()
-      .executeTakeFirst();
+    const row = await repo.lockToken(trx, hash, purpose);
     const now = this.deps.clock.now();
     if (!row || row.used_at !== null || row.expires_at <= now)
       throw new AppError('invalid_token', INVALID);
-    await trx
-      .updateTable('email_tokens')
-      .set({ used_at: now })
-      .where('token_hash', '=', hash)
-      .execute();
+    await repo.markTokenUsed(trx, hash, now);
     return { userId: row.user_id, email: row.email };
   }
 }
