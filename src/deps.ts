@@ -5,6 +5,7 @@ import { type PasswordHasher, createPasswordHasher } from './crypto/password-has
 import { SigningKeys } from './crypto/signing-keys.js';
 import { type Db, createDb, databasePoolStats } from './db/create-db.js';
 import { migrateToLatest } from './db/migrate.js';
+import { signingKeyStore } from './db/signing-keys.repository.js';
 import { AdminUsersService } from './features/admin/admin-users.service.js';
 import { RolesService } from './features/roles/roles.service.js';
 import { GroupsService } from './features/groups/groups.service.js';
@@ -113,7 +114,7 @@ export async function createDeps(
     const hasher = await createPasswordHasher(config.passwordHashing);
     hasher.onTiming = (operation, ms) => metrics.passwordHashTimed(operation, ms);
     const onError = overrides.onBackgroundError ?? (() => {});
-    const keys = await SigningKeys.load(db, clock, {
+    const keys = await SigningKeys.load(signingKeyStore(db), clock, {
       algorithm: config.jwt.algorithm,
       secret: config.jwt.secret,
       accessTokenTtl: config.accessTokenTtl,
