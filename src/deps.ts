@@ -19,6 +19,7 @@ import { EmailTokensService } from './features/email-tokens/email-tokens.service
 import { EmailVerificationService } from './features/email-verification/email-verification.service.js';
 import { type MailLog, MailService } from './features/mail/mail.service.js';
 import { PasswordService } from './features/password/password.service.js';
+import { ProfileService } from './features/profile/profile.service.js';
 import { ServiceAccountsService } from './features/service-accounts/service-accounts.service.js';
 import { RateLimits, limitSpecs } from './features/rate-limit/rate-limits.js';
 import { SessionGuard } from './features/sessions/session-guard.js';
@@ -40,6 +41,7 @@ export interface Services {
   groups: GroupsService;
   userImport: UserImportService;
   mfa: MfaService;
+  profiles: ProfileService;
 }
 
 /** The composition root: everything the features need, built once per process. */
@@ -132,7 +134,8 @@ export async function createDeps(
       onBackgroundError: onError,
     });
     const mail = new MailService({ db, clock, config, log: overrides.log ?? silentLog });
-    const accounts = new AccountsService({ db, clock, hasher, config, audit });
+    const profiles = new ProfileService({ db, clock });
+    const accounts = new AccountsService({ db, clock, hasher, config, audit, profiles });
     const limits = new RateLimits({
       enabled: config.rateLimit,
       redis,
@@ -229,6 +232,7 @@ export async function createDeps(
         groups,
         userImport,
         mfa,
+        profiles,
       },
       async close() {
         // Before the database closes: a send in flight still records its outcome.

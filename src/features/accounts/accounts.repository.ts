@@ -32,7 +32,7 @@ export interface NewAccount {
   now: Date;
 }
 
-/** Inserts a user with credentials, an empty profile and roles; call inside a transaction. */
+/** Inserts a user with credentials and roles (AccountsService adds the empty profile). */
 export async function insertAccount(trx: Trx, account: NewAccount): Promise<UserWithRoles> {
   let user: UserRow;
   try {
@@ -55,7 +55,6 @@ export async function insertAccount(trx: Trx, account: NewAccount): Promise<User
     .insertInto('credentials')
     .values({ user_id: user.id, password_hash: account.passwordHash, updated_at: account.now })
     .execute();
-  await trx.insertInto('profiles').values({ user_id: user.id, updated_at: account.now }).execute();
   if (account.roles.length > 0) {
     await trx
       .insertInto('user_roles')

@@ -10,6 +10,7 @@ import type { Clock } from '../../lib/clock.js';
 import type { KeysetCursor } from '../../lib/cursor.js';
 import { normalizeEmail } from '../../lib/email.js';
 import type { AuditService } from '../audit/audit.service.js';
+import type { ProfileService } from '../profile/profile.service.js';
 import * as repo from './accounts.repository.js';
 import type { AdminUserFields, UserFilter, UserWithRoles } from './accounts.types.js';
 
@@ -27,6 +28,8 @@ export interface AccountsServiceDeps {
   clock: Clock;
   hasher: PasswordHasher;
   audit: AuditService;
+  /** Owns the `profiles` table: every new account gets an empty profile. */
+  profiles: ProfileService;
   config: Pick<Config, 'passwordRequireClasses'>;
 }
 
@@ -94,7 +97,7 @@ export class AccountsService {
     const passwordHash = await this.deps.hasher.hash(input.password);
     const name = input.name?.trim() || null;
     return this.deps.db.transaction().execute(async (trx) => {
-      const user = await repo.insertAccount(trx, {
+      const user = await this.#insertAccount(trx, {
         email,
         name,
         passwordHash,
@@ -245,7 +248,14 @@ export class AccountsService {
    * `email_taken` if the (normalized) address was taken meanwhile.
    */
   async insertAccount(trx: Trx, account: repo.NewAccount): Promise<UserWithRoles> {
-    return repo.insertAccount(trx, account);
+    return this.#insertAccount(trx, account);
+  }
+
+  /** The user, their credentials and roles, and their empty profile. */
+  async #insertAccount(trx: Trx, account: repo.NewAccount): Promise<UserWithRoles> {
+    const user = await repo.insertAccount(trx, account);
+    await this.deps.profiles.createEmptyProfile(trx, user.id, account.now);
+    return user;
   }
 
   /** MFA turns on or off in the transaction that changes the user's factors. */
