@@ -2,12 +2,9 @@ import { sql } from 'kysely';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import type { Db, Trx } from '../src/db/create-db.js';
 import { lockSigningKeys } from '../src/db/signing-keys.repository.js';
-import {
-  insertAccount,
-  lockAdminChanges,
-  lockUser,
-} from '../src/features/accounts/accounts.repository.js';
+import { insertAccount, lockUser } from '../src/features/accounts/accounts.repository.js';
 import type { AccountsService } from '../src/features/accounts/accounts.service.js';
+import { lockAdminChanges } from '../src/features/accounts/user-roles.repository.js';
 import { lockToken } from '../src/features/email-tokens/email-tokens.repository.js';
 import type { EmailTokensService } from '../src/features/email-tokens/email-tokens.service.js';
 import { claimDueMails } from '../src/features/mail/mail.repository.js';

@@ -12,6 +12,7 @@ import { normalizeEmail } from '../../lib/email.js';
 import type { AuditService } from '../audit/audit.service.js';
 import type { ProfileService } from '../profile/profile.service.js';
 import * as repo from './accounts.repository.js';
+import * as userRoles from './user-roles.repository.js';
 import type { AdminUserFields, UserFilter, UserWithRoles } from './accounts.types.js';
 
 export const DEFAULT_ROLE = 'user';
@@ -137,7 +138,7 @@ export class AccountsService {
   }
 
   async roleNamesOf(userId: string): Promise<string[]> {
-    return repo.findRoleNamesForUser(this.deps.db, userId);
+    return userRoles.findRoleNamesForUser(this.deps.db, userId);
   }
 
   /**
@@ -177,7 +178,7 @@ export class AccountsService {
   }
 
   async adminExists(): Promise<boolean> {
-    return repo.roleHasMembers(this.deps.db, ADMIN_ROLE);
+    return userRoles.roleHasMembers(this.deps.db, ADMIN_ROLE);
   }
 
   /** Creates a verified admin account (bootstrap and the operator CLI). */
@@ -207,7 +208,7 @@ export class AccountsService {
   /** Refuses to remove the last active admin (deletion, deactivation, demotion). */
   async assertNotLastAdmin(user: UserWithRoles, db: Db = this.deps.db): Promise<void> {
     if (!user.roles.includes(ADMIN_ROLE) || !user.is_active) return;
-    if ((await repo.countOtherActiveMembers(db, ADMIN_ROLE, user.id)) === 0) {
+    if ((await userRoles.countOtherActiveMembers(db, ADMIN_ROLE, user.id)) === 0) {
       throw new AppError('conflict', 'The last active admin cannot be removed');
     }
   }
@@ -219,8 +220,8 @@ export class AccountsService {
    * active admin would be left.
    */
   async assertAnAdminRemains(trx: Trx): Promise<void> {
-    await repo.lockAdminChanges(trx);
-    if (!(await repo.roleHasMembers(trx, ADMIN_ROLE))) {
+    await userRoles.lockAdminChanges(trx);
+    if (!(await userRoles.roleHasMembers(trx, ADMIN_ROLE))) {
       throw new AppError('conflict', 'The last active admin cannot be removed');
     }
   }
@@ -229,7 +230,7 @@ export class AccountsService {
   async authorizationOf(
     userId: string,
   ): Promise<{ roles: string[]; permissions: string[]; mfaEnabled: boolean }> {
-    return repo.findRolePermissionsForUser(this.deps.db, userId);
+    return userRoles.findRolePermissionsForUser(this.deps.db, userId);
   }
 
   async deleteUser(db: Db, userId: string): Promise<boolean> {
@@ -281,7 +282,7 @@ export class AccountsService {
     userIds: readonly string[],
     db: Db = this.deps.db,
   ): Promise<Map<string, string[]>> {
-    return repo.findRolesOfUsers(db, userIds);
+    return userRoles.findRolesOfUsers(db, userIds);
   }
 
   /** Locks the user's row for the rest of the transaction; false if there is no such user. */
@@ -299,16 +300,16 @@ export class AccountsService {
 
   /** The roles granted to the user directly (not through groups), sorted. */
   async directRolesOf(trx: Trx, userId: string): Promise<string[]> {
-    return repo.findDirectRoles(trx, userId);
+    return userRoles.findDirectRoles(trx, userId);
   }
 
   /** Grants roles directly; inside the transaction that ends with assertAnAdminRemains. */
   async addDirectRoles(trx: Trx, userId: string, roles: readonly string[]): Promise<void> {
-    await repo.addDirectRoles(trx, userId, roles);
+    await userRoles.addDirectRoles(trx, userId, roles);
   }
 
   /** Takes direct roles away; inside the transaction that ends with assertAnAdminRemains. */
   async removeDirectRoles(trx: Trx, userId: string, roles: readonly string[]): Promise<void> {
-    await repo.removeDirectRoles(trx, userId, roles);
+    await userRoles.removeDirectRoles(trx, userId, roles);
   }
 }
