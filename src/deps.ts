@@ -5,6 +5,7 @@ import { type PasswordHasher, createPasswordHasher } from './crypto/password-has
 import { SigningKeys } from './crypto/signing-keys.js';
 import { type Db, createDb, databasePoolStats } from './db/create-db.js';
 import { migrateToLatest } from './db/migrate.js';
+import { signingKeyStore } from './db/signing-keys.repository.js';
 import { AdminUsersService } from './features/admin/admin-users.service.js';
 import { RolesService } from './features/roles/roles.service.js';
 import { GroupsService } from './features/groups/groups.service.js';
@@ -20,6 +21,7 @@ import { EmailTokensService } from './features/email-tokens/email-tokens.service
 import { EmailVerificationService } from './features/email-verification/email-verification.service.js';
 import { type MailLog, MailService } from './features/mail/mail.service.js';
 import { PasswordService } from './features/password/password.service.js';
+import { ProfileService } from './features/profile/profile.service.js';
 import { ServiceAccountsService } from './features/service-accounts/service-accounts.service.js';
 import { FailureCounter } from './features/rate-limit/counted-attempt.js';
 import { RateLimits, limitSpecs } from './features/rate-limit/rate-limits.js';
@@ -46,6 +48,7 @@ export interface Services {
   groups: GroupsService;
   userImport: UserImportService;
   mfa: MfaService;
+  profiles: ProfileService;
 }
 
 /** The composition root: everything the features need, built once per process. */
@@ -128,7 +131,7 @@ export async function createDeps(
     const hasher = await createPasswordHasher(config.passwordHashing);
     hasher.onTiming = (operation, ms) => metrics.passwordHashTimed(operation, ms);
     const onError = overrides.onBackgroundError ?? (() => {});
-    const keys = await SigningKeys.load(db, clock, {
+    const keys = await SigningKeys.load(signingKeyStore(db), clock, {
       algorithm: config.jwt.algorithm,
       secret: config.jwt.secret,
       accessTokenTtl: config.accessTokenTtl,
@@ -146,7 +149,8 @@ export async function createDeps(
       onBackgroundError: onError,
     });
     const mail = new MailService({ db, clock, config, log: overrides.log ?? silentLog });
-    const accounts = new AccountsService({ db, clock, hasher, config, audit });
+    const profiles = new ProfileService({ db, clock });
+    const accounts = new AccountsService({ db, clock, hasher, config, audit, profiles });
     const limits = new RateLimits({
       enabled: config.rateLimit,
       redis,
@@ -226,7 +230,7 @@ export async function createDeps(
       roles,
     });
     const groups = new GroupsService({ db, clock, audit, accounts, roles, adminUsers });
-    const userImport = new UserImportService({ db, clock, audit, roles, hasher });
+    const userImport = new UserImportService({ db, clock, audit, roles, hasher, accounts });
     const mfa = new MfaService({ db, clock, accounts, signIn, audit, failures, factors });
     if (overrides.startWorkers !== false) {
       mail.start();
@@ -259,6 +263,7 @@ export async function createDeps(
         groups,
         userImport,
         mfa,
+        profiles,
       },
       async close() {
         // Before the database closes: a send in flight still records its outcome.

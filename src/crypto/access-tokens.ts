@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { type JWTPayload, SignJWT, errors as joseErrors, jwtVerify } from 'jose';
-import { isDatabaseUnavailable } from '../db/pg-errors.js';
 import { AppError } from '../errors.js';
 import { type Clock, toEpochSeconds } from '../lib/clock.js';
 import type { SigningKeys } from './signing-keys.js';
@@ -119,7 +118,7 @@ export class AccessTokens {
         throw new AppError('token_expired', 'The access token has expired');
       // The key store could not be read (an unknown kid triggers a reload): that is an
       // outage, answered 503, not a verdict on the token.
-      if (isDatabaseUnavailable(error))
+      if (this.keys.isStoreUnavailable(error))
         throw new AppError('service_unavailable', 'The signing keys cannot be read right now');
       throw new AppError('unauthorized', 'The access token is not valid');
     }

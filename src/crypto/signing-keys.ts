@@ -7,11 +7,9 @@ import {
   generateKeyPair,
   importJWK,
 } from 'jose';
-import { sql } from 'kysely';
 import { JWT_ALGORITHMS, type JwtAlgorithm } from '../config/config.js';
-import type { Db } from '../db/create-db.js';
-import type { SigningKeyRow } from '../db/database.js';
 import { type Clock, addSeconds } from '../lib/clock.js';
+import type { SigningKeyStore, StoredSigningKey } from './signing-key-store.js';
 
 export interface SigningKeysOptions {
   algorithm: JwtAlgorithm;
@@ -37,8 +35,6 @@ export interface SigningKey {
   key: CryptoKey | Uint8Array;
 }
 
-// Any constant works; it only has to be the same in every instance.
-const KEY_LOCK_ID = 7_262_001;
 // An unknown kid triggers a reload (another instance rotated), at most this often: a flood
 // of made-up kids must not turn into a flood of database reads.
 const RELOAD_MIN_INTERVAL_MS = 5_000;
@@ -78,14 +74,18 @@ export class SigningKeys {
   #reloading: Promise<void> | undefined;
 
   private constructor(
-    private readonly db: Db,
+    private readonly store: SigningKeyStore,
     private readonly clock: Clock,
     private readonly options: SigningKeysOptions,
   ) {}
 
   /** Loads the keys, creating the first one (or one for a newly configured algorithm). */
-  static async load(db: Db, clock: Clock, options: SigningKeysOptions): Promise<SigningKeys> {
-    const keys = new SigningKeys(db, clock, options);
+  static async load(
+    store: SigningKeyStore,
+    clock: Clock,
+    options: SigningKeysOptions,
+  ): Promise<SigningKeys> {
+    const keys = new SigningKeys(store, clock, options);
     await keys.#ensureCurrentKey(false);
     await keys.reload();
     return keys;
@@ -127,20 +127,7 @@ export class SigningKeys {
   async reload(): Promise<void> {
     const now = this.clock.now();
     this.#lastReload = now.getTime();
-    const rows = await this.db
-      .selectFrom('signing_keys')
-      .select([
-        'kid',
-        'algorithm',
-        'public_jwk',
-        'private_jwk',
-        'created_at',
-        'retired_at',
-        'verify_until',
-      ])
-      .where((eb) => eb.or([eb('retired_at', 'is', null), eb('verify_until', '>', now)]))
-      .orderBy('created_at', 'desc')
-      .execute();
+    const rows = await this.store.findLive(now);
     const verification = new Map<string, VerificationKey>();
     let current: SigningKey | undefined;
     for (const row of rows) {
@@ -198,6 +185,11 @@ export class SigningKeys {
     return JWT_ALGORITHMS.filter((alg) => alg !== 'HS256' || this.options.algorithm === 'HS256');
   }
 
+  /** Whether an error of a key lookup means the store could not answer (a 503, not a 401). */
+  isStoreUnavailable(error: unknown): boolean {
+    return this.store.isUnavailable(error);
+  }
+
   #sinceReloadMs(): number {
     return this.clock.now().getTime() - this.#lastReload;
   }
@@ -211,39 +203,25 @@ export class SigningKeys {
 
   async #ensureCurrentKey(forceNew: boolean): Promise<void> {
     const { algorithm, accessTokenTtl } = this.options;
-    await this.db.transaction().execute(async (trx) => {
-      // Instances starting together take turns, so only one of them creates the key.
-      await sql`select pg_advisory_xact_lock(${KEY_LOCK_ID})`.execute(trx);
+    // Instances starting together take turns, so only one of them creates the key.
+    await this.store.withLock(async (store) => {
       const now = this.clock.now();
-      const current = await trx
-        .selectFrom('signing_keys')
-        .select(['kid', 'algorithm'])
-        .where('retired_at', 'is', null)
-        .executeTakeFirst();
+      const current = await store.findCurrent();
       const wanted = algorithm === 'HS256' ? undefined : algorithm;
       if (current && current.algorithm === wanted && !forceNew) return;
       if (current) {
-        await trx
-          .updateTable('signing_keys')
-          .set({
-            retired_at: now,
-            verify_until: addSeconds(now, accessTokenTtl + RETIRED_KEY_MARGIN_SECONDS),
-          })
-          .where('kid', '=', current.kid)
-          .execute();
+        const verifyUntil = addSeconds(now, accessTokenTtl + RETIRED_KEY_MARGIN_SECONDS);
+        await store.retire(current.kid, now, verifyUntil);
       }
       if (wanted) {
         const generated = await generateSigningKey(wanted);
-        await trx
-          .insertInto('signing_keys')
-          .values({
-            kid: generated.kid,
-            algorithm: wanted,
-            public_jwk: JSON.stringify(generated.publicJwk),
-            private_jwk: JSON.stringify(generated.privateJwk),
-            created_at: now,
-          })
-          .execute();
+        await store.insert({
+          kid: generated.kid,
+          algorithm: wanted,
+          publicJwk: generated.publicJwk,
+          privateJwk: generated.privateJwk,
+          createdAt: now,
+        });
       }
     });
   }
@@ -262,7 +240,7 @@ async function generateSigningKey(algorithm: Exclude<JwtAlgorithm, 'HS256'>) {
 }
 
 async function toVerificationKey(
-  row: Pick<SigningKeyRow, 'kid' | 'algorithm' | 'public_jwk' | 'verify_until' | 'retired_at'>,
+  row: Pick<StoredSigningKey, 'kid' | 'algorithm' | 'public_jwk' | 'verify_until' | 'retired_at'>,
 ): Promise<VerificationKey> {
   const publicJwk = row.public_jwk as JWK;
   return {

@@ -1,12 +1,20 @@
 import { mkdirSync } from 'node:fs';
 import { PGlite } from '@electric-sql/pglite';
-import { Kysely, PostgresDialect } from 'kysely';
+import { Kysely, PostgresDialect, type Transaction } from 'kysely';
 import pg from 'pg';
 import type { DatabaseTarget } from '../config/config.js';
 import type { Database } from './database.js';
 import { PGliteDialect } from './pglite-dialect.js';
 
 export type Db = Kysely<Database>;
+
+/**
+ * An open transaction. Functions that lock rows (`for update`), take a transaction-scoped
+ * advisory lock or write several statements that must commit together take a Trx, not a Db:
+ * outside a transaction a lock is released at once and `pg_advisory_xact_lock` does nothing,
+ * so such a call must not compile. Every Trx is also a Db, so it can be handed on anywhere.
+ */
+export type Trx = Transaction<Database>;
 
 export interface CreateDbOptions {
   poolSize?: number;

@@ -1,15 +1,18 @@
 import { type ExpressionBuilder, sql } from 'kysely';
-import type { Db } from '../../db/create-db.js';
+import type { Db, Trx } from '../../db/create-db.js';
 import type { Database, UserRow } from '../../db/database.js';
+import { newestFirstPage } from '../../db/keyset.js';
 import { isUniqueViolation } from '../../db/pg-errors.js';
 import { AppError } from '../../errors.js';
+import type { KeysetCursor } from '../../lib/cursor.js';
+import type { AdminUserFields, UserFilter, UserWithRoles } from './accounts.types.js';
+import { insertUserRoles } from './user-roles.repository.js';
 
-export interface UserWithRoles extends UserRow {
-  roles: string[];
-}
+// The one repository that writes `users` and `credentials` (user-roles.repository.ts writes
+// `user_roles`): other features change them through AccountsService.
 
 /** The columns of a user object (never a credential). */
-export const USER_COLUMNS = [
+const USER_COLUMNS = [
   'users.id',
   'users.email',
   'users.email_verified',
@@ -30,8 +33,8 @@ export interface NewAccount {
   now: Date;
 }
 
-/** Inserts a user with credentials, an empty profile and roles; call inside a transaction. */
-export async function insertAccount(trx: Db, account: NewAccount): Promise<UserWithRoles> {
+/** Inserts a user with credentials and roles (AccountsService adds the empty profile). */
+export async function insertAccount(trx: Trx, account: NewAccount): Promise<UserWithRoles> {
   let user: UserRow;
   try {
     user = await trx
@@ -53,60 +56,8 @@ export async function insertAccount(trx: Db, account: NewAccount): Promise<UserW
     .insertInto('credentials')
     .values({ user_id: user.id, password_hash: account.passwordHash, updated_at: account.now })
     .execute();
-  await trx.insertInto('profiles').values({ user_id: user.id, updated_at: account.now }).execute();
-  if (account.roles.length > 0) {
-    await trx
-      .insertInto('user_roles')
-      .values(account.roles.map((role) => ({ user_id: user.id, role_name: role })))
-      .execute();
-  }
+  await insertUserRoles(trx, user.id, account.roles);
   return { ...user, roles: [...account.roles].sort() };
-}
-
-/** Effective roles (direct and through groups) of many users in one query, sorted. */
-export async function findRolesOfUsers(
-  db: Db,
-  userIds: readonly string[],
-): Promise<Map<string, string[]>> {
-  const roles = new Map<string, string[]>(userIds.map((id) => [id, []]));
-  if (userIds.length === 0) return roles;
-  const rows = await db
-    .selectFrom('user_effective_roles')
-    .select(['user_id', 'role_name'])
-    .where('user_id', 'in', userIds)
-    .orderBy('role_name')
-    .execute();
-  for (const row of rows) roles.get(row.user_id)?.push(row.role_name);
-  return roles;
-}
-
-/** Direct roles and roles inherited through groups, sorted. */
-export async function findRoleNamesForUser(db: Db, userId: string): Promise<string[]> {
-  return (await findRolesOfUsers(db, [userId])).get(userId) ?? [];
-}
-
-/** The user's effective roles with the permissions each grants, read fresh for authorization. */
-export async function findRolePermissionsForUser(
-  db: Db,
-  userId: string,
-): Promise<{ roles: string[]; permissions: string[]; mfaEnabled: boolean }> {
-  const rows = await db
-    .selectFrom('user_effective_roles')
-    .innerJoin('roles', 'roles.name', 'user_effective_roles.role_name')
-    .select(['roles.name', 'roles.permissions'])
-    .where('user_effective_roles.user_id', '=', userId)
-    .orderBy('roles.name')
-    .execute();
-  const user = await db
-    .selectFrom('users')
-    .select('mfa_enabled')
-    .where('id', '=', userId)
-    .executeTakeFirst();
-  return {
-    roles: rows.map((row) => row.name),
-    permissions: [...new Set(rows.flatMap((row) => row.permissions))].sort(),
-    mfaEnabled: user?.mfa_enabled ?? false,
-  };
 }
 
 /** The effective roles of the `users` row of the query, sorted as findRolesOfUsers sorts them. */
@@ -189,31 +140,24 @@ export async function updateLastSignIn(db: Db, userId: string, at: Date): Promis
   await db.updateTable('users').set({ last_signin_at: at }).where('id', '=', userId).execute();
 }
 
-export async function grantRole(db: Db, userId: string, role: string): Promise<void> {
-  await db
-    .insertInto('user_roles')
-    .values({ user_id: userId, role_name: role })
-    .onConflict((oc) => oc.columns(['user_id', 'role_name']).doNothing())
-    .execute();
-}
-
-/** Whether an active user holds the role, directly or through a group. */
-export async function roleHasMembers(db: Db, role: string): Promise<boolean> {
-  const row = await db
-    .selectFrom('user_effective_roles')
-    .innerJoin('users', 'users.id', 'user_effective_roles.user_id')
-    .select('user_effective_roles.user_id')
-    .where('user_effective_roles.role_name', '=', role)
-    .where('users.is_active', '=', true)
-    .limit(1)
-    .executeTakeFirst();
-  return row !== undefined;
-}
-
 export async function markEmailVerified(db: Db, userId: string, now: Date): Promise<void> {
   await db
     .updateTable('users')
     .set({ email_verified: true, updated_at: now })
+    .where('id', '=', userId)
+    .execute();
+}
+
+/** Turns the MFA flag on or off; it commits with the change of factors that decides it. */
+export async function setMfaEnabled(
+  trx: Trx,
+  userId: string,
+  enabled: boolean,
+  now: Date,
+): Promise<void> {
+  await trx
+    .updateTable('users')
+    .set({ mfa_enabled: enabled, updated_at: now })
     .where('id', '=', userId)
     .execute();
 }
@@ -224,30 +168,61 @@ export async function deleteUser(db: Db, userId: string): Promise<boolean> {
   return Number(result.numDeletedRows) > 0;
 }
 
-/** Active holders of a role (directly or through a group) other than `exceptUserId`. */
-export async function countOtherActiveMembers(
-  db: Db,
-  role: string,
-  exceptUserId: string,
-): Promise<number> {
-  const row = await db
-    .selectFrom('user_effective_roles')
-    .innerJoin('users', 'users.id', 'user_effective_roles.user_id')
-    .select((eb) => eb.fn.count<number>('users.id').distinct().as('n'))
-    .where('user_effective_roles.role_name', '=', role)
-    .where('users.is_active', '=', true)
-    .where('users.id', '!=', exceptUserId)
-    .executeTakeFirstOrThrow();
-  return Number(row.n);
+/** `%`, `_` and `\` match themselves in the search text, not as wildcards. */
+function likePattern(text: string): string {
+  return `%${text.replace(/[\\%_]/g, (char) => `\\${char}`)}%`;
 }
 
 /**
- * Serializes every change that can take the admin role away from someone, for the rest of
- * the transaction: two admins demoting each other at once cannot both succeed.
+ * Newest first by (created_at, id): a user added while someone pages is newer than every
+ * cursor already handed out, so pages never skip or repeat a row.
  */
-export async function lockAdminChanges(trx: Db): Promise<void> {
-  await sql`select pg_advisory_xact_lock(${ADMIN_CHANGES_LOCK})`.execute(trx);
+export async function listUsers(
+  db: Db,
+  filter: UserFilter,
+  page: { limit: number; after?: KeysetCursor | undefined },
+): Promise<UserRow[]> {
+  let query = db.selectFrom('users').select(USER_COLUMNS);
+  if (filter.q !== undefined) {
+    const pattern = likePattern(filter.q);
+    query = query.where((eb) =>
+      eb.or([
+        eb(sql`users.email`, 'ilike', pattern),
+        eb(sql`coalesce(users.name, '')`, 'ilike', pattern),
+      ]),
+    );
+  }
+  if (filter.role !== undefined) {
+    const role = filter.role;
+    query = query.where(({ exists, selectFrom }) =>
+      exists(
+        selectFrom('user_effective_roles')
+          .select('user_effective_roles.user_id')
+          .whereRef('user_effective_roles.user_id', '=', 'users.id')
+          .where('user_effective_roles.role_name', '=', role),
+      ),
+    );
+  }
+  if (filter.active !== undefined) query = query.where('users.is_active', '=', filter.active);
+  return newestFirstPage(query, { at: 'users.created_at', id: 'users.id' }, page).execute();
 }
 
-// An arbitrary constant shared by every instance (Kysely's migration lock uses another).
-const ADMIN_CHANGES_LOCK = 7_240_118_305;
+export async function findUsersByIds(db: Db, userIds: readonly string[]): Promise<UserRow[]> {
+  if (userIds.length === 0) return [];
+  return db.selectFrom('users').select(USER_COLUMNS).where('users.id', 'in', userIds).execute();
+}
+
+export async function updateUser(trx: Trx, userId: string, fields: AdminUserFields): Promise<void> {
+  await trx.updateTable('users').set(fields).where('id', '=', userId).execute();
+}
+
+/** Locks the user's row for the rest of the transaction; false if there is no such user. */
+export async function lockUser(trx: Trx, userId: string): Promise<boolean> {
+  const row = await trx
+    .selectFrom('users')
+    .select('id')
+    .where('id', '=', userId)
+    .forUpdate()
+    .executeTakeFirst();
+  return row !== undefined;
+}

@@ -1,16 +1,19 @@
 import type { Config } from '../../config/config.js';
 import type { PasswordHasher } from '../../crypto/password-hasher.js';
 import { checkPasswordPolicy } from '../../crypto/password-policy.js';
-import type { Db } from '../../db/create-db.js';
+import type { Db, Trx } from '../../db/create-db.js';
 import type { ClientContext } from '../../lib/client.js';
 import type { UserRow } from '../../db/database.js';
 import { AppError } from '../../errors.js';
 import type { UserView } from '../../http/schemas.js';
 import type { Clock } from '../../lib/clock.js';
+import type { KeysetCursor } from '../../lib/cursor.js';
 import { normalizeEmail } from '../../lib/email.js';
 import type { AuditService } from '../audit/audit.service.js';
+import type { ProfileService } from '../profile/profile.service.js';
 import * as repo from './accounts.repository.js';
-import type { UserWithRoles } from './accounts.repository.js';
+import * as userRoles from './user-roles.repository.js';
+import type { AdminUserFields, UserFilter, UserWithRoles } from './accounts.types.js';
 
 export const DEFAULT_ROLE = 'user';
 export const ADMIN_ROLE = 'admin';
@@ -26,6 +29,8 @@ export interface AccountsServiceDeps {
   clock: Clock;
   hasher: PasswordHasher;
   audit: AuditService;
+  /** Owns the `profiles` table: every new account gets an empty profile. */
+  profiles: ProfileService;
   config: Pick<Config, 'passwordRequireClasses'>;
 }
 
@@ -45,7 +50,7 @@ export function toUserView(user: UserWithRoles): UserView {
 }
 
 /** Runs inside the sign-up transaction (the composition root uses it to send verification mail). */
-export type AccountCreatedHook = (trx: Db, user: UserWithRoles) => Promise<void>;
+export type AccountCreatedHook = (trx: Trx, user: UserWithRoles) => Promise<void>;
 
 export class AccountsService {
   #onAccountCreated: AccountCreatedHook | undefined;
@@ -93,7 +98,7 @@ export class AccountsService {
     const passwordHash = await this.deps.hasher.hash(input.password);
     const name = input.name?.trim() || null;
     return this.deps.db.transaction().execute(async (trx) => {
-      const user = await repo.insertAccount(trx, {
+      const user = await this.#insertAccount(trx, {
         email,
         name,
         passwordHash,
@@ -133,7 +138,7 @@ export class AccountsService {
   }
 
   async roleNamesOf(userId: string): Promise<string[]> {
-    return repo.findRoleNamesForUser(this.deps.db, userId);
+    return userRoles.findRoleNamesForUser(this.deps.db, userId);
   }
 
   /**
@@ -141,7 +146,7 @@ export class AccountsService {
    * work as a wrong password, so neither the answer nor its timing says which it was.
    * A hash in an older form (bcrypt, weaker argon2) is replaced after a success.
    */
-  async checkPassword(email: string, password: string): Promise<repo.UserWithRoles | undefined> {
+  async checkPassword(email: string, password: string): Promise<UserWithRoles | undefined> {
     return this.#checkPasswordOf({ email: normalizeEmail(email) }, password);
   }
 
@@ -173,7 +178,7 @@ export class AccountsService {
   }
 
   async adminExists(): Promise<boolean> {
-    return repo.roleHasMembers(this.deps.db, ADMIN_ROLE);
+    return userRoles.roleHasMembers(this.deps.db, ADMIN_ROLE);
   }
 
   /** Creates a verified admin account (bootstrap and the operator CLI). */
@@ -203,7 +208,7 @@ export class AccountsService {
   /** Refuses to remove the last active admin (deletion, deactivation, demotion). */
   async assertNotLastAdmin(user: UserWithRoles, db: Db = this.deps.db): Promise<void> {
     if (!user.roles.includes(ADMIN_ROLE) || !user.is_active) return;
-    if ((await repo.countOtherActiveMembers(db, ADMIN_ROLE, user.id)) === 0) {
+    if ((await userRoles.countOtherActiveMembers(db, ADMIN_ROLE, user.id)) === 0) {
       throw new AppError('conflict', 'The last active admin cannot be removed');
     }
   }
@@ -214,9 +219,9 @@ export class AccountsService {
    * it waits for any concurrent such change to commit, then refuses — rolling back — if no
    * active admin would be left.
    */
-  async assertAnAdminRemains(trx: Db): Promise<void> {
-    await repo.lockAdminChanges(trx);
-    if (!(await repo.roleHasMembers(trx, ADMIN_ROLE))) {
+  async assertAnAdminRemains(trx: Trx): Promise<void> {
+    await userRoles.lockAdminChanges(trx);
+    if (!(await userRoles.roleHasMembers(trx, ADMIN_ROLE))) {
       throw new AppError('conflict', 'The last active admin cannot be removed');
     }
   }
@@ -225,10 +230,86 @@ export class AccountsService {
   async authorizationOf(
     userId: string,
   ): Promise<{ roles: string[]; permissions: string[]; mfaEnabled: boolean }> {
-    return repo.findRolePermissionsForUser(this.deps.db, userId);
+    return userRoles.findRolePermissionsForUser(this.deps.db, userId);
   }
 
   async deleteUser(db: Db, userId: string): Promise<boolean> {
     return repo.deleteUser(db, userId);
+  }
+
+  /** Whether an account holds this address already (one indexed lookup). */
+  async emailTaken(email: string): Promise<boolean> {
+    return repo.emailExists(this.deps.db, normalizeEmail(email));
+  }
+
+  /**
+   * Inserts an account whose password hash the caller brings (a user import) — with
+   * credentials, profile and roles, as a sign-up would — but with no policy check, hashing,
+   * audit event or account-created hook: the caller records its own event in `trx`. Throws
+   * `email_taken` if the (normalized) address was taken meanwhile.
+   */
+  async insertAccount(trx: Trx, account: repo.NewAccount): Promise<UserWithRoles> {
+    return this.#insertAccount(trx, account);
+  }
+
+  /** The user, their credentials and roles, and their empty profile. */
+  async #insertAccount(trx: Trx, account: repo.NewAccount): Promise<UserWithRoles> {
+    const user = await repo.insertAccount(trx, account);
+    await this.deps.profiles.createEmptyProfile(trx, user.id, account.now);
+    return user;
+  }
+
+  /** MFA turns on or off in the transaction that changes the user's factors. */
+  async setMfaEnabled(trx: Trx, userId: string, enabled: boolean): Promise<void> {
+    await repo.setMfaEnabled(trx, userId, enabled, this.deps.clock.now());
+  }
+
+  /** Users matching an admin's search, newest first, a keyset page at a time (no roles). */
+  async listUsers(
+    filter: UserFilter,
+    page: { limit: number; after?: KeysetCursor | undefined },
+  ): Promise<UserRow[]> {
+    return repo.listUsers(this.deps.db, filter, page);
+  }
+
+  /** Users with these ids, in no particular order (no roles); missing ids are skipped. */
+  async findUsersByIds(userIds: readonly string[], db: Db = this.deps.db): Promise<UserRow[]> {
+    return repo.findUsersByIds(db, userIds);
+  }
+
+  /** Effective roles of many users in one query, sorted; pass the caller's transaction if any. */
+  async rolesOfUsers(
+    userIds: readonly string[],
+    db: Db = this.deps.db,
+  ): Promise<Map<string, string[]>> {
+    return userRoles.findRolesOfUsers(db, userIds);
+  }
+
+  /** Locks the user's row for the rest of the transaction; false if there is no such user. */
+  async lockUser(trx: Trx, userId: string): Promise<boolean> {
+    return repo.lockUser(trx, userId);
+  }
+
+  /**
+   * An admin's change of a user's fields, in the transaction that audits it and ends with
+   * assertAnAdminRemains (a deactivation can take the last admin away).
+   */
+  async updateUser(trx: Trx, userId: string, fields: AdminUserFields): Promise<void> {
+    await repo.updateUser(trx, userId, fields);
+  }
+
+  /** The roles granted to the user directly (not through groups), sorted. */
+  async directRolesOf(trx: Trx, userId: string): Promise<string[]> {
+    return userRoles.findDirectRoles(trx, userId);
+  }
+
+  /** Grants roles directly; inside the transaction that ends with assertAnAdminRemains. */
+  async addDirectRoles(trx: Trx, userId: string, roles: readonly string[]): Promise<void> {
+    await userRoles.addDirectRoles(trx, userId, roles);
+  }
+
+  /** Takes direct roles away; inside the transaction that ends with assertAnAdminRemains. */
+  async removeDirectRoles(trx: Trx, userId: string, roles: readonly string[]): Promise<void> {
+    await userRoles.removeDirectRoles(trx, userId, roles);
   }
 }

@@ -6,11 +6,10 @@ import type { Clock } from '../../lib/clock.js';
 import { decodeCursor, toPage } from '../../lib/cursor.js';
 import type { AccountDeletionService } from '../accounts/account-deletion.service.js';
 import { type AccountsService, toUserView } from '../accounts/accounts.service.js';
+import type { AdminUserFields } from '../accounts/accounts.types.js';
 import type { AuditService } from '../audit/audit.service.js';
 import type { RolesService } from '../roles/roles.service.js';
 import type { SessionsService } from '../sessions/sessions.service.js';
-import { findRolesOfUsers } from '../accounts/accounts.repository.js';
-import * as repo from './admin-users.repository.js';
 import type { AdminUserPatch } from './admin-users.schemas.js';
 
 export interface AdminUsersServiceDeps {
@@ -40,12 +39,9 @@ export class AdminUsersService {
   async list(request: UserListRequest): Promise<{ items: UserView[]; next_cursor: string | null }> {
     const limit = request.limit ?? DEFAULT_PAGE_SIZE;
     const after = request.cursor ? decodeCursor(request.cursor) : undefined;
-    const rows = await repo.listUsers(this.deps.db, request, { limit, after });
+    const rows = await this.deps.accounts.listUsers(request, { limit, after });
     const page = toPage(rows, limit, (row) => ({ at: row.created_at, id: row.id }));
-    const roles = await findRolesOfUsers(
-      this.deps.db,
-      page.items.map((row) => row.id),
-    );
+    const roles = await this.deps.accounts.rolesOfUsers(page.items.map((row) => row.id));
     return {
       items: page.items.map((row) => toUserView({ ...row, roles: roles.get(row.id) ?? [] })),
       next_cursor: page.next_cursor,
@@ -54,8 +50,8 @@ export class AdminUsersService {
 
   /** User objects for these ids, in the same order (ids of missing users are skipped). */
   async viewsOf(userIds: readonly string[], db: Db = this.deps.db): Promise<UserView[]> {
-    const rows = await repo.findUsersByIds(db, userIds);
-    const roles = await findRolesOfUsers(db, userIds);
+    const rows = await this.deps.accounts.findUsersByIds(userIds, db);
+    const roles = await this.deps.accounts.rolesOfUsers(userIds, db);
     const byId = new Map(rows.map((row) => [row.id, row]));
     return userIds.flatMap((id) => {
       const row = byId.get(id);
@@ -82,9 +78,9 @@ export class AdminUsersService {
     if (wantedRoles) await this.deps.roles.assertRolesExist(wantedRoles);
     await this.#assertMayManage(userId, actor);
     const result = await db.transaction().execute(async (trx) => {
-      if (!(await repo.lockUser(trx, userId))) throw new AppError('not_found', 'No such user');
+      if (!(await accounts.lockUser(trx, userId))) throw new AppError('not_found', 'No such user');
       const changed: string[] = [];
-      const fields: Parameters<typeof repo.updateUser>[2] = { updated_at: clock.now() };
+      const fields: AdminUserFields = { updated_at: clock.now() };
       if (patch.name !== undefined) {
         fields.name = patch.name?.trim() || null;
         changed.push('name');
@@ -97,19 +93,19 @@ export class AdminUsersService {
         fields.email_verified = patch.email_verified;
         changed.push('email_verified');
       }
-      await repo.updateUser(trx, userId, fields);
+      await accounts.updateUser(trx, userId, fields);
       // Revoked in the same transaction: a deactivated user keeps no session, even briefly.
       const revoked =
         patch.is_active === false
           ? await this.deps.sessions.revokeAllForUserWithin(trx, userId, 'deactivated')
           : [];
       if (wantedRoles) {
-        const current = await repo.findDirectRoles(trx, userId);
+        const current = await accounts.directRolesOf(trx, userId);
         const added = wantedRoles.filter((role) => !current.includes(role));
         const removed = current.filter((role) => !wantedRoles.includes(role));
         await this.deps.roles.assertMayGrantRoles(actor, added, trx);
-        await repo.removeDirectRoles(trx, userId, removed);
-        await repo.addDirectRoles(trx, userId, added);
+        await accounts.removeDirectRoles(trx, userId, removed);
+        await accounts.addDirectRoles(trx, userId, added);
         changed.push('roles');
         if (added.length > 0 || removed.length > 0)
           await audit.record(

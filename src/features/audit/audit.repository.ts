@@ -1,6 +1,7 @@
+import type { Insertable } from 'kysely';
 import { newestFirstPage } from '../../db/keyset.js';
 import type { Db } from '../../db/create-db.js';
-import type { AuditEventRow, AuditOutcome } from '../../db/database.js';
+import type { AuditEventRow, AuditOutcome, AuditEventsTable } from '../../db/database.js';
 import type { KeysetCursor } from '../../lib/cursor.js';
 
 export interface AuditFilter {
@@ -37,4 +38,18 @@ export async function deleteOlderThan(db: Db, before: Date, batch: number): Prom
     )
     .executeTakeFirst();
   return Number(result.numDeletedRows);
+}
+
+/** Appends an event (the trail is append-only: nothing else here changes one). */
+export async function insertEvent(db: Db, event: Insertable<AuditEventsTable>): Promise<void> {
+  await db.insertInto('audit_events').values(event).execute();
+}
+
+/** Blanks the address and user agent of every event the user appears in, as subject or actor. */
+export async function erasePersonalData(db: Db, userId: string): Promise<void> {
+  await db
+    .updateTable('audit_events')
+    .set({ ip: null, user_agent: null })
+    .where((eb) => eb.or([eb('user_id', '=', userId), eb('actor_id', '=', userId)]))
+    .execute();
 }

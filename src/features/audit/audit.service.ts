@@ -142,19 +142,16 @@ export class AuditService {
 
   /** Records an event; pass a transaction to make it part of the change it describes. */
   async record(event: AuditEventInput, db: Db = this.deps.db): Promise<void> {
-    await db
-      .insertInto('audit_events')
-      .values({
-        type: event.type,
-        at: this.deps.clock.now(),
-        actor_id: event.actorId ?? null,
-        user_id: event.userId ?? null,
-        ip: event.ip ?? null,
-        user_agent: event.userAgent?.slice(0, USER_AGENT_MAX) ?? null,
-        outcome: event.outcome ?? 'success',
-        data: JSON.stringify(event.data ?? {}),
-      })
-      .execute();
+    await repo.insertEvent(db, {
+      type: event.type,
+      at: this.deps.clock.now(),
+      actor_id: event.actorId ?? null,
+      user_id: event.userId ?? null,
+      ip: event.ip ?? null,
+      user_agent: event.userAgent?.slice(0, USER_AGENT_MAX) ?? null,
+      outcome: event.outcome ?? 'success',
+      data: JSON.stringify(event.data ?? {}),
+    });
   }
 
   /**
@@ -162,10 +159,6 @@ export class AuditService {
    * in which the user appears (as subject or actor) are erased.
    */
   async forgetPersonalData(db: Db, userId: string): Promise<void> {
-    await db
-      .updateTable('audit_events')
-      .set({ ip: null, user_agent: null })
-      .where((eb) => eb.or([eb('user_id', '=', userId), eb('actor_id', '=', userId)]))
-      .execute();
+    await repo.erasePersonalData(db, userId);
   }
 }

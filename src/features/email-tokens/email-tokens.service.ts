@@ -1,8 +1,9 @@
 import { generateOpaqueToken, hashOpaqueToken } from '../../crypto/opaque-token.js';
-import type { Db } from '../../db/create-db.js';
+import type { Db, Trx } from '../../db/create-db.js';
 import type { EmailTokenPurpose } from '../../db/database.js';
 import { AppError } from '../../errors.js';
 import { type Clock, addSeconds } from '../../lib/clock.js';
+import * as repo from './email-tokens.repository.js';
 
 export interface EmailTokenOwner {
   userId: string;
@@ -30,7 +31,7 @@ export class EmailTokensService {
    * a fragment to a server, so the token stays out of access logs and proxies.
    */
   async issueLink(
-    trx: Db,
+    trx: Trx,
     owner: EmailTokenOwner,
     purpose: EmailTokenPurpose,
     ttlSeconds: number,
@@ -41,31 +42,22 @@ export class EmailTokensService {
 
   /** Issues a token inside the caller's transaction and returns it (for the e-mail only). */
   async issue(
-    trx: Db,
+    trx: Trx,
     owner: EmailTokenOwner,
     purpose: EmailTokenPurpose,
     ttlSeconds: number,
   ): Promise<string> {
     const now = this.deps.clock.now();
-    await trx
-      .updateTable('email_tokens')
-      .set({ used_at: now })
-      .where('user_id', '=', owner.userId)
-      .where('purpose', '=', purpose)
-      .where('used_at', 'is', null)
-      .execute();
+    await repo.spendUnusedTokens(trx, owner.userId, purpose, now);
     const token = generateOpaqueToken();
-    await trx
-      .insertInto('email_tokens')
-      .values({
-        token_hash: hashOpaqueToken(token),
-        user_id: owner.userId,
-        purpose,
-        email: owner.email,
-        created_at: now,
-        expires_at: addSeconds(now, ttlSeconds),
-      })
-      .execute();
+    await repo.insertToken(trx, {
+      tokenHash: hashOpaqueToken(token),
+      userId: owner.userId,
+      purpose,
+      email: owner.email,
+      now,
+      expiresAt: addSeconds(now, ttlSeconds),
+    });
     return token;
   }
 
@@ -75,12 +67,7 @@ export class EmailTokensService {
     purpose: EmailTokenPurpose,
     db: Db = this.deps.db,
   ): Promise<EmailTokenOwner> {
-    const row = await db
-      .selectFrom('email_tokens')
-      .select(['user_id', 'email', 'expires_at', 'used_at'])
-      .where('token_hash', '=', hashOpaqueToken(token))
-      .where('purpose', '=', purpose)
-      .executeTakeFirst();
+    const row = await repo.findToken(db, hashOpaqueToken(token), purpose);
     if (!row || row.used_at !== null || row.expires_at <= this.deps.clock.now()) {
       throw new AppError('invalid_token', INVALID);
     }
@@ -91,23 +78,13 @@ export class EmailTokensService {
    * Spends a token inside the caller's transaction. The row is locked, so of two requests
    * racing with one token exactly one succeeds.
    */
-  async consume(trx: Db, token: string, purpose: EmailTokenPurpose): Promise<EmailTokenOwner> {
+  async consume(trx: Trx, token: string, purpose: EmailTokenPurpose): Promise<EmailTokenOwner> {
     const hash = hashOpaqueToken(token);
-    const row = await trx
-      .selectFrom('email_tokens')
-      .select(['user_id', 'email', 'expires_at', 'used_at'])
-      .where('token_hash', '=', hash)
-      .where('purpose', '=', purpose)
-      .forUpdate()
-      .executeTakeFirst();
+    const row = await repo.lockToken(trx, hash, purpose);
     const now = this.deps.clock.now();
     if (!row || row.used_at !== null || row.expires_at <= now)
       throw new AppError('invalid_token', INVALID);
-    await trx
-      .updateTable('email_tokens')
-      .set({ used_at: now })
-      .where('token_hash', '=', hash)
-      .execute();
+    await repo.markTokenUsed(trx, hash, now);
     return { userId: row.user_id, email: row.email };
   }
 }

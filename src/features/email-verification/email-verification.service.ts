@@ -1,7 +1,7 @@
-import type { Db } from '../../db/create-db.js';
+import type { Db, Trx } from '../../db/create-db.js';
 import { AppError } from '../../errors.js';
 import type { ClientContext } from '../../lib/client.js';
-import type { UserWithRoles } from '../accounts/accounts.repository.js';
+import type { UserWithRoles } from '../accounts/accounts.types.js';
 import type { AccountsService } from '../accounts/accounts.service.js';
 import type { AuditService } from '../audit/audit.service.js';
 import type { EmailTokensService } from '../email-tokens/email-tokens.service.js';
@@ -29,7 +29,7 @@ export class EmailVerificationService {
    * causes; over the cap the 429 rolls the sign-up back and no account is left behind. (The
    * recipient's own cap is moot: an address signs up once.)
    */
-  async sendWithin(trx: Db, user: Pick<UserWithRoles, 'id' | 'email' | 'name'>): Promise<void> {
+  async sendWithin(trx: Trx, user: Pick<UserWithRoles, 'id' | 'email' | 'name'>): Promise<void> {
     await this.deps.limits.consume('mail_global', 'all');
     await this.#writeWithin(trx, user);
   }
@@ -44,7 +44,7 @@ export class EmailVerificationService {
   }
 
   /** Issues a token and writes the verification mail, both in the caller's transaction. */
-  async #writeWithin(trx: Db, user: Pick<UserWithRoles, 'id' | 'email' | 'name'>): Promise<void> {
+  async #writeWithin(trx: Trx, user: Pick<UserWithRoles, 'id' | 'email' | 'name'>): Promise<void> {
     const { token, link } = await this.deps.emailTokens.issueLink(
       trx,
       { userId: user.id, email: user.email },

@@ -1,5 +1,5 @@
 import { newestFirstPage } from '../../db/keyset.js';
-import type { Db } from '../../db/create-db.js';
+import type { Db, Trx } from '../../db/create-db.js';
 import { isForeignKeyViolation, isUniqueViolation } from '../../db/pg-errors.js';
 import { AppError } from '../../errors.js';
 import type { KeysetCursor } from '../../lib/cursor.js';
@@ -59,7 +59,7 @@ export async function findGroup(
 }
 
 export async function insertGroup(
-  trx: Db,
+  trx: Trx,
   group: { name: string; description: string; now: Date },
 ): Promise<string> {
   try {
@@ -80,7 +80,7 @@ export async function insertGroup(
 }
 
 export async function updateGroup(
-  trx: Db,
+  trx: Trx,
   id: string,
   fields: { name?: string; description?: string; updated_at: Date },
 ): Promise<void> {
@@ -92,7 +92,7 @@ export async function updateGroup(
 }
 
 export async function replaceGroupRoles(
-  trx: Db,
+  trx: Trx,
   groupId: string,
   roles: readonly string[],
 ): Promise<void> {
@@ -113,7 +113,7 @@ export async function replaceGroupRoles(
   }
 }
 
-export async function deleteGroup(trx: Db, id: string): Promise<void> {
+export async function deleteGroup(trx: Trx, id: string): Promise<void> {
   await trx.deleteFrom('groups').where('id', '=', id).execute();
 }
 
@@ -132,7 +132,7 @@ export async function listMemberIds(
 
 /** Adds the member; false when they already were one. */
 export async function addMember(
-  trx: Db,
+  trx: Trx,
   groupId: string,
   userId: string,
   now: Date,
@@ -153,7 +153,7 @@ export async function addMember(
 }
 
 /** Removes the member; false when they were not one. */
-export async function removeMember(trx: Db, groupId: string, userId: string): Promise<boolean> {
+export async function removeMember(trx: Trx, groupId: string, userId: string): Promise<boolean> {
   const result = await trx
     .deleteFrom('group_members')
     .where('group_id', '=', groupId)

@@ -1,4 +1,4 @@
-import type { Db } from '../../db/create-db.js';
+import type { Db, Trx } from '../../db/create-db.js';
 import { AppError } from '../../errors.js';
 import { type Actor, auditedBy } from '../../http/actor.js';
 import type { UserView } from '../../http/schemas.js';
@@ -163,7 +163,7 @@ export class GroupsService {
   }
 
   async #audit(
-    trx: Db,
+    trx: Trx,
     actor: Actor,
     groupId: string,
     action: GroupAction,

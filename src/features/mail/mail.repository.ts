@@ -1,4 +1,4 @@
-import type { Db } from '../../db/create-db.js';
+import type { Db, Trx } from '../../db/create-db.js';
 import type { MailTemplate, RenderedMail } from './mail.types.js';
 
 /** A mail this worker has claimed; `attempts` (this attempt's number) fences later updates. */
@@ -38,35 +38,33 @@ export async function insertOutboxMail(
  * strand them.
  */
 export async function claimDueMails(
-  db: Db,
+  trx: Trx,
   now: Date,
   leaseUntil: Date,
   limit: number,
 ): Promise<ClaimedMail[]> {
-  return db.transaction().execute(async (trx) => {
-    const due = await trx
-      .selectFrom('mail_outbox')
-      .select('id')
-      .where('sent_at', 'is', null)
-      .where('failed_at', 'is', null)
-      .where('next_attempt_at', '<=', now)
-      .orderBy('next_attempt_at')
-      .limit(limit)
-      .forUpdate()
-      .skipLocked()
-      .execute();
-    if (due.length === 0) return [];
-    return trx
-      .updateTable('mail_outbox')
-      .set((eb) => ({ attempts: eb('attempts', '+', 1), next_attempt_at: leaseUntil }))
-      .where(
-        'id',
-        'in',
-        due.map((row) => row.id),
-      )
-      .returning(['id', 'recipient', 'subject', 'text_body', 'html_body', 'attempts'])
-      .execute();
-  });
+  const due = await trx
+    .selectFrom('mail_outbox')
+    .select('id')
+    .where('sent_at', 'is', null)
+    .where('failed_at', 'is', null)
+    .where('next_attempt_at', '<=', now)
+    .orderBy('next_attempt_at')
+    .limit(limit)
+    .forUpdate()
+    .skipLocked()
+    .execute();
+  if (due.length === 0) return [];
+  return trx
+    .updateTable('mail_outbox')
+    .set((eb) => ({ attempts: eb('attempts', '+', 1), next_attempt_at: leaseUntil }))
+    .where(
+      'id',
+      'in',
+      due.map((row) => row.id),
+    )
+    .returning(['id', 'recipient', 'subject', 'text_body', 'html_body', 'attempts'])
+    .execute();
 }
 
 /**

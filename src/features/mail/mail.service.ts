@@ -136,12 +136,12 @@ export class MailService {
   async #claimAndSend(): Promise<{ claimed: number; sent: number }> {
     const { db, clock } = this.#deps;
     const now = clock.now();
-    const claimed = await claimDueMails(
-      db,
-      now,
-      addSeconds(now, MAIL_LEASE_SECONDS),
-      this.#batchSize,
-    );
+    // The claim's row locks (skip locked) only fence off other workers inside a transaction.
+    const claimed = await db
+      .transaction()
+      .execute((trx) =>
+        claimDueMails(trx, now, addSeconds(now, MAIL_LEASE_SECONDS), this.#batchSize),
+      );
     // Sent outside any transaction, in parallel: one slow recipient server holds up no one.
     const results = await Promise.all(claimed.map((mail) => this.#deliver(mail)));
     return { claimed: claimed.length, sent: results.filter(Boolean).length };

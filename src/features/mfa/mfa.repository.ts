@@ -1,6 +1,5 @@
-import { type Transaction, sql } from 'kysely';
-import type { Db } from '../../db/create-db.js';
-import type { Database } from '../../db/database.js';
+import { sql } from 'kysely';
+import type { Db, Trx } from '../../db/create-db.js';
 
 export async function findTotp(db: Db, userId: string) {
   return db
@@ -112,21 +111,8 @@ export async function deleteChallenges(trx: Db, userId: string): Promise<void> {
  * factors of one user (removing TOTP while adding a passkey) take turns, so the later one
  * counts what the earlier one committed and `mfa_enabled` never ends up stale.
  */
-export async function lockUserMfa(trx: Transaction<Database>, userId: string): Promise<void> {
+export async function lockUserMfa(trx: Trx, userId: string): Promise<void> {
   await trx.selectFrom('users').select('id').where('id', '=', userId).forUpdate().execute();
-}
-
-export async function setMfaEnabled(
-  trx: Transaction<Database>,
-  userId: string,
-  enabled: boolean,
-  now: Date,
-): Promise<void> {
-  await trx
-    .updateTable('users')
-    .set({ mfa_enabled: enabled, updated_at: now })
-    .where('id', '=', userId)
-    .execute();
 }
 
 export async function insertChallenge(

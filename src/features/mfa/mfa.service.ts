@@ -167,7 +167,7 @@ export class MfaService {
     for (const factor of this.deps.factors.all) {
       if (factor.enablesMfa && (await factor.isEnrolled(userId, trx))) enabled = true;
     }
-    await repo.setMfaEnabled(trx, userId, enabled, this.deps.clock.now());
+    await this.deps.accounts.setMfaEnabled(trx, userId, enabled);
     return enabled;
   }
 }

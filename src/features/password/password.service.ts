@@ -1,10 +1,10 @@
-import type { Db } from '../../db/create-db.js';
+import type { Db, Trx } from '../../db/create-db.js';
 import type { UserRow } from '../../db/database.js';
 import { AppError } from '../../errors.js';
 import type { ClientContext } from '../../lib/client.js';
 import type { Clock } from '../../lib/clock.js';
 import { normalizeEmail } from '../../lib/email.js';
-import type { UserWithRoles } from '../accounts/accounts.repository.js';
+import type { UserWithRoles } from '../accounts/accounts.types.js';
 import type { AccountsService } from '../accounts/accounts.service.js';
 import type { AuditService } from '../audit/audit.service.js';
 import type { EmailTokensService } from '../email-tokens/email-tokens.service.js';
@@ -155,7 +155,7 @@ export class PasswordService {
     return user;
   }
 
-  async #notifyChanged(trx: Db, user: UserWithRoles, origin: ClientContext): Promise<void> {
+  async #notifyChanged(trx: Trx, user: UserWithRoles, origin: ClientContext): Promise<void> {
     await this.deps.mail.enqueue(trx, user.email, {
       template: 'password_changed',
       name: user.name,

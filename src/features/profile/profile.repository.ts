@@ -1,5 +1,5 @@
 import type { Selectable } from 'kysely';
-import type { Db } from '../../db/create-db.js';
+import type { Db, Trx } from '../../db/create-db.js';
 import type { ProfilesTable } from '../../db/database.js';
 import { isForeignKeyViolation } from '../../db/pg-errors.js';
 import { AppError } from '../../errors.js';
@@ -31,6 +31,11 @@ export async function findProfileByUserId(db: Db, userId: string): Promise<Profi
     .select(PROFILE_COLUMNS)
     .where('user_id', '=', userId)
     .executeTakeFirst();
+}
+
+/** The empty profile of a new account, committed with it. */
+export async function insertEmptyProfile(trx: Trx, userId: string, now: Date): Promise<void> {
+  await trx.insertInto('profiles').values({ user_id: userId, updated_at: now }).execute();
 }
 
 /**

@@ -3,10 +3,9 @@ import type { Deps } from '../../deps.js';
 import { requireAuth } from '../../http/authenticate.js';
 import { problemResponses } from '../../http/schemas.js';
 import { ProfileSchema, ProfileUpdateBody } from './profile.schemas.js';
-import { ProfileService } from './profile.service.js';
 
 export const profileRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (app, { deps }) => {
-  const profiles = new ProfileService({ db: deps.db, clock: deps.clock });
+  const { profiles } = deps.services;
 
   app.get(
     '/api/profile',

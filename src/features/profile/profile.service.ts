@@ -1,4 +1,4 @@
-import type { Db } from '../../db/create-db.js';
+import type { Db, Trx } from '../../db/create-db.js';
 import { AppError, type FieldError } from '../../errors.js';
 import type { Clock } from '../../lib/clock.js';
 import * as repo from './profile.repository.js';
@@ -131,6 +131,11 @@ export class ProfileService {
   async getProfile(userId: string): Promise<ProfileView> {
     const row = await repo.findProfileByUserId(this.deps.db, userId);
     return row ? toProfileView(row) : emptyProfile(userId);
+  }
+
+  /** Creates the empty profile of an account in the transaction that creates the account. */
+  async createEmptyProfile(trx: Trx, userId: string, now: Date): Promise<void> {
+    await repo.insertEmptyProfile(trx, userId, now);
   }
 
   /** Changes the given fields (null clears one); nothing changes unless every field is valid. */

@@ -1,4 +1,4 @@
-import type { Db } from '../../db/create-db.js';
+import type { Db, Trx } from '../../db/create-db.js';
 import type { RoleRow } from '../../db/database.js';
 import { isUniqueViolation } from '../../db/pg-errors.js';
 import { AppError } from '../../errors.js';
@@ -47,7 +47,7 @@ export async function findRole(
 }
 
 export async function insertRole(
-  trx: Db,
+  trx: Trx,
   role: { name: string; description: string; permissions: string[]; now: Date },
 ): Promise<RoleRecord> {
   try {
@@ -70,7 +70,7 @@ export async function insertRole(
 }
 
 export async function updateRole(
-  trx: Db,
+  trx: Trx,
   name: string,
   fields: { description?: string; permissions?: string[]; updated_at: Date },
 ): Promise<RoleRecord> {
@@ -83,6 +83,6 @@ export async function updateRole(
 }
 
 /** Deletes the role; users and groups lose it by cascade. */
-export async function deleteRole(trx: Db, name: string): Promise<void> {
+export async function deleteRole(trx: Trx, name: string): Promise<void> {
   await trx.deleteFrom('roles').where('name', '=', name).execute();
 }

@@ -1,5 +1,5 @@
 import { newestFirstPage } from '../../db/keyset.js';
-import type { Db } from '../../db/create-db.js';
+import type { Db, Trx } from '../../db/create-db.js';
 import type { KeysetCursor } from '../../lib/cursor.js';
 
 /** What the admin API shows: never the secret hash. */
@@ -48,7 +48,7 @@ export async function findCredentialsByClientId(
 }
 
 export async function insertServiceAccount(
-  trx: Db,
+  trx: Trx,
   account: {
     name: string;
     clientId: string;
@@ -93,7 +93,7 @@ export async function findServiceAccount(
 }
 
 export async function replaceSecret(
-  trx: Db,
+  trx: Trx,
   id: string,
   secretHash: string,
   now: Date,
@@ -107,7 +107,7 @@ export async function replaceSecret(
 }
 
 export async function deleteServiceAccount(
-  trx: Db,
+  trx: Trx,
   id: string,
 ): Promise<ServiceAccountRecord | undefined> {
   return trx

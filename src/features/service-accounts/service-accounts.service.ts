@@ -1,7 +1,7 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import type { AccessTokens, VerifiedAccessToken } from '../../crypto/access-tokens.js';
 import { generateOpaqueToken, hashOpaqueToken } from '../../crypto/opaque-token.js';
-import type { Db } from '../../db/create-db.js';
+import type { Db, Trx } from '../../db/create-db.js';
 import { AppError } from '../../errors.js';
 import { type Actor, assertMayGrant, auditedBy } from '../../http/actor.js';
 import type { Clock } from '../../lib/clock.js';
@@ -166,7 +166,7 @@ export class ServiceAccountsService {
   }
 
   async #audit(
-    trx: Db,
+    trx: Trx,
     type: 'service_account.created' | 'service_account.rotated' | 'service_account.deleted',
     account: repo.ServiceAccountRecord,
     actor: Actor,

@@ -1,11 +1,11 @@
 import type { Config } from '../../config/config.js';
 import { generateOpaqueToken, hashOpaqueToken } from '../../crypto/opaque-token.js';
 import { openWithToken, sealWithToken } from '../../crypto/token-seal.js';
-import type { Db } from '../../db/create-db.js';
+import type { Db, Trx } from '../../db/create-db.js';
 import { AppError } from '../../errors.js';
 import type { ClientContext } from '../../lib/client.js';
 import { type Clock, addSeconds, toEpochSeconds } from '../../lib/clock.js';
-import type { UserWithRoles } from '../accounts/accounts.repository.js';
+import type { UserWithRoles } from '../accounts/accounts.types.js';
 import type { AccountsService } from '../accounts/accounts.service.js';
 import type { AuditService } from '../audit/audit.service.js';
 import type { SessionGuard } from './session-guard.js';
@@ -70,7 +70,7 @@ export class RefreshService {
   }
 
   async #refreshInTransaction(
-    trx: Db,
+    trx: Trx,
     refreshToken: string,
     client: ClientContext,
   ): Promise<RefreshOutcome> {
@@ -128,7 +128,7 @@ export class RefreshService {
    * current token and let them walk the chain.
    */
   async #retriableChild(
-    trx: Db,
+    trx: Trx,
     token: repo.RefreshTokenWithSession,
     refreshToken: string,
     now: Date,

@@ -1,5 +1,5 @@
 import { sql } from 'kysely';
-import type { Db } from '../../db/create-db.js';
+import type { Db, Trx } from '../../db/create-db.js';
 import { newestFirstPage } from '../../db/keyset.js';
 import type { SessionRow } from '../../db/database.js';
 
@@ -13,9 +13,9 @@ export interface NewSession {
   refreshTokenHash: string;
 }
 
-/** Creates a session and its first refresh token (stored as a hash); call in a transaction. */
+/** Creates a session and its first refresh token (stored as a hash), which commit together. */
 export async function insertSessionWithRefreshToken(
-  trx: Db,
+  trx: Trx,
   session: NewSession,
 ): Promise<SessionRow> {
   const row = await trx
@@ -103,7 +103,7 @@ export async function findRefreshToken(
  * ends: concurrent refreshes of one token take turns instead of racing.
  */
 export async function lockRefreshToken(
-  trx: Db,
+  trx: Trx,
   tokenHash: string,
 ): Promise<RefreshTokenWithSession | undefined> {
   return selectRefreshToken(trx, tokenHash).forUpdate('rt').executeTakeFirst();
@@ -114,7 +114,7 @@ export async function lockRefreshToken(
  * transaction ends: a retry of the parent and a refresh with the child take turns, so a retry
  * is never answered with a child that was spent in between. Unknown children count as spent.
  */
-export async function lockChildSpent(trx: Db, childHash: string): Promise<boolean> {
+export async function lockChildSpent(trx: Trx, childHash: string): Promise<boolean> {
   const child = await trx
     .selectFrom('refresh_tokens')
     .select('spent_at')

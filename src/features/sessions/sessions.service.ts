@@ -1,4 +1,4 @@
-import type { Db } from '../../db/create-db.js';
+import type { Db, Trx } from '../../db/create-db.js';
 import { AppError } from '../../errors.js';
 import type { ClientContext } from '../../lib/client.js';
 import type { Clock } from '../../lib/clock.js';
@@ -83,7 +83,7 @@ export class SessionsService {
    * commits with the change that causes it (deactivation); hand the ids to
    * `announceRevoked` once it has committed.
    */
-  async revokeAllForUserWithin(trx: Db, userId: string, reason: string): Promise<string[]> {
+  async revokeAllForUserWithin(trx: Trx, userId: string, reason: string): Promise<string[]> {
     return repo.revokeSessions(trx, { userId }, reason, this.deps.clock.now());
   }
 

@@ -1,4 +1,4 @@
-import type { UserWithRoles } from '../accounts/accounts.repository.js';
+import type { UserWithRoles } from '../accounts/accounts.types.js';
 
 /** What a successful sign-in or refresh hands out. */
 export interface TokenGrant {

@@ -5,10 +5,9 @@ import { AppError } from '../../errors.js';
 import { EMAIL_PATTERN as EMAIL_SOURCE } from '../../http/schemas.js';
 import type { Clock } from '../../lib/clock.js';
 import { normalizeEmail } from '../../lib/email.js';
-import { DEFAULT_ROLE } from '../accounts/accounts.service.js';
+import { type AccountsService, DEFAULT_ROLE } from '../accounts/accounts.service.js';
 import type { AuditService } from '../audit/audit.service.js';
 import type { RolesService } from '../roles/roles.service.js';
-import { addressTaken, insertImportedUser } from './user-import.repository.js';
 
 /** A line that cannot be imported; the message says why, never echoing the hash. */
 export class ImportRecordError extends Error {}
@@ -31,6 +30,7 @@ export interface UserImportDeps {
   audit: AuditService;
   roles: RolesService;
   hasher: PasswordHasher;
+  accounts: AccountsService;
 }
 
 const EMAIL_PATTERN = new RegExp(EMAIL_SOURCE);
@@ -103,13 +103,13 @@ export class UserImportService {
       if (error instanceof AppError) throw new ImportRecordError(error.message);
       throw error;
     }
-    if (await addressTaken(this.deps.db, record.email)) return 'exists';
+    if (await this.deps.accounts.emailTaken(record.email)) return 'exists';
     if (options.dryRun) return 'would_create';
     // Hashed before the transaction opens, so no connection waits on argon2.
     const passwordHash = record.passwordHash ?? (await this.#unusablePasswordHash());
     try {
       await this.deps.db.transaction().execute(async (trx) => {
-        const user = await insertImportedUser(trx, {
+        const user = await this.deps.accounts.insertAccount(trx, {
           email: record.email,
           name: record.name,
           passwordHash,
