@@ -26,3 +26,15 @@ export class OAuthError extends Error {
     this.status = OAUTH_ERRORS[code];
   }
 }
+
+// The two failures below are raised by services that implement a grant's rules (today the
+// service accounts' client_credentials). They are not AppErrors on purpose: they have no
+// problem+json form, only the token endpoint answers them, and as catalog codes they would
+// join the `code` enums of the OpenAPI problem schemas although no route sends them as
+// problems. The grant that called the service turns them into OAuthErrors, adding what only
+// it knows (the Basic challenge).
+
+/** Client authentication failed; the token endpoint answers `invalid_client`. */
+export class InvalidClientError extends Error {}
+/** A requested scope is not the client's; the token endpoint answers `invalid_scope`. */
+export class InvalidScopeError extends Error {}

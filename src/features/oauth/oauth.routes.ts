@@ -5,12 +5,8 @@ import type { Deps } from '../../deps.js';
 import { clientContext } from '../../http/client-context.js';
 import { toAppError } from '../../http/problem.js';
 import { TokenResponseSchema } from '../../http/schemas.js';
-import {
-  InvalidClientError,
-  InvalidScopeError,
-} from '../service-accounts/service-accounts.service.js';
 import { noStore, sendTokenResponse } from '../sessions/token-response.js';
-import { OAuthError } from './oauth.errors.js';
+import { InvalidClientError, InvalidScopeError, OAuthError } from './oauth.errors.js';
 import {
   type TokenRequest,
   basicChallenge,
