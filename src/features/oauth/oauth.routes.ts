@@ -6,13 +6,9 @@ import { clientContext } from '../../http/client-context.js';
 import { toAppError } from '../../http/problem.js';
 import { TokenResponseSchema } from '../../http/schemas.js';
 import { noStore, sendTokenResponse } from '../sessions/token-response.js';
+import { basicChallenge } from './client-auth.js';
 import { InvalidClientError, InvalidScopeError, OAuthError } from './oauth.errors.js';
-import {
-  type TokenRequest,
-  basicChallenge,
-  grantFromAppError,
-  parseTokenRequest,
-} from './token-request.js';
+import { type TokenRequest, grantFromAppError, parseTokenRequest } from './token-request.js';
 
 // Describes the request in OpenAPI; the handler parses it itself (see attachValidation).
 const TokenRequestSchema = Type.Object(
