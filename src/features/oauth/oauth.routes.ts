@@ -5,24 +5,10 @@ import type { Deps } from '../../deps.js';
 import { clientContext } from '../../http/client-context.js';
 import { toAppError } from '../../http/problem.js';
 import { TokenResponseSchema } from '../../http/schemas.js';
-import { noStore, sendTokenResponse } from '../sessions/token-response.js';
-import { basicChallenge } from './client-auth.js';
-import { InvalidClientError, InvalidScopeError, OAuthError } from './oauth.errors.js';
-import { type TokenRequest, grantFromAppError, parseTokenRequest } from './token-request.js';
-
-// Describes the request in OpenAPI; the handler parses it itself (see attachValidation).
-const TokenRequestSchema = Type.Object(
-  {
-    grant_type: Type.String({ enum: ['password', 'refresh_token', 'client_credentials'] }),
-    username: Type.Optional(Type.String()),
-    password: Type.Optional(Type.String()),
-    refresh_token: Type.Optional(Type.String()),
-    scope: Type.Optional(Type.String()),
-    client_id: Type.Optional(Type.String()),
-    client_secret: Type.Optional(Type.String()),
-  },
-  { additionalProperties: true },
-);
+import type { GrantServices } from './grants/grant.js';
+import { OAuthError } from './oauth.errors.js';
+import { TOKEN_REQUEST_DESCRIPTION, TokenRequestSchema } from './oauth.schemas.js';
+import { parseTokenRequest } from './token-request.js';
 
 const OAuthErrorSchema = Type.Object({ error: Type.String(), error_description: Type.String() });
 
@@ -36,7 +22,8 @@ function sendOAuthError(reply: FastifyReply, error: OAuthError) {
 
 /** The RFC 6749 token endpoint: form-encoded or JSON, with its own error format. */
 export const oauthRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (app, { deps }) => {
-  const { sessions, serviceAccounts } = deps.services;
+  // The grants take their services from here (GrantServices); Deps supplies them as they are.
+  const services: GrantServices = deps.services;
 
   app.addContentTypeParser(
     'application/x-www-form-urlencoded',
@@ -78,10 +65,7 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (app
       schema: {
         tags: ['oauth'],
         summary: 'OAuth 2.0 token endpoint (RFC 6749)',
-        description:
-          'grant_type=password (username, password), refresh_token (refresh_token) or ' +
-          'client_credentials (client authentication by HTTP Basic or client_id/client_secret). ' +
-          'Form-encoded or JSON. Errors are {error, error_description}.',
+        description: TOKEN_REQUEST_DESCRIPTION,
         consumes: ['application/x-www-form-urlencoded', 'application/json'],
         body: TokenRequestSchema,
         response: {
@@ -98,62 +82,10 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (app
       attachValidation: true,
     },
     async (request, reply) => {
+      // Whatever arrived: the schema above only documents it (attachValidation).
       const body: unknown = request.body;
-      const tokenRequest: TokenRequest = parseTokenRequest(body, request.headers.authorization);
-      const client = clientContext(request);
-      try {
-        switch (tokenRequest.grantType) {
-          case 'password': {
-            const grant = await sessions.signIn(
-              tokenRequest.username,
-              tokenRequest.password,
-              client,
-            );
-            if ('mfaToken' in grant) {
-              // As Auth0 answers it: the client completes the sign-in at /api/auth/mfa/verify.
-              noStore(reply);
-              return reply.status(403).send({
-                error: 'mfa_required',
-                error_description: 'A second factor is required: POST /api/auth/mfa/verify',
-                mfa_token: grant.mfaToken,
-              });
-            }
-            return sendTokenResponse(reply, grant);
-          }
-          case 'refresh_token':
-            return sendTokenResponse(
-              reply,
-              await sessions.refresh(tokenRequest.refreshToken, client),
-            );
-          case 'client_credentials': {
-            const grant = await serviceAccounts.issueToken(
-              tokenRequest.clientId,
-              tokenRequest.clientSecret,
-              tokenRequest.scope,
-            );
-            noStore(reply);
-            // RFC 6749 §4.4.3: no refresh token; the client authenticates again instead.
-            return {
-              access_token: grant.accessToken,
-              token_type: 'bearer' as const,
-              expires_in: grant.expiresIn,
-              scope: grant.scope,
-            };
-          }
-        }
-      } catch (error) {
-        if (error instanceof InvalidClientError)
-          throw new OAuthError(
-            'invalid_client',
-            error.message,
-            tokenRequest.grantType === 'client_credentials' && tokenRequest.viaBasic
-              ? basicChallenge()
-              : {},
-          );
-        if (error instanceof InvalidScopeError)
-          throw new OAuthError('invalid_scope', error.message);
-        throw grantFromAppError(error);
-      }
+      const issue = parseTokenRequest(body, request.headers.authorization);
+      return issue({ services, client: clientContext(request), reply });
     },
   );
 };

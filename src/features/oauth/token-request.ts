@@ -1,37 +1,34 @@
 import { AppError } from '../../errors.js';
-import { type ClientCredentials, readClientCredentials } from './client-auth.js';
+import type { PreparedGrant } from './grants/grant.js';
+import { findGrant } from './grants/index.js';
 import { OAuthError } from './oauth.errors.js';
 import { MAX_PARAM_LENGTH, readParams, requiredParam } from './token-params.js';
 
-export type TokenRequest =
-  | { grantType: 'password'; username: string; password: string; scope: string | undefined }
-  | { grantType: 'refresh_token'; refreshToken: string; scope: string | undefined }
-  | ({ grantType: 'client_credentials'; scope: string | undefined } & ClientCredentials);
-
-export function parseTokenRequest(body: unknown, authorization: string | undefined): TokenRequest {
+/**
+ * Reads the request and hands it to the grant it names, which checks its own parameters;
+ * throws OAuthError when either cannot. What comes back issues the tokens, with the services'
+ * failures already in OAuth terms.
+ */
+export function parseTokenRequest(body: unknown, authorization: string | undefined): PreparedGrant {
   const params = readParams(body);
   const grantType = requiredParam(params, 'grant_type');
+  // RFC 6749 lets every grant carry a scope, so an absurd one is refused whichever grant it
+  // came with, before the grant type is even looked at.
   const scope = params.get('scope') || undefined;
   if (scope !== undefined && scope.length > MAX_PARAM_LENGTH)
     throw new OAuthError('invalid_request', 'Parameter scope is too long');
-  switch (grantType) {
-    case 'password':
-      return {
-        grantType,
-        username: requiredParam(params, 'username'),
-        password: requiredParam(params, 'password'),
-        scope,
-      };
-    case 'refresh_token':
-      return { grantType, refreshToken: requiredParam(params, 'refresh_token'), scope };
-    case 'client_credentials':
-      return { grantType, ...readClientCredentials(params, authorization), scope };
-    default:
-      throw new OAuthError(
-        'unsupported_grant_type',
-        `Grant type ${grantType.slice(0, 64)} is not supported`,
-      );
+  const grant = findGrant(grantType);
+  if (!grant) {
+    throw new OAuthError(
+      'unsupported_grant_type',
+      `Grant type ${grantType.slice(0, 64)} is not supported`,
+    );
   }
+  const issue = grant.prepare(params, authorization);
+  return (context) =>
+    issue(context).catch((error: unknown) => {
+      throw grantFromAppError(error);
+    });
 }
 
 /** Translates the services' failures into what an OAuth client expects. */
