@@ -1,3 +1,5 @@
+import { Type } from 'typebox';
+
 /** RFC 6749 §5.2 error codes, with the HTTP status each is answered with. */
 export const OAUTH_ERRORS = {
   invalid_request: 400,
@@ -11,6 +13,12 @@ export const OAUTH_ERRORS = {
 } as const;
 
 export type OAuthErrorCode = keyof typeof OAUTH_ERRORS;
+
+/** The body of every token-endpoint failure (RFC 6749 §5.2). */
+export const OAuthErrorSchema = Type.Object({
+  error: Type.String(),
+  error_description: Type.String(),
+});
 
 /** A token-endpoint failure, rendered as `{error, error_description}` rather than a problem. */
 export class OAuthError extends Error {

@@ -1,16 +1,14 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyError, FastifyReply } from 'fastify';
-import { Type } from 'typebox';
 import type { Deps } from '../../deps.js';
 import { clientContext } from '../../http/client-context.js';
 import { toAppError } from '../../http/problem.js';
 import { TokenResponseSchema } from '../../http/schemas.js';
 import type { GrantServices } from './grants/grant.js';
-import { OAuthError } from './oauth.errors.js';
+import { MfaRequiredSchema } from './grants/password.grant.js';
+import { OAuthError, OAuthErrorSchema } from './oauth.errors.js';
 import { TOKEN_REQUEST_DESCRIPTION, TokenRequestSchema } from './oauth.schemas.js';
 import { parseTokenRequest } from './token-request.js';
-
-const OAuthErrorSchema = Type.Object({ error: Type.String(), error_description: Type.String() });
 
 function sendOAuthError(reply: FastifyReply, error: OAuthError) {
   return reply
@@ -72,7 +70,7 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (app
           200: TokenResponseSchema,
           400: OAuthErrorSchema,
           401: OAuthErrorSchema,
-          403: Type.Object({ ...OAuthErrorSchema.properties, mfa_token: Type.String() }),
+          403: MfaRequiredSchema,
           429: OAuthErrorSchema,
           500: OAuthErrorSchema,
           503: OAuthErrorSchema,
