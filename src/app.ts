@@ -15,6 +15,7 @@ import { opsRoutes } from './features/ops/ops.routes.js';
 import { passwordRoutes } from './features/password/password.routes.js';
 import { mfaRoutes } from './features/mfa/mfa.routes.js';
 import { oauthRoutes } from './features/oauth/oauth.routes.js';
+import { oauth2Flows } from './features/oauth/oauth.schemas.js';
 import { groupsRoutes } from './features/groups/groups.routes.js';
 import { profileRoutes } from './features/profile/profile.routes.js';
 import { rolesRoutes } from './features/roles/roles.routes.js';
@@ -72,13 +73,8 @@ async function registerDocs(app: FastifyInstance, deps: Deps): Promise<void> {
           // password, or a service account by its client id and secret.
           oauth2: {
             type: 'oauth2',
-            flows: {
-              password: { tokenUrl: `${deps.config.publicUrl}/api/auth/token`, scopes: {} },
-              clientCredentials: {
-                tokenUrl: `${deps.config.publicUrl}/api/auth/token`,
-                scopes: {},
-              },
-            },
+            // One per grant that names a flow, from the token endpoint's grant registry.
+            flows: oauth2Flows(`${deps.config.publicUrl}/api/auth/token`),
           },
         },
       },

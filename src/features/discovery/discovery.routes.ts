@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import type { Deps } from '../../deps.js';
+import { GRANT_TYPES } from '../oauth/grants/index.js';
 
 // An allow-list: the serializer writes only these members, so a private member (`d`, `p`,
 // `k`, …) could not reach the JWKS even if one slipped into a stored public key.
@@ -33,7 +34,6 @@ const IssuerMetadata = Type.Object({
   service_documentation: Type.String(),
 });
 
-const GRANT_TYPES = ['password', 'refresh_token', 'client_credentials'];
 const CLAIMS = [
   'iss',
   'aud',
@@ -93,7 +93,8 @@ export const discoveryRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async 
         issuer,
         jwks_uri: `${issuer}/.well-known/jwks.json`,
         token_endpoint: `${issuer}/api/auth/token`,
-        grant_types_supported: GRANT_TYPES,
+        // The token endpoint's registry: what it accepts is what is advertised.
+        grant_types_supported: [...GRANT_TYPES],
         token_endpoint_auth_methods_supported: ['client_secret_basic', 'client_secret_post'],
         response_types_supported: ['token'],
         subject_types_supported: ['public'],

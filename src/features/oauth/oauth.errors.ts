@@ -1,3 +1,5 @@
+import { Type } from 'typebox';
+
 /** RFC 6749 §5.2 error codes, with the HTTP status each is answered with. */
 export const OAUTH_ERRORS = {
   invalid_request: 400,
@@ -11,6 +13,12 @@ export const OAUTH_ERRORS = {
 } as const;
 
 export type OAuthErrorCode = keyof typeof OAUTH_ERRORS;
+
+/** The body of every token-endpoint failure (RFC 6749 §5.2). */
+export const OAuthErrorSchema = Type.Object({
+  error: Type.String(),
+  error_description: Type.String(),
+});
 
 /** A token-endpoint failure, rendered as `{error, error_description}` rather than a problem. */
 export class OAuthError extends Error {
@@ -26,3 +34,15 @@ export class OAuthError extends Error {
     this.status = OAUTH_ERRORS[code];
   }
 }
+
+// The two failures below are raised by services that implement a grant's rules (today the
+// service accounts' client_credentials). They are not AppErrors on purpose: they have no
+// problem+json form, only the token endpoint answers them, and as catalog codes they would
+// join the `code` enums of the OpenAPI problem schemas although no route sends them as
+// problems. The grant that called the service turns them into OAuthErrors, adding what only
+// it knows (the Basic challenge).
+
+/** Client authentication failed; the token endpoint answers `invalid_client`. */
+export class InvalidClientError extends Error {}
+/** A requested scope is not the client's; the token endpoint answers `invalid_scope`. */
+export class InvalidScopeError extends Error {}

@@ -1,39 +1,14 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyError, FastifyReply } from 'fastify';
-import { Type } from 'typebox';
 import type { Deps } from '../../deps.js';
 import { clientContext } from '../../http/client-context.js';
 import { toAppError } from '../../http/problem.js';
 import { TokenResponseSchema } from '../../http/schemas.js';
-import {
-  InvalidClientError,
-  InvalidScopeError,
-} from '../service-accounts/service-accounts.service.js';
-import { MfaFactorList } from '../sessions/sessions.schemas.js';
-import { noStore, sendTokenResponse } from '../sessions/token-response.js';
-import { OAuthError } from './oauth.errors.js';
-import {
-  type TokenRequest,
-  basicChallenge,
-  grantFromAppError,
-  parseTokenRequest,
-} from './token-request.js';
-
-// Describes the request in OpenAPI; the handler parses it itself (see attachValidation).
-const TokenRequestSchema = Type.Object(
-  {
-    grant_type: Type.String({ enum: ['password', 'refresh_token', 'client_credentials'] }),
-    username: Type.Optional(Type.String()),
-    password: Type.Optional(Type.String()),
-    refresh_token: Type.Optional(Type.String()),
-    scope: Type.Optional(Type.String()),
-    client_id: Type.Optional(Type.String()),
-    client_secret: Type.Optional(Type.String()),
-  },
-  { additionalProperties: true },
-);
-
-const OAuthErrorSchema = Type.Object({ error: Type.String(), error_description: Type.String() });
+import type { GrantServices } from './grants/grant.js';
+import { MfaRequiredSchema } from './grants/password.grant.js';
+import { OAuthError, OAuthErrorSchema } from './oauth.errors.js';
+import { TOKEN_REQUEST_DESCRIPTION, TokenRequestSchema } from './oauth.schemas.js';
+import { parseTokenRequest } from './token-request.js';
 
 function sendOAuthError(reply: FastifyReply, error: OAuthError) {
   return reply
@@ -45,7 +20,8 @@ function sendOAuthError(reply: FastifyReply, error: OAuthError) {
 
 /** The RFC 6749 token endpoint: form-encoded or JSON, with its own error format. */
 export const oauthRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (app, { deps }) => {
-  const { signIn, refresh, serviceAccounts } = deps.services;
+  // The grants take their services from here (GrantServices); Deps supplies them as they are.
+  const services: GrantServices = deps.services;
 
   app.addContentTypeParser(
     'application/x-www-form-urlencoded',
@@ -87,21 +63,14 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (app
       schema: {
         tags: ['oauth'],
         summary: 'OAuth 2.0 token endpoint (RFC 6749)',
-        description:
-          'grant_type=password (username, password), refresh_token (refresh_token) or ' +
-          'client_credentials (client authentication by HTTP Basic or client_id/client_secret). ' +
-          'Form-encoded or JSON. Errors are {error, error_description}.',
+        description: TOKEN_REQUEST_DESCRIPTION,
         consumes: ['application/x-www-form-urlencoded', 'application/json'],
         body: TokenRequestSchema,
         response: {
           200: TokenResponseSchema,
           400: OAuthErrorSchema,
           401: OAuthErrorSchema,
-          403: Type.Object({
-            ...OAuthErrorSchema.properties,
-            mfa_token: Type.String(),
-            factors: MfaFactorList,
-          }),
+          403: MfaRequiredSchema,
           429: OAuthErrorSchema,
           500: OAuthErrorSchema,
           503: OAuthErrorSchema,
@@ -111,59 +80,10 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (app
       attachValidation: true,
     },
     async (request, reply) => {
+      // Whatever arrived: the schema above only documents it (attachValidation).
       const body: unknown = request.body;
-      const tokenRequest: TokenRequest = parseTokenRequest(body, request.headers.authorization);
-      const client = clientContext(request);
-      try {
-        switch (tokenRequest.grantType) {
-          case 'password': {
-            const grant = await signIn.signIn(tokenRequest.username, tokenRequest.password, client);
-            if ('mfaToken' in grant) {
-              // As Auth0 answers it: the client completes the sign-in at /api/auth/mfa/verify.
-              noStore(reply);
-              return reply.status(403).send({
-                error: 'mfa_required',
-                error_description: 'A second factor is required: POST /api/auth/mfa/verify',
-                mfa_token: grant.mfaToken,
-                factors: grant.factors,
-              });
-            }
-            return sendTokenResponse(reply, grant);
-          }
-          case 'refresh_token':
-            return sendTokenResponse(
-              reply,
-              await refresh.refresh(tokenRequest.refreshToken, client),
-            );
-          case 'client_credentials': {
-            const grant = await serviceAccounts.issueToken(
-              tokenRequest.clientId,
-              tokenRequest.clientSecret,
-              tokenRequest.scope,
-            );
-            noStore(reply);
-            // RFC 6749 §4.4.3: no refresh token; the client authenticates again instead.
-            return {
-              access_token: grant.accessToken,
-              token_type: 'bearer' as const,
-              expires_in: grant.expiresIn,
-              scope: grant.scope,
-            };
-          }
-        }
-      } catch (error) {
-        if (error instanceof InvalidClientError)
-          throw new OAuthError(
-            'invalid_client',
-            error.message,
-            tokenRequest.grantType === 'client_credentials' && tokenRequest.viaBasic
-              ? basicChallenge()
-              : {},
-          );
-        if (error instanceof InvalidScopeError)
-          throw new OAuthError('invalid_scope', error.message);
-        throw grantFromAppError(error);
-      }
+      const issue = parseTokenRequest(body, request.headers.authorization);
+      return issue({ services, client: clientContext(request), reply });
     },
   );
 };

@@ -8,6 +8,7 @@ import type { Clock } from '../../lib/clock.js';
 import { decodeCursor, toPage } from '../../lib/cursor.js';
 import { isPermission } from '../../lib/permissions.js';
 import type { AuditService } from '../audit/audit.service.js';
+import { InvalidClientError, InvalidScopeError } from '../oauth/oauth.errors.js';
 import * as repo from './service-accounts.repository.js';
 import type { CreateServiceAccount, ServiceAccountView } from './service-accounts.schemas.js';
 
@@ -19,11 +20,6 @@ export interface ServiceAccountsServiceDeps {
   /** Lifetime of a service token, seconds (SERVICE_TOKEN_TTL). */
   tokenTtl: number;
 }
-
-/** Raised when client authentication fails; the token endpoint answers `invalid_client`. */
-export class InvalidClientError extends Error {}
-/** Raised when a requested scope is not the account's; the token endpoint answers `invalid_scope`. */
-export class InvalidScopeError extends Error {}
 
 export interface ServiceTokenGrant {
   accessToken: string;
