@@ -3,7 +3,7 @@ import { extname } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { Readable } from 'node:stream';
 import type { Deps } from '../deps.js';
-import type { UserView } from '../http/schemas.js';
+import type { UserView } from '../features/accounts/accounts.schemas.js';
 import {
   ImportRecordError,
   type ImportOutcome,

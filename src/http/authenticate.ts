@@ -3,8 +3,7 @@ import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { VerifiedAccessToken } from '../crypto/access-tokens.js';
 import type { Deps } from '../deps.js';
 import { AppError } from '../errors.js';
-import { ADMIN_ROLE } from '../features/accounts/accounts.service.js';
-import { grants } from '../lib/permissions.js';
+import { ADMIN_ROLE, grants } from '../lib/permissions.js';
 
 /** Who made an authenticated request. */
 export interface AuthContext {

@@ -16,3 +16,8 @@ export function grants(granted: readonly string[], needed: string): boolean {
     (permission) => permission === '*' || permission === needed || permission === `${resource}:*`,
   );
 }
+
+/** Every account holds this role from sign-up on. */
+export const DEFAULT_ROLE = 'user';
+/** Holds every permission; the last active one cannot be removed. */
+export const ADMIN_ROLE = 'admin';

@@ -1,5 +1,5 @@
 import type { Db } from '../../db/create-db.js';
-import { type Actor, auditedBy } from '../../http/actor.js';
+import { type Actor, auditedBy } from '../../lib/actor.js';
 import { AppError } from '../../errors.js';
 import type { ClientContext } from '../../lib/client.js';
 import type { AuditService } from '../audit/audit.service.js';

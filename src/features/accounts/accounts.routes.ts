@@ -3,7 +3,8 @@ import type { Deps } from '../../deps.js';
 import { AppError } from '../../errors.js';
 import { requireAuth } from '../../http/authenticate.js';
 import { clientContext } from '../../http/client-context.js';
-import { UserSchema, problemResponses } from '../../http/schemas.js';
+import { problemResponses } from '../../http/schemas.js';
+import { UserSchema } from './accounts.schemas.js';
 import { DeleteAccountBody, SignUpBody } from './accounts.schemas.js';
 import { toUserView } from './accounts.service.js';
 

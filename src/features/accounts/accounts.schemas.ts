@@ -1,6 +1,20 @@
-import { Type } from 'typebox';
+import { Type, type Static } from 'typebox';
 import { PASSWORD_MAX_LENGTH } from '../../crypto/password-policy.js';
-import { Email } from '../../http/schemas.js';
+import { Email, Timestamp, Uuid } from '../../lib/schemas.js';
+
+/** The public shape of a user, in every answer that shows one (accounts, admin, groups, tokens). */
+export const UserSchema = Type.Object({
+  id: Uuid,
+  email: Type.String(),
+  email_verified: Type.Boolean(),
+  name: Type.Union([Type.String(), Type.Null()]),
+  roles: Type.Array(Type.String()),
+  is_active: Type.Boolean(),
+  mfa_enabled: Type.Boolean(),
+  created_at: Timestamp,
+  last_signin_at: Type.Union([Timestamp, Type.Null()]),
+});
+export type UserView = Static<typeof UserSchema>;
 
 export const SignUpBody = Type.Object(
   {

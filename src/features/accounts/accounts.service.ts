@@ -5,18 +5,16 @@ import type { Db, Trx } from '../../db/create-db.js';
 import type { ClientContext } from '../../lib/client.js';
 import type { UserRow } from '../../db/database.js';
 import { AppError } from '../../errors.js';
-import type { UserView } from '../../http/schemas.js';
+import type { UserView } from './accounts.schemas.js';
 import type { Clock } from '../../lib/clock.js';
 import type { KeysetCursor } from '../../lib/cursor.js';
 import { normalizeEmail } from '../../lib/email.js';
+import { ADMIN_ROLE, DEFAULT_ROLE } from '../../lib/permissions.js';
 import type { AuditService } from '../audit/audit.service.js';
 import type { ProfileService } from '../profile/profile.service.js';
 import * as repo from './accounts.repository.js';
 import * as userRoles from './user-roles.repository.js';
 import type { AdminUserFields, UserFilter, UserWithRoles } from './accounts.types.js';
-
-export const DEFAULT_ROLE = 'user';
-export const ADMIN_ROLE = 'admin';
 
 export interface SignUpInput {
   email: string;

@@ -1,7 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Deps } from '../../deps.js';
 import { actorOf } from '../../http/actor.js';
-import { PageOf, UserSchema, problemResponses } from '../../http/schemas.js';
+import { problemResponses } from '../../http/schemas.js';
+import { PageOf } from '../../lib/schemas.js';
+import { UserSchema } from '../accounts/accounts.schemas.js';
 import { AdminUserPatchBody, UserIdParams, UserListQuery } from './admin-users.schemas.js';
 
 const TAGS = ['admin: users'];

@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox';
-import { PageFields, Uuid } from '../../http/schemas.js';
+import { PageFields, Uuid } from '../../lib/schemas.js';
 
 export const NAME_MAX_LENGTH = 200;
 

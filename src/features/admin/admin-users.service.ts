@@ -1,7 +1,7 @@
 import type { Db } from '../../db/create-db.js';
 import { AppError } from '../../errors.js';
-import { type Actor, assertMayGrant, auditedBy } from '../../http/actor.js';
-import type { UserView } from '../../http/schemas.js';
+import { type Actor, assertMayGrant, auditedBy } from '../../lib/actor.js';
+import type { UserView } from '../accounts/accounts.schemas.js';
 import type { Clock } from '../../lib/clock.js';
 import { decodeCursor, toPage } from '../../lib/cursor.js';
 import type { AccountDeletionService } from '../accounts/account-deletion.service.js';

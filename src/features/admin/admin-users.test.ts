@@ -12,7 +12,7 @@ import {
   uniqueEmail,
 } from '../../../test/app.js';
 import type { ProblemBody } from '../../http/problem.js';
-import type { UserView } from '../../http/schemas.js';
+import type { UserView } from '../accounts/accounts.schemas.js';
 
 const { app, deps, clock } = await startTestApp();
 const admin = await signedInAdmin(app, deps);

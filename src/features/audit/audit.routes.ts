@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Deps } from '../../deps.js';
-import { PageOf, problemResponses } from '../../http/schemas.js';
+import { problemResponses } from '../../http/schemas.js';
+import { PageOf } from '../../lib/schemas.js';
 import { AuditEventSchema, AuditQuery } from './audit.schemas.js';
 
 export const auditRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (app, { deps }) => {

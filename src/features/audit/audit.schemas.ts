@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox';
-import { PageFields, Timestamp, Uuid } from '../../http/schemas.js';
+import { PageFields, Timestamp, Uuid } from '../../lib/schemas.js';
 import { AUDIT_EVENT_TYPES } from './audit.service.js';
 
 const Outcome = Type.Union([Type.Literal('success'), Type.Literal('failure')]);

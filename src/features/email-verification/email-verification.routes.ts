@@ -3,7 +3,8 @@ import { Type } from 'typebox';
 import type { Deps } from '../../deps.js';
 import { requireAuth } from '../../http/authenticate.js';
 import { clientContext } from '../../http/client-context.js';
-import { UserSchema, problemResponses } from '../../http/schemas.js';
+import { problemResponses } from '../../http/schemas.js';
+import { UserSchema } from '../accounts/accounts.schemas.js';
 import { toUserView } from '../accounts/accounts.service.js';
 
 export const EmailTokenBody = Type.Object(

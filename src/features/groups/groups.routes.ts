@@ -1,7 +1,9 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Deps } from '../../deps.js';
 import { actorOf } from '../../http/actor.js';
-import { PageOf, PageQuery, UserSchema, problemResponses } from '../../http/schemas.js';
+import { problemResponses } from '../../http/schemas.js';
+import { PageOf, PageQuery } from '../../lib/schemas.js';
+import { UserSchema } from '../accounts/accounts.schemas.js';
 import {
   AddMemberBody,
   CreateGroupBody,

@@ -9,7 +9,7 @@ import {
   startTestApp,
 } from '../../../test/app.js';
 import type { ProblemBody } from '../../http/problem.js';
-import type { UserView } from '../../http/schemas.js';
+import type { UserView } from '../accounts/accounts.schemas.js';
 import { AppError } from '../../errors.js';
 import * as groupsRepo from './groups.repository.js';
 import type { GroupView } from './groups.schemas.js';

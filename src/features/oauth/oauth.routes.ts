@@ -3,7 +3,7 @@ import type { FastifyError, FastifyReply } from 'fastify';
 import type { Deps } from '../../deps.js';
 import { clientContext } from '../../http/client-context.js';
 import { toAppError } from '../../http/problem.js';
-import { TokenResponseSchema } from '../../http/schemas.js';
+import { TokenResponseSchema } from '../sessions/sessions.schemas.js';
 import type { GrantServices } from './grants/grant.js';
 import { MfaRequiredSchema } from './grants/password.grant.js';
 import { OAuthError, OAuthErrorSchema } from './oauth.errors.js';

@@ -4,7 +4,8 @@ import { PASSWORD_MAX_LENGTH } from '../../crypto/password-policy.js';
 import type { Deps } from '../../deps.js';
 import { requireAuth } from '../../http/authenticate.js';
 import { clientContext } from '../../http/client-context.js';
-import { UserSchema, problemResponses } from '../../http/schemas.js';
+import { problemResponses } from '../../http/schemas.js';
+import { UserSchema } from '../accounts/accounts.schemas.js';
 import { toUserView } from '../accounts/accounts.service.js';
 
 // Sized like sign-up's: the policy (weak_password) says what else is wrong with it.

@@ -1,5 +1,5 @@
 import { Type, type Static, type TSchema } from 'typebox';
-import { Timestamp, Uuid } from '../../http/schemas.js';
+import { Timestamp, Uuid } from '../../lib/schemas.js';
 
 export const FULL_NAME_MAX_LENGTH = 200;
 export const AVATAR_URL_MAX_LENGTH = 2048;

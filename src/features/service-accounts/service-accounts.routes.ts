@@ -1,7 +1,8 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Deps } from '../../deps.js';
 import { actorOf } from '../../http/actor.js';
-import { PageOf, PageQuery, problemResponses } from '../../http/schemas.js';
+import { problemResponses } from '../../http/schemas.js';
+import { PageOf, PageQuery } from '../../lib/schemas.js';
 import { noStore } from '../sessions/token-response.js';
 import {
   CreateServiceAccountBody,

@@ -1,5 +1,5 @@
 import { Type, type Static } from 'typebox';
-import { Timestamp, Uuid } from '../../http/schemas.js';
+import { Timestamp, Uuid } from '../../lib/schemas.js';
 import { PERMISSION_PATTERN } from '../../lib/permissions.js';
 
 export const ServiceAccountSchema = Type.Object({

@@ -3,7 +3,7 @@ import type { AccessTokens, VerifiedAccessToken } from '../../crypto/access-toke
 import { generateOpaqueToken, hashOpaqueToken } from '../../crypto/opaque-token.js';
 import type { Db, Trx } from '../../db/create-db.js';
 import { AppError } from '../../errors.js';
-import { type Actor, assertMayGrant, auditedBy } from '../../http/actor.js';
+import { type Actor, assertMayGrant, auditedBy } from '../../lib/actor.js';
 import type { Clock } from '../../lib/clock.js';
 import { decodeCursor, toPage } from '../../lib/cursor.js';
 import { isPermission } from '../../lib/permissions.js';

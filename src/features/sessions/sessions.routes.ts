@@ -5,7 +5,8 @@ import type { Deps } from '../../deps.js';
 import { AppError } from '../../errors.js';
 import { requireAuth } from '../../http/authenticate.js';
 import { clientContext } from '../../http/client-context.js';
-import { PageQuery, problemResponses } from '../../http/schemas.js';
+import { problemResponses } from '../../http/schemas.js';
+import { PageQuery } from '../../lib/schemas.js';
 import { decodeCursor } from '../../lib/cursor.js';
 import {
   CSRF_COOKIE,

@@ -1,5 +1,16 @@
 import { Type } from 'typebox';
-import { PageOf, TokenResponseSchema, Timestamp, Uuid } from '../../http/schemas.js';
+import { PageOf, Timestamp, Uuid } from '../../lib/schemas.js';
+import { UserSchema } from '../accounts/accounts.schemas.js';
+
+/** What a sign-in, a refresh and the token endpoint answer. */
+export const TokenResponseSchema = Type.Object({
+  access_token: Type.String(),
+  token_type: Type.Literal('bearer'),
+  expires_in: Type.Integer({ description: 'Seconds until the access token expires' }),
+  refresh_token: Type.Optional(Type.String()),
+  scope: Type.Optional(Type.String()),
+  user: Type.Optional(UserSchema),
+});
 
 const CookieFlag = Type.Optional(
   Type.Boolean({ description: 'Deliver the refresh token as an HttpOnly cookie (browsers)' }),

@@ -2,10 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { type PasswordHasher, isSupportedPasswordHash } from '../../crypto/password-hasher.js';
 import type { Db } from '../../db/create-db.js';
 import { AppError } from '../../errors.js';
-import { EMAIL_PATTERN as EMAIL_SOURCE } from '../../http/schemas.js';
+import { EMAIL_PATTERN as EMAIL_SOURCE, normalizeEmail } from '../../lib/email.js';
 import type { Clock } from '../../lib/clock.js';
-import { normalizeEmail } from '../../lib/email.js';
-import { type AccountsService, DEFAULT_ROLE } from '../accounts/accounts.service.js';
+import { DEFAULT_ROLE } from '../../lib/permissions.js';
+import type { AccountsService } from '../accounts/accounts.service.js';
 import type { AuditService } from '../audit/audit.service.js';
 import type { RolesService } from '../roles/roles.service.js';
 

@@ -1,6 +1,6 @@
 import type { FastifyReply } from 'fastify';
 import type { Static, TSchema } from 'typebox';
-import type { TokenResponseSchema } from '../../../http/schemas.js';
+import type { TokenResponseSchema } from '../../sessions/sessions.schemas.js';
 import type { ClientContext } from '../../../lib/client.js';
 import type { ServiceAccountsService } from '../../service-accounts/service-accounts.service.js';
 import type { RefreshService } from '../../sessions/refresh.service.js';
