@@ -245,11 +245,11 @@ describe('a request whose body is not read before the answer', () => {
 
     // The token endpoint answers in the OAuth error format (API.md), not with a problem.
     it.each(['application/json', 'application/x-www-form-urlencoded'])(
-      '/api/auth/token answers its OAuth invalid_request to %s',
+      '/api/auth/token answers 413 with its OAuth invalid_request to %s',
       async (contentType) => {
         const exchange = await send(port, twoMegabytes('/api/auth/token', contentType));
         expect(exchange.error, 'the client saw its connection broken').toBeUndefined();
-        expect(exchange.answer?.status).toBe(400);
+        expect(exchange.answer?.status).toBe(413);
         expect(exchange.answer?.headers['content-type']).toMatch(/^application\/json/);
         expect(JSON.parse(exchange.answer?.body ?? '{}')).toMatchObject({
           error: 'invalid_request',

@@ -258,9 +258,13 @@ describe('every operation', () => {
         headers: { ...admin.auth, 'content-type': 'application/json' },
         payload: `{"name":"${'x'.repeat(deps.config.bodyLimit)}"}`,
       });
-      // The token endpoint answers both in its own format, as invalid_request.
-      const expected = label(op) === TOKEN_ENDPOINT ? [400, 400] : [415, 413];
+      // The token endpoint answers both in its own format, as invalid_request: a wrong content
+      // type with OAuth's 400, an oversized body keeping HTTP's 413.
+      const expected = label(op) === TOKEN_ENDPOINT ? [400, 413] : [415, 413];
       expect([textual.statusCode, large.statusCode], label(op)).toEqual(expected);
+      if (label(op) === TOKEN_ENDPOINT)
+        for (const answer of [textual, large])
+          expect(answer.json(), label(op)).toMatchObject({ error: 'invalid_request' });
     }
   });
 

@@ -10,9 +10,9 @@ import { OAuthError, OAuthErrorSchema } from './oauth.errors.js';
 import { TOKEN_REQUEST_DESCRIPTION, TokenRequestSchema } from './oauth.schemas.js';
 import { parseTokenRequest } from './token-request.js';
 
-function sendOAuthError(reply: FastifyReply, error: OAuthError) {
+function sendOAuthError(reply: FastifyReply, error: OAuthError, status = error.status) {
   return reply
-    .status(error.status)
+    .status(status)
     .headers({ 'cache-control': 'no-store', pragma: 'no-cache', ...error.headers })
     .type('application/json')
     .send(JSON.stringify({ error: error.code, error_description: error.description }));
@@ -45,6 +45,12 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (app
     if (appError?.code === 'service_unavailable') {
       return sendOAuthError(reply, new OAuthError('temporarily_unavailable', appError.message));
     }
+    if (appError?.code === 'payload_too_large') {
+      // The body never reached a grant: HTTP's own 413 tells proxies and generic clients what
+      // went wrong (as the 429 does), and the body stays in the OAuth format.
+      const description = appError.detail ?? appError.message;
+      return sendOAuthError(reply, new OAuthError('invalid_request', description), 413);
+    }
     if (appError && appError.status < 500) {
       return sendOAuthError(
         reply,
@@ -71,6 +77,7 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (app
           400: OAuthErrorSchema,
           401: OAuthErrorSchema,
           403: MfaRequiredSchema,
+          413: OAuthErrorSchema,
           429: OAuthErrorSchema,
           500: OAuthErrorSchema,
           503: OAuthErrorSchema,
