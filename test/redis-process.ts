@@ -36,13 +36,6 @@ function findRedisServer(): string | undefined {
 
 const REDIS_SERVER = findRedisServer();
 
-/**
- * Whether tests that run a redis-server of their own can run here. `.ci/run` installs it;
- * on a machine without it they are reported as skipped rather than failed, like the rest of
- * `npm test`, which needs nothing installed.
- */
-export const redisServerInstalled = REDIS_SERVER !== undefined;
-
 /** A TCP port of 127.0.0.1 that nothing listens on (at the time of asking). */
 export async function freePort(): Promise<number> {
   const server = createServer();
@@ -80,7 +73,9 @@ export async function startRedisProcess(): Promise<RedisProcess> {
 
   const executable = REDIS_SERVER;
   if (executable === undefined)
-    throw new Error('redis-server is not installed (or set REDIS_SERVER_BIN)');
+    throw new Error(
+      'redis-server is not installed: `npm test` installs it (scripts/test-tools.sh), or set REDIS_SERVER_BIN',
+    );
   const start = async () => {
     if (child) throw new Error('redis-server is already running');
     const started = spawn(

@@ -9,7 +9,7 @@ import {
   uniqueEmail,
 } from '../../../test/app.js';
 import { cleanUpAfter } from '../../../test/cleanup.js';
-import { redisServerInstalled, startRedisProcess } from '../../../test/redis-process.js';
+import { startRedisProcess } from '../../../test/redis-process.js';
 import { startSmtpSink } from '../../../test/smtp.js';
 import { createRedis } from '../../deps.js';
 import { AppError } from '../../errors.js';
@@ -350,7 +350,7 @@ describe('TRUST_PROXY', () => {
   });
 });
 
-describe.skipIf(!redisServerInstalled)('rate limits while their Redis is away', () => {
+describe('rate limits while their Redis is away', () => {
   const THREE_A_MINUTE: LimitSpecs = Object.fromEntries(
     (
       [
