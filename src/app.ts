@@ -22,7 +22,7 @@ import { rolesRoutes } from './features/roles/roles.routes.js';
 import { serviceAccountsRoutes } from './features/service-accounts/service-accounts.routes.js';
 import { forwardAuthRoutes } from './features/sessions/forward-auth.routes.js';
 import { sessionsRoutes } from './features/sessions/sessions.routes.js';
-import { registerAuthentication } from './http/authenticate.js';
+import { type CallerVerifier, registerAuthentication } from './http/authenticate.js';
 import { registerStrictJsonParser } from './http/json-parser.js';
 import { installLingeringClose } from './http/lingering-close.js';
 import { registerRateLimits } from './http/rate-limit.js';
@@ -84,6 +84,21 @@ async function registerDocs(app: FastifyInstance, deps: Deps): Promise<void> {
   app.get('/openapi.json', { schema: { hide: true } }, async () => app.swagger());
 }
 
+/**
+ * What the authentication hook and forward auth check a bearer token against: the kernel sees
+ * these five answers, never the services behind them.
+ */
+export function callerVerifier({ tokens, config, services }: Deps): CallerVerifier {
+  const { sessions, serviceAccounts, accounts } = services;
+  return {
+    verifyAccessToken: (raw) => tokens.verify(raw),
+    assertSessionActive: (sessionId, userId) => sessions.assertSessionActive(sessionId, userId),
+    assertServiceTokenUsable: (token) => serviceAccounts.assertTokenUsable(token),
+    authorizationOf: (userId) => accounts.authorizationOf(userId),
+    mfaRequiredRoles: config.mfaRequiredRoles,
+  };
+}
+
 /** Builds the HTTP application on ready-made dependencies; every feature is registered here. */
 export async function buildApp(
   deps: Deps,
@@ -131,8 +146,10 @@ export async function buildApp(
   registerStrictJsonParser(app);
   registerProblemHandlers(app);
   await registerSecurity(app, deps.config);
-  registerRateLimits(app, deps);
-  registerAuthentication(app, deps);
+  const { limits } = deps.services;
+  registerRateLimits(app, (limit, key) => limits.consume(limit, key));
+  const verifier = callerVerifier(deps);
+  registerAuthentication(app, verifier);
   await registerDocs(app, deps);
 
   await app.register(opsRoutes, { deps });
@@ -141,7 +158,7 @@ export async function buildApp(
   await app.register(accountsRoutes, { deps });
   await app.register(profileRoutes, { deps });
   await app.register(sessionsRoutes, { deps });
-  await app.register(forwardAuthRoutes, { deps });
+  await app.register(forwardAuthRoutes, { verifier });
   await app.register(oauthRoutes, { deps });
   await app.register(emailVerificationRoutes, { deps });
   await app.register(passwordRoutes, { deps });

@@ -1,7 +1,6 @@
 import type {} from '@fastify/swagger';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { VerifiedAccessToken } from '../crypto/access-tokens.js';
-import type { Deps } from '../deps.js';
 import { AppError } from '../errors.js';
 import { ADMIN_ROLE, grants } from '../lib/permissions.js';
 
@@ -49,6 +48,51 @@ export type Caller =
     }
   | { kind: 'service'; id: string; scopes: string[] };
 
+/**
+ * What authentication asks of the rest of the service, and nothing more: app.ts builds it from
+ * the token signer and the session, service-account and account services, so http/ knows no
+ * feature and a test can hand it a stand-in.
+ */
+export interface CallerVerifier {
+  /** The token's signature, issuer, audience and expiry (AppError unauthorized, token_expired). */
+  verifyAccessToken(raw: string): Promise<VerifiedAccessToken>;
+  /** Refuses a user token whose session has been revoked or has ended. */
+  assertSessionActive(sessionId: string, userId: string): Promise<void>;
+  /** Checks a service token against its account as it is now; the scopes still in force. */
+  assertServiceTokenUsable(token: VerifiedAccessToken): Promise<string[]>;
+  /** The user's roles and permissions as they are now, and whether MFA is on. */
+  authorizationOf(
+    userId: string,
+  ): Promise<{ roles: string[]; permissions: string[]; mfaEnabled: boolean }>;
+  /** MFA_REQUIRED_ROLES: those roles' rights wait until the user has enrolled. */
+  readonly mfaRequiredRoles: readonly string[];
+}
+
+/** Who presents a verified bearer token: a live session's user, or a usable service account. */
+export type BearerCaller =
+  | { kind: 'user'; token: VerifiedAccessToken; sessionId: string }
+  | { kind: 'service'; token: VerifiedAccessToken; scopes: string[] };
+
+/**
+ * Bearer token → caller, the same for the route hook and for forward auth: a user token's
+ * session must still be active (so a revoked session stops working at once), a service token's
+ * account must still exist as the token says. `serviceTokens: false` refuses a service token
+ * before its account is even read.
+ */
+export async function resolveBearer(
+  verifier: CallerVerifier,
+  raw: string,
+  options: { serviceTokens: boolean },
+): Promise<BearerCaller> {
+  const token = await verifier.verifyAccessToken(raw);
+  if (token.sid) {
+    await verifier.assertSessionActive(token.sid, token.sub);
+    return { kind: 'user', token, sessionId: token.sid };
+  }
+  if (!options.serviceTokens) throw new AppError('unauthorized', 'A user access token is required');
+  return { kind: 'service', token, scopes: await verifier.assertServiceTokenUsable(token) };
+}
+
 const BEARER = /^Bearer\s+([A-Za-z0-9\-_.~+/]+=*)\s*$/i;
 
 export function readBearerToken(request: FastifyRequest): string | undefined {
@@ -81,7 +125,7 @@ function describeRequirement(permission: string | undefined, role: string | unde
  * verified caller in `request.auth`, or the request ends with 401 before its handler.
  * The token's session is checked too, so a revoked session stops working at once.
  */
-export function registerAuthentication(app: FastifyInstance, deps: Deps): void {
+export function registerAuthentication(app: FastifyInstance, verifier: CallerVerifier): void {
   app.decorateRequest('auth', undefined);
   app.decorateRequest('caller', undefined);
   app.addHook('onRoute', (route) => {
@@ -117,24 +161,20 @@ export function registerAuthentication(app: FastifyInstance, deps: Deps): void {
         return;
       throw new AppError('unauthorized', 'A bearer token is required');
     }
-    const token = await deps.tokens.verify(raw);
-    if (!token.sid) {
-      // A service token: no session, and it acts only within its scopes on routes that
-      // name a permission.
-      if (!permission && !role)
-        throw new AppError('unauthorized', 'A user access token is required');
-      const scopes = await deps.services.serviceAccounts.assertTokenUsable(token);
+    // A service token acts only within its scopes, so only on routes that name a permission.
+    const bearer = await resolveBearer(verifier, raw, { serviceTokens: !!(permission || role) });
+    if (bearer.kind === 'service') {
       if (role || !permission)
         throw new AppError('forbidden', `Requires the role ${role}, which a service never holds`);
-      if (!grants(scopes, permission))
+      if (!grants(bearer.scopes, permission))
         throw new AppError('forbidden', `The token's scope does not include ${permission}`);
-      request.caller = { kind: 'service', id: token.sub, scopes };
+      request.caller = { kind: 'service', id: bearer.token.sub, scopes: bearer.scopes };
       return;
     }
-    await deps.services.sessions.assertSessionActive(token.sid, token.sub);
+    const { token, sessionId } = bearer;
     request.auth = {
       userId: token.sub,
-      sessionId: token.sid,
+      sessionId,
       email: token.email,
       roles: token.roles,
       token,
@@ -143,9 +183,9 @@ export function registerAuthentication(app: FastifyInstance, deps: Deps): void {
     if (permission || role) {
       // Read fresh rather than from the token's claim: a demoted admin loses the admin API
       // at once, not when their access token expires.
-      const current = await deps.services.accounts.authorizationOf(token.sub);
+      const current = await verifier.authorizationOf(token.sub);
       // MFA_REQUIRED_ROLES: those roles' rights wait until the user has enrolled.
-      const needsMfa = current.roles.filter((held) => deps.config.mfaRequiredRoles.includes(held));
+      const needsMfa = current.roles.filter((held) => verifier.mfaRequiredRoles.includes(held));
       if (needsMfa.length > 0 && !current.mfaEnabled)
         throw new AppError(
           'mfa_required',

@@ -7,6 +7,7 @@ import {
   signedInUser,
   startTestApp,
 } from '../../test/app.js';
+import { callerVerifier } from '../app.js';
 import { registerAuthentication, requireCaller } from './authenticate.js';
 import { type ProblemBody, registerProblemHandlers } from './problem.js';
 
@@ -14,7 +15,7 @@ import { type ProblemBody, registerProblemHandlers } from './problem.js';
 const { app: service, deps, clock } = await startTestApp();
 const app = Fastify({ logger: false });
 registerProblemHandlers(app);
-registerAuthentication(app, deps);
+registerAuthentication(app, callerVerifier(deps));
 app.get('/needs-permission', { config: { permission: 'reports:read' } }, async (request) => ({
   caller: requireCaller(request).kind,
 }));

@@ -1,5 +1,4 @@
 import type { FastifyInstance } from 'fastify';
-import type { Deps } from '../deps.js';
 
 declare module 'fastify' {
   interface FastifyContextConfig {
@@ -7,6 +6,12 @@ declare module 'fastify' {
     rateLimit?: 'auth';
   }
 }
+
+/**
+ * Counts one request against a named per-key budget, throwing (AppError rate_limited) once it is
+ * spent. The rate-limit feature's, handed in by app.ts: http/ knows no feature.
+ */
+export type ConsumeLimit = (limit: 'auth_ip', key: string) => Promise<unknown>;
 
 // Reads (GET /me, /sessions, /verify) are left out: /verify is the check a gateway makes on
 // every request it forwards, from its own one address.
@@ -19,7 +24,7 @@ const COUNTED_METHODS = ['POST', 'PUT', 'PATCH', 'DELETE'];
  * The address is the peer's, or the one X-Forwarded-For names when the peer is a proxy
  * listed in TRUST_PROXY — so a client cannot choose its own key.
  */
-export function registerRateLimits(app: FastifyInstance, deps: Deps): void {
+export function registerRateLimits(app: FastifyInstance, consume: ConsumeLimit): void {
   app.addHook('onRoute', (route) => {
     const methods = Array.isArray(route.method) ? route.method : [route.method];
     if (route.url.startsWith('/api/auth/') && methods.some((m) => COUNTED_METHODS.includes(m)))
@@ -27,6 +32,6 @@ export function registerRateLimits(app: FastifyInstance, deps: Deps): void {
   });
   app.addHook('onRequest', async (request) => {
     if (request.routeOptions.config.rateLimit !== 'auth') return;
-    await deps.services.limits.consume('auth_ip', request.ip ?? 'unknown');
+    await consume('auth_ip', request.ip ?? 'unknown');
   });
 }

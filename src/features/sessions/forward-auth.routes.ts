@@ -1,8 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import type { Deps } from '../../deps.js';
 import { AppError } from '../../errors.js';
-import { readBearerToken } from '../../http/authenticate.js';
+import { type CallerVerifier, readBearerToken, resolveBearer } from '../../http/authenticate.js';
 import { sendProblem } from '../../http/problem.js';
 import { problemResponses } from '../../http/schemas.js';
 
@@ -21,13 +20,15 @@ const ForwardAuthBody = Type.Object({
  * every request the gateway proxies, so it does only the token check and the session
  * check, never a user lookup.
  */
-export const forwardAuthRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (
-  app,
-  { deps },
-) => {
-  const { tokens } = deps;
-  const { sessions, serviceAccounts } = deps.services;
+export interface ForwardAuthOptions {
+  /** The route hook's own verifier (app.ts), so a gateway is told what a route would be. */
+  verifier: CallerVerifier;
+}
 
+export const forwardAuthRoutes: FastifyPluginAsyncTypebox<ForwardAuthOptions> = async (
+  app,
+  { verifier },
+) => {
   app.get(
     '/api/auth/verify',
     {
@@ -46,12 +47,11 @@ export const forwardAuthRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = asyn
       try {
         const raw = readBearerToken(request);
         if (!raw) throw new AppError('unauthorized', 'A bearer token is required');
-        const token = await tokens.verify(raw);
         // A service token is checked against its account as it is now (deleted, rotated),
         // and only the scopes the account still holds pass.
-        let scopes: string[] | undefined;
-        if (token.sid) await sessions.assertSessionActive(token.sid, token.sub);
-        else scopes = await serviceAccounts.assertTokenUsable(token);
+        const caller = await resolveBearer(verifier, raw, { serviceTokens: true });
+        const { token } = caller;
+        const scopes = caller.kind === 'service' ? caller.scopes : undefined;
         reply.header('x-user-id', token.sub);
         if (token.email) reply.header('x-user-email', token.email);
         reply.header('x-user-roles', token.roles.join(','));
