@@ -1,6 +1,6 @@
 import { Type, type Static } from 'typebox';
 import { PageFields, Timestamp, Uuid } from '../../lib/schemas.js';
-import { AUDIT_EVENT_TYPES } from './audit.service.js';
+import { AUDIT_EVENT_TYPES } from './audit.types.js';
 
 const Outcome = Type.Union([Type.Literal('success'), Type.Literal('failure')]);
 

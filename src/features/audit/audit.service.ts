@@ -3,36 +3,8 @@ import type { AuditEventRow, AuditOutcome } from '../../db/database.js';
 import { decodeCursor, toPage } from '../../lib/cursor.js';
 import * as repo from './audit.repository.js';
 import type { AuditEventView } from './audit.schemas.js';
+import type { AuditEventType } from './audit.types.js';
 import type { Clock } from '../../lib/clock.js';
-
-/** Every event type the trail records (API.md, administration). */
-export const AUDIT_EVENT_TYPES = [
-  'user.signup',
-  'user.signin',
-  'user.signin_failed',
-  'user.signout',
-  'session.refresh_reused',
-  'password.reset_requested',
-  'password.reset',
-  'password.changed',
-  'email.verified',
-  'mfa.enabled',
-  'mfa.disabled',
-  'mfa.recovery_code_used',
-  'user.deleted',
-  'admin.user_updated',
-  'admin.roles_changed',
-  'role.created',
-  'role.updated',
-  'role.deleted',
-  'group.changed',
-  'service_account.created',
-  'service_account.rotated',
-  'service_account.deleted',
-  'keys.rotated',
-] as const;
-
-export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
 
 export interface AuditEventInput {
   type: AuditEventType;

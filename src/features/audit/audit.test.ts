@@ -11,7 +11,7 @@ import {
 } from '../../../test/app.js';
 import type { ProblemBody } from '../../http/problem.js';
 import type { AuditEventView } from './audit.schemas.js';
-import { AUDIT_EVENT_TYPES } from './audit.service.js';
+import { AUDIT_EVENT_TYPES } from './audit.types.js';
 
 const { app, deps, clock, config } = await startTestApp();
 let admin = await signedInAdmin(app, deps);
