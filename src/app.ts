@@ -152,22 +152,27 @@ export async function buildApp(
   registerAuthentication(app, verifier);
   await registerDocs(app, deps);
 
-  await app.register(opsRoutes, { deps });
-  await app.register(metricsRoutes, { deps });
-  await app.register(discoveryRoutes, { deps });
-  await app.register(accountsRoutes, { deps });
-  await app.register(profileRoutes, { deps });
-  await app.register(sessionsRoutes, { deps });
+  // Each feature is handed only what it uses, so a route file sees no other feature's service.
+  const { config, services } = deps;
+  await app.register(opsRoutes, { db: deps.db, redis: deps.redis });
+  await app.register(metricsRoutes, { metrics: deps.metrics, config });
+  await app.register(discoveryRoutes, { keys: deps.keys, config });
+  const { accounts, accountDeletion, sessions, signIn, refresh } = services;
+  await app.register(accountsRoutes, { accounts, accountDeletion });
+  await app.register(profileRoutes, { profiles: services.profiles });
+  await app.register(sessionsRoutes, { sessions, signIn, refresh, config });
   await app.register(forwardAuthRoutes, { verifier });
-  await app.register(oauthRoutes, { deps });
-  await app.register(emailVerificationRoutes, { deps });
-  await app.register(passwordRoutes, { deps });
-  await app.register(mfaRoutes, { deps });
-  await app.register(adminUsersRoutes, { deps });
-  await app.register(rolesRoutes, { deps });
-  await app.register(groupsRoutes, { deps });
-  await app.register(serviceAccountsRoutes, { deps });
-  await app.register(auditRoutes, { deps });
+  await app.register(oauthRoutes, {
+    services: { signIn, refresh, serviceAccounts: services.serviceAccounts },
+  });
+  await app.register(emailVerificationRoutes, { emailVerification: services.emailVerification });
+  await app.register(passwordRoutes, { password: services.password });
+  await app.register(mfaRoutes, { mfa: services.mfa });
+  await app.register(adminUsersRoutes, { adminUsers: services.adminUsers });
+  await app.register(rolesRoutes, { roles: services.roles });
+  await app.register(groupsRoutes, { groups: services.groups });
+  await app.register(serviceAccountsRoutes, { serviceAccounts: services.serviceAccounts });
+  await app.register(auditRoutes, { audit: services.audit });
   await app.register(accountPagesRoutes);
   return app;
 }

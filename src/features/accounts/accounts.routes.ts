@@ -1,16 +1,21 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { Deps } from '../../deps.js';
+import type { AccountDeletionService } from './account-deletion.service.js';
 import { AppError } from '../../errors.js';
 import { requireAuth } from '../../http/authenticate.js';
 import { clientContext } from '../../http/client-context.js';
 import { problemResponses } from '../../http/schemas.js';
-import { UserSchema } from './accounts.schemas.js';
-import { DeleteAccountBody, SignUpBody } from './accounts.schemas.js';
-import { toUserView } from './accounts.service.js';
+import { DeleteAccountBody, SignUpBody, UserSchema } from './accounts.schemas.js';
+import { type AccountsService, toUserView } from './accounts.service.js';
 
-export const accountsRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (app, { deps }) => {
-  const { accounts } = deps.services;
+export interface AccountsRoutesOptions {
+  accounts: AccountsService;
+  accountDeletion: AccountDeletionService;
+}
 
+export const accountsRoutes: FastifyPluginAsyncTypebox<AccountsRoutesOptions> = async (
+  app,
+  { accounts, accountDeletion },
+) => {
   app.post(
     '/api/auth/signup',
     {
@@ -70,7 +75,7 @@ export const accountsRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (
       },
     },
     async (request, reply) => {
-      await deps.services.accountDeletion.deleteOwnAccount(
+      await accountDeletion.deleteOwnAccount(
         requireAuth(request).userId,
         request.body.password,
         clientContext(request),

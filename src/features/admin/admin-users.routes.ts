@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { Deps } from '../../deps.js';
+import type { AdminUsersService } from './admin-users.service.js';
 import { actorOf } from '../../http/actor.js';
 import { problemResponses } from '../../http/schemas.js';
 import { PageOf } from '../../lib/schemas.js';
@@ -8,12 +8,9 @@ import { AdminUserPatchBody, UserIdParams, UserListQuery } from './admin-users.s
 
 const TAGS = ['admin: users'];
 
-export const adminUsersRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (
-  app,
-  { deps },
-) => {
-  const { adminUsers } = deps.services;
-
+export const adminUsersRoutes: FastifyPluginAsyncTypebox<{
+  adminUsers: AdminUsersService;
+}> = async (app, { adminUsers }) => {
   app.get(
     '/api/admin/users',
     {

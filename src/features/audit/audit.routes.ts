@@ -1,12 +1,13 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { Deps } from '../../deps.js';
+import type { AuditService } from './audit.service.js';
 import { problemResponses } from '../../http/schemas.js';
 import { PageOf } from '../../lib/schemas.js';
 import { AuditEventSchema, AuditQuery } from './audit.schemas.js';
 
-export const auditRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (app, { deps }) => {
-  const { audit } = deps.services;
-
+export const auditRoutes: FastifyPluginAsyncTypebox<{ audit: AuditService }> = async (
+  app,
+  { audit },
+) => {
   app.get(
     '/api/admin/audit-events',
     {

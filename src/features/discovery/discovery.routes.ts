@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import type { Deps } from '../../deps.js';
+import type { Config } from '../../config/config.js';
+import type { SigningKeys } from '../../crypto/signing-keys.js';
 import { GRANT_TYPES } from '../oauth/grants/index.js';
 
 // An allow-list: the serializer writes only these members, so a private member (`d`, `p`,
@@ -48,8 +49,16 @@ const CLAIMS = [
   'client_id',
 ];
 
-export const discoveryRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (app, { deps }) => {
-  const { config, keys } = deps;
+export interface DiscoveryRoutesOptions {
+  keys: SigningKeys;
+  /** The issuer every advertised URL is built on. */
+  config: Pick<Config, 'jwt'>;
+}
+
+export const discoveryRoutes: FastifyPluginAsyncTypebox<DiscoveryRoutesOptions> = async (
+  app,
+  { config, keys },
+) => {
   const issuer = config.jwt.issuer;
 
   app.get(

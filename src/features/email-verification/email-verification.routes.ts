@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import type { Deps } from '../../deps.js';
+import type { EmailVerificationService } from './email-verification.service.js';
 import { requireAuth } from '../../http/authenticate.js';
 import { clientContext } from '../../http/client-context.js';
 import { problemResponses } from '../../http/schemas.js';
@@ -13,12 +13,9 @@ export const EmailTokenBody = Type.Object(
 );
 const Accepted = Type.Object({ status: Type.Literal('accepted') });
 
-export const emailVerificationRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (
-  app,
-  { deps },
-) => {
-  const { emailVerification } = deps.services;
-
+export const emailVerificationRoutes: FastifyPluginAsyncTypebox<{
+  emailVerification: EmailVerificationService;
+}> = async (app, { emailVerification }) => {
   app.post(
     '/api/auth/email/verify/request',
     {

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { Deps } from '../../deps.js';
+import type { GroupsService } from './groups.service.js';
 import { actorOf } from '../../http/actor.js';
 import { problemResponses } from '../../http/schemas.js';
 import { PageOf, PageQuery } from '../../lib/schemas.js';
@@ -28,9 +28,10 @@ const READ_PROBLEMS = problemResponses(
   'not_found',
 );
 
-export const groupsRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (app, { deps }) => {
-  const { groups } = deps.services;
-
+export const groupsRoutes: FastifyPluginAsyncTypebox<{ groups: GroupsService }> = async (
+  app,
+  { groups },
+) => {
   app.get(
     '/api/admin/groups',
     {

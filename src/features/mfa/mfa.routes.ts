@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
-import type { Deps } from '../../deps.js';
+import type { MfaService } from './mfa.service.js';
 import { requireAuth } from '../../http/authenticate.js';
 import { clientContext } from '../../http/client-context.js';
 import { problemResponses } from '../../http/schemas.js';
@@ -15,9 +15,7 @@ const Code = Type.String({
 const CodeBody = Type.Object({ code: Code }, { additionalProperties: false });
 const TAGS = ['mfa'];
 
-export const mfaRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (app, { deps }) => {
-  const { mfa } = deps.services;
-
+export const mfaRoutes: FastifyPluginAsyncTypebox<{ mfa: MfaService }> = async (app, { mfa }) => {
   app.post(
     '/api/auth/mfa/totp/setup',
     {

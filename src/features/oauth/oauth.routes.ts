@@ -1,6 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyError, FastifyReply } from 'fastify';
-import type { Deps } from '../../deps.js';
 import { clientContext } from '../../http/client-context.js';
 import { toAppError } from '../../http/problem.js';
 import { TokenResponseSchema } from '../sessions/sessions.schemas.js';
@@ -19,10 +18,10 @@ function sendOAuthError(reply: FastifyReply, error: OAuthError, status = error.s
 }
 
 /** The RFC 6749 token endpoint: form-encoded or JSON, with its own error format. */
-export const oauthRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (app, { deps }) => {
-  // The grants take their services from here (GrantServices); Deps supplies them as they are.
-  const services: GrantServices = deps.services;
-
+export const oauthRoutes: FastifyPluginAsyncTypebox<{ services: GrantServices }> = async (
+  app,
+  { services },
+) => {
   app.addContentTypeParser(
     'application/x-www-form-urlencoded',
     { parseAs: 'string' },

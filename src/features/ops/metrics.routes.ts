@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyInstance } from 'fastify';
-import type { Deps } from '../../deps.js';
+import type { Config } from '../../config/config.js';
 import { AppError } from '../../errors.js';
 import { readBearerToken } from '../../http/authenticate.js';
 import type { Metrics } from './metrics.js';
@@ -23,8 +23,17 @@ function sameToken(given: string, expected: string): boolean {
   return timingSafeEqual(digest(given), digest(expected));
 }
 
-export const metricsRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (app, { deps }) => {
-  const token = deps.config.metricsToken;
+export interface MetricsRoutesOptions {
+  metrics: Metrics;
+  /** METRICS_TOKEN: when set, scraping needs it as a bearer token. */
+  config: Pick<Config, 'metricsToken'>;
+}
+
+export const metricsRoutes: FastifyPluginAsyncTypebox<MetricsRoutesOptions> = async (
+  app,
+  { metrics, config },
+) => {
+  const token = config.metricsToken;
   app.get(
     '/metrics',
     {
@@ -49,7 +58,7 @@ export const metricsRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (a
         }
       }
       reply.header('cache-control', 'no-store');
-      return reply.type(deps.metrics.contentType).send(await deps.metrics.render());
+      return reply.type(metrics.contentType).send(await metrics.render());
     },
   );
 };

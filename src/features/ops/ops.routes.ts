@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { Redis } from 'ioredis';
 import { sql } from 'kysely';
 import { Type } from 'typebox';
-import type { Deps } from '../../deps.js';
+import type { Db } from '../../db/create-db.js';
 import { resultWithin } from '../../lib/timeout.js';
 
 const READY_TIMEOUT_MS = 2_000;
@@ -46,7 +46,16 @@ async function pingRedis(redis: Redis): Promise<unknown> {
   return redis.ping();
 }
 
-export const opsRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (app, { deps }) => {
+export interface OpsRoutesOptions {
+  /** Probed by readiness, as is Redis when configured. */
+  db: Db;
+  redis: Redis | undefined;
+}
+
+export const opsRoutes: FastifyPluginAsyncTypebox<OpsRoutesOptions> = async (
+  app,
+  { db, redis },
+) => {
   app.get(
     '/health',
     {
@@ -69,9 +78,8 @@ export const opsRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (app, 
       },
     },
     async (_request, reply) => {
-      const redis = deps.redis;
       const [database, redisCheck] = await Promise.all([
-        probe(() => sql`select 1`.execute(deps.db)),
+        probe(() => sql`select 1`.execute(db)),
         redis ? probe(() => pingRedis(redis)) : Promise.resolve('disabled' as const),
       ]);
       const ok = database === 'ok' && redisCheck !== 'down';

@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { PASSWORD_MAX_LENGTH } from '../../crypto/password-policy.js';
-import type { Deps } from '../../deps.js';
+import type { PasswordService } from './password.service.js';
 import { requireAuth } from '../../http/authenticate.js';
 import { clientContext } from '../../http/client-context.js';
 import { problemResponses } from '../../http/schemas.js';
@@ -25,9 +25,10 @@ const ChangeBody = Type.Object(
 );
 const Accepted = Type.Object({ status: Type.Literal('accepted') });
 
-export const passwordRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (app, { deps }) => {
-  const { password } = deps.services;
-
+export const passwordRoutes: FastifyPluginAsyncTypebox<{ password: PasswordService }> = async (
+  app,
+  { password },
+) => {
   app.post(
     '/api/auth/password/forgot',
     {

@@ -1,12 +1,13 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { Deps } from '../../deps.js';
+import type { ProfileService } from './profile.service.js';
 import { requireAuth } from '../../http/authenticate.js';
 import { problemResponses } from '../../http/schemas.js';
 import { ProfileSchema, ProfileUpdateBody } from './profile.schemas.js';
 
-export const profileRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (app, { deps }) => {
-  const { profiles } = deps.services;
-
+export const profileRoutes: FastifyPluginAsyncTypebox<{ profiles: ProfileService }> = async (
+  app,
+  { profiles },
+) => {
   app.get(
     '/api/profile',
     {

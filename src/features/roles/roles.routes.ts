@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { Deps } from '../../deps.js';
+import type { RolesService } from './roles.service.js';
 import { actorOf } from '../../http/actor.js';
 import { problemResponses } from '../../http/schemas.js';
 import { PageOf, PageQuery } from '../../lib/schemas.js';
@@ -7,9 +7,10 @@ import { CreateRoleBody, RoleNameParams, RoleSchema, UpdateRoleBody } from './ro
 
 const TAGS = ['admin: roles'];
 
-export const rolesRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (app, { deps }) => {
-  const { roles } = deps.services;
-
+export const rolesRoutes: FastifyPluginAsyncTypebox<{ roles: RolesService }> = async (
+  app,
+  { roles },
+) => {
   app.get(
     '/api/admin/roles',
     {

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { Deps } from '../../deps.js';
+import type { ServiceAccountsService } from './service-accounts.service.js';
 import { actorOf } from '../../http/actor.js';
 import { problemResponses } from '../../http/schemas.js';
 import { PageOf, PageQuery } from '../../lib/schemas.js';
@@ -19,12 +19,9 @@ const READ_PROBLEMS = problemResponses(
   'not_found',
 );
 
-export const serviceAccountsRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (
-  app,
-  { deps },
-) => {
-  const { serviceAccounts } = deps.services;
-
+export const serviceAccountsRoutes: FastifyPluginAsyncTypebox<{
+  serviceAccounts: ServiceAccountsService;
+}> = async (app, { serviceAccounts }) => {
   app.get(
     '/api/admin/service-accounts',
     {

@@ -1,7 +1,7 @@
 import cookie from '@fastify/cookie';
 import { Type } from 'typebox';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { Deps } from '../../deps.js';
+import type { Config } from '../../config/config.js';
 import { AppError } from '../../errors.js';
 import { requireAuth } from '../../http/authenticate.js';
 import { clientContext } from '../../http/client-context.js';
@@ -24,11 +24,23 @@ import {
   SignInBody,
   SignOutBody,
 } from './sessions.schemas.js';
+import type { RefreshService } from './refresh.service.js';
+import type { SessionsService } from './sessions.service.js';
+import type { SignInService } from './signin.service.js';
 import { sendMfaRequired, sendTokenResponse } from './token-response.js';
 
-export const sessionsRoutes: FastifyPluginAsyncTypebox<{ deps: Deps }> = async (app, { deps }) => {
-  const { sessions, signIn, refresh } = deps.services;
-  const { config } = deps;
+export interface SessionsRoutesOptions {
+  sessions: SessionsService;
+  signIn: SignInService;
+  refresh: RefreshService;
+  /** The refresh cookie's lifetime, and the origins a cookie-mode request may come from. */
+  config: Pick<Config, 'refreshTokenTtl' | 'publicUrl' | 'corsOrigins'>;
+}
+
+export const sessionsRoutes: FastifyPluginAsyncTypebox<SessionsRoutesOptions> = async (
+  app,
+  { sessions, signIn, refresh, config },
+) => {
   await app.register(cookie);
   const cookieOptions = (csrfToken?: string) => ({
     maxAgeSeconds: config.refreshTokenTtl,
