@@ -1,0 +1,151 @@
+import { AccountDeletionService } from './features/accounts/account-deletion.service.js';
+import { AccountsService } from './features/accounts/accounts.service.js';
+import { AdminUsersService } from './features/admin/admin-users.service.js';
+import { AuditService } from './features/audit/audit.service.js';
+import { EmailTokensService } from './features/email-tokens/email-tokens.service.js';
+import { EmailVerificationService } from './features/email-verification/email-verification.service.js';
+import { GroupsService } from './features/groups/groups.service.js';
+import type { MailService } from './features/mail/mail.service.js';
+import { createFactors } from './features/mfa/factors.js';
+import { MfaChallenges } from './features/mfa/mfa-challenges.js';
+import { MfaService } from './features/mfa/mfa.service.js';
+import { PasswordService } from './features/password/password.service.js';
+import { ProfileService } from './features/profile/profile.service.js';
+import { FailureCounter } from './features/rate-limit/counted-attempt.js';
+import type { RateLimits } from './features/rate-limit/rate-limits.js';
+import { RolesService } from './features/roles/roles.service.js';
+import { ServiceAccountsService } from './features/service-accounts/service-accounts.service.js';
+import { RefreshService } from './features/sessions/refresh.service.js';
+import { SessionsService } from './features/sessions/sessions.service.js';
+import { SignInService } from './features/sessions/signin.service.js';
+import { UserImportService } from './features/user-import/user-import.service.js';
+import type { Infrastructure } from './infrastructure.js';
+
+export interface Services {
+  accounts: AccountsService;
+  sessions: SessionsService;
+  signIn: SignInService;
+  refresh: RefreshService;
+  audit: AuditService;
+  mail: MailService;
+  emailVerification: EmailVerificationService;
+  password: PasswordService;
+  accountDeletion: AccountDeletionService;
+  serviceAccounts: ServiceAccountsService;
+  limits: RateLimits;
+  adminUsers: AdminUsersService;
+  roles: RolesService;
+  groups: GroupsService;
+  userImport: UserImportService;
+  mfa: MfaService;
+  profiles: ProfileService;
+}
+
+/**
+ * Builds every feature's service on the infrastructure, in dependency order. Nothing here
+ * opens a connection or starts background work: that is the infrastructure's and the
+ * composition root's (deps.ts).
+ */
+export function createServices(infra: Infrastructure): Services {
+  const { config, clock, db, hasher, tokens, metrics, limits, guard, mail } = infra;
+  const onError = infra.onBackgroundError;
+  const audit = new AuditService({
+    db,
+    clock,
+    retention: config.auditRetention,
+    onBackgroundError: onError,
+  });
+  const profiles = new ProfileService({ db, clock });
+  const accounts = new AccountsService({ db, clock, hasher, config, audit, profiles });
+  const failures = new FailureCounter(limits);
+  const sessions = new SessionsService({ db, clock, audit, guard });
+  const factors = createFactors({ db, clock });
+  const signIn = new SignInService({
+    db,
+    clock,
+    tokens,
+    accounts,
+    audit,
+    mail,
+    failures,
+    // MFA depends on sign-in, not the other way round: sign-in only sees this port.
+    secondFactor: new MfaChallenges({ db, clock, factors: factors.all }),
+    metrics,
+    config,
+  });
+  const refresh = new RefreshService({ db, clock, accounts, audit, guard, signIn, config });
+  const emailTokens = new EmailTokensService({ db, clock, publicUrl: config.publicUrl });
+  const emailVerification = new EmailVerificationService({
+    db,
+    accounts,
+    emailTokens,
+    mail,
+    audit,
+    limits,
+  });
+  if (config.emailVerificationRequired) {
+    // The verification mail commits with the new account, so no sign-up is left without one.
+    accounts.onAccountCreated(async (trx, user) => {
+      if (!user.email_verified) await emailVerification.sendWithin(trx, user);
+    });
+  }
+  const password = new PasswordService({
+    db,
+    clock,
+    accounts,
+    sessions,
+    emailTokens,
+    mail,
+    audit,
+    limits,
+    failures,
+    onBackgroundError: onError,
+  });
+  const accountDeletion = new AccountDeletionService({
+    db,
+    accounts,
+    sessions,
+    audit,
+    mail,
+    failures,
+  });
+  const serviceAccounts = new ServiceAccountsService({
+    db,
+    clock,
+    audit,
+    tokens,
+    tokenTtl: config.serviceTokenTtl,
+  });
+  const roles = new RolesService({ db, clock, audit });
+  const adminUsers = new AdminUsersService({
+    db,
+    clock,
+    accounts,
+    sessions,
+    audit,
+    accountDeletion,
+    roles,
+  });
+  const groups = new GroupsService({ db, clock, audit, accounts, roles, adminUsers });
+  const userImport = new UserImportService({ db, clock, audit, roles, hasher, accounts });
+  const mfa = new MfaService({ db, clock, accounts, signIn, audit, failures, factors });
+  return {
+    accounts,
+    sessions,
+    signIn,
+    refresh,
+    audit,
+    mail,
+    emailVerification,
+    password,
+    accountDeletion,
+    serviceAccounts,
+    limits,
+    adminUsers,
+    roles,
+    groups,
+    userImport,
+    mfa,
+    profiles,
+  };
+}
