@@ -1,30 +1,19 @@
-import type { Redis } from 'ioredis';
 import type { Config } from './config/config.js';
-import type { AccessTokens } from './crypto/access-tokens.js';
-import type { PasswordHasher } from './crypto/password-hasher.js';
-import type { SigningKeys } from './crypto/signing-keys.js';
-import type { Db } from './db/create-db.js';
-import type { Metrics } from './features/ops/metrics.js';
-import type { SessionGuard } from './features/sessions/session-guard.js';
-import { type InfrastructureOverrides, createInfrastructure } from './infrastructure.js';
-import type { Clock } from './lib/clock.js';
+import {
+  type Infrastructure,
+  type InfrastructureOverrides,
+  createInfrastructure,
+} from './infrastructure.js';
 import { type Services, createServices } from './services.js';
 
 export { createRedis } from './infrastructure.js';
 export type { Services } from './services.js';
 
 /** The composition root: everything the features need, built once per process. */
-export interface Deps {
-  config: Readonly<Config>;
-  clock: Clock;
-  db: Db;
-  redis: Redis | undefined;
-  hasher: PasswordHasher;
-  keys: SigningKeys;
-  tokens: AccessTokens;
-  metrics: Metrics;
-  /** Whether sessions are live: the cache Redis keeps current, or the database. */
-  guard: SessionGuard;
+export interface Deps extends Pick<
+  Infrastructure,
+  'config' | 'clock' | 'db' | 'redis' | 'hasher' | 'keys' | 'tokens' | 'metrics' | 'guard'
+> {
   services: Services;
   close(): Promise<void>;
 }

@@ -6,7 +6,7 @@ import { isUniqueViolation } from '../../db/pg-errors.js';
 import { AppError } from '../../errors.js';
 import type { KeysetCursor } from '../../lib/cursor.js';
 import type { AdminUserFields, UserFilter, UserWithRoles } from './accounts.types.js';
-import { insertUserRoles } from './user-roles.repository.js';
+import { addDirectRoles } from './user-roles.repository.js';
 
 // The one repository that writes `users` and `credentials` (user-roles.repository.ts writes
 // `user_roles`): other features change them through AccountsService.
@@ -56,7 +56,7 @@ export async function insertAccount(trx: Trx, account: NewAccount): Promise<User
     .insertInto('credentials')
     .values({ user_id: user.id, password_hash: account.passwordHash, updated_at: account.now })
     .execute();
-  await insertUserRoles(trx, user.id, account.roles);
+  await addDirectRoles(trx, user.id, account.roles);
   return { ...user, roles: [...account.roles].sort() };
 }
 

@@ -4,19 +4,6 @@ import type { Db, Trx } from '../../db/create-db.js';
 // The one repository that writes `user_roles` (roles granted directly; groups grant the
 // others), and the reads of effective roles that authorization and the last-admin rule use.
 
-/** The roles of a new account, in the transaction that creates it. */
-export async function insertUserRoles(
-  trx: Trx,
-  userId: string,
-  roles: readonly string[],
-): Promise<void> {
-  if (roles.length === 0) return;
-  await trx
-    .insertInto('user_roles')
-    .values(roles.map((role) => ({ user_id: userId, role_name: role })))
-    .execute();
-}
-
 /** Effective roles (direct and through groups) of many users in one query, sorted. */
 export async function findRolesOfUsers(
   db: Db,
@@ -114,6 +101,7 @@ export async function findDirectRoles(db: Db, userId: string): Promise<string[]>
   return rows.map((row) => row.role_name);
 }
 
+/** Grants roles directly (a new account's, or an admin's grant); one already held is kept. */
 export async function addDirectRoles(
   trx: Trx,
   userId: string,
