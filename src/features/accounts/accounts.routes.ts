@@ -5,7 +5,8 @@ import { requireAuth } from '../../http/authenticate.js';
 import { clientContext } from '../../http/client-context.js';
 import { problemResponses } from '../../http/schemas.js';
 import { DeleteAccountBody, SignUpBody, UserSchema } from './accounts.schemas.js';
-import { type AccountsService, toUserView } from './accounts.service.js';
+import type { AccountsService } from './accounts.service.js';
+import { toUserView } from './accounts.schemas.js';
 
 export interface AccountsRoutesOptions {
   accounts: AccountsService;

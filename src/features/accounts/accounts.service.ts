@@ -5,7 +5,6 @@ import type { Db, Trx } from '../../db/create-db.js';
 import type { ClientContext } from '../../lib/client.js';
 import type { UserRow } from '../../db/database.js';
 import { AppError } from '../../errors.js';
-import type { UserView } from './accounts.schemas.js';
 import type { Clock } from '../../lib/clock.js';
 import type { KeysetCursor } from '../../lib/cursor.js';
 import { normalizeEmail } from '../../lib/email.js';
@@ -30,21 +29,6 @@ export interface AccountsServiceDeps {
   /** Owns the `profiles` table: every new account gets an empty profile. */
   profiles: ProfileService;
   config: Pick<Config, 'passwordRequireClasses'>;
-}
-
-/** The public shape of a user; built from an allow-list, so nothing secret can slip in. */
-export function toUserView(user: UserWithRoles): UserView {
-  return {
-    id: user.id,
-    email: user.email,
-    email_verified: user.email_verified,
-    name: user.name,
-    roles: user.roles,
-    is_active: user.is_active,
-    mfa_enabled: user.mfa_enabled,
-    created_at: user.created_at.toISOString(),
-    last_signin_at: user.last_signin_at ? user.last_signin_at.toISOString() : null,
-  };
 }
 
 /** Runs inside the sign-up transaction (the composition root uses it to send verification mail). */

@@ -5,7 +5,7 @@ import { requireAuth } from '../../http/authenticate.js';
 import { clientContext } from '../../http/client-context.js';
 import { problemResponses } from '../../http/schemas.js';
 import { UserSchema } from '../accounts/accounts.schemas.js';
-import { toUserView } from '../accounts/accounts.service.js';
+import { toUserView } from '../accounts/accounts.schemas.js';
 
 export const EmailTokenBody = Type.Object(
   { token: Type.String({ minLength: 1, maxLength: 256 }) },

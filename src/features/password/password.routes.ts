@@ -6,7 +6,7 @@ import { requireAuth } from '../../http/authenticate.js';
 import { clientContext } from '../../http/client-context.js';
 import { problemResponses } from '../../http/schemas.js';
 import { UserSchema } from '../accounts/accounts.schemas.js';
-import { toUserView } from '../accounts/accounts.service.js';
+import { toUserView } from '../accounts/accounts.schemas.js';
 
 // Sized like sign-up's: the policy (weak_password) says what else is wrong with it.
 const NewPassword = Type.String({ minLength: 1, maxLength: PASSWORD_MAX_LENGTH * 4 });

@@ -1,5 +1,5 @@
 import type { FastifyReply } from 'fastify';
-import { toUserView } from '../accounts/accounts.service.js';
+import { toUserView } from '../accounts/accounts.schemas.js';
 import { setRefreshCookies } from './refresh-cookie.js';
 import type { MfaChallenge, TokenGrant } from './sessions.types.js';
 
