@@ -1,7 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { AppError } from '../errors.js';
-
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
+import { decodeUtf8Body } from './strict-text.js';
 
 /**
  * Why the default parser refused the text. It also refuses syntactically valid JSON that
@@ -34,9 +33,9 @@ export function registerStrictJsonParser(app: FastifyInstance): void {
     if (buffer.length === 0) return done(null, undefined);
     let text: string;
     try {
-      text = strictUtf8.decode(buffer);
-    } catch {
-      return done(new AppError('validation_failed', 'The body is not valid UTF-8'), undefined);
+      text = decodeUtf8Body(buffer);
+    } catch (error) {
+      return done(error as Error, undefined);
     }
     parseJson(request, text, (error, parsed) => {
       if (error) return done(new AppError('validation_failed', jsonErrorDetail(text)), undefined);

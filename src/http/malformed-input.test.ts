@@ -223,6 +223,52 @@ describe('text that is not valid Unicode or cannot be stored', () => {
     expect(json(response)['error']).toBe('invalid_request');
   });
 
+  // A form decodes invalid UTF-8 to U+FFFD silently; JSON bodies already refused it.
+  it.each([
+    [
+      'raw bytes that are not UTF-8',
+      Buffer.from([
+        ...Buffer.from('grant_type=password&username=a'),
+        0xff,
+        ...Buffer.from('&password=x'),
+      ]),
+    ],
+    ['an escape of a byte that is not UTF-8', 'grant_type=password&username=a%FFb&password=x'],
+    ['an escaped lone surrogate', 'grant_type=password&username=a&password=x%ED%A0%80'],
+    ['a truncated escaped sequence', 'grant_type=refresh_token&refresh_token=a%E2%82'],
+  ])('answers 400 invalid_request for %s in a form', async (_label, form) => {
+    const response = await post(
+      form,
+      { 'content-type': 'application/x-www-form-urlencoded' },
+      '/api/auth/token',
+    );
+    expect(response.statusCode).toBe(400);
+    expect(json(response)).toEqual({
+      error: 'invalid_request',
+      error_description: 'The body is not valid UTF-8',
+    });
+  });
+
+  it('answers 400 invalid_request for an invalid escape in a JSON string read as a form', async () => {
+    const form = JSON.stringify('grant_type=password&username=a%FFb&password=x');
+    const response = await post(form, undefined, '/api/auth/token');
+    expect(response.statusCode).toBe(400);
+    expect(json(response)).toEqual({
+      error: 'invalid_request',
+      error_description: 'The body is not valid UTF-8',
+    });
+  });
+
+  it('reads a form with escaped UTF-8 and a bare % as before: the grant, not the encoding, refuses', async () => {
+    const response = await post(
+      'grant_type=password&username=%E2%82%ACuro%40example.com&password=100%',
+      { 'content-type': 'application/x-www-form-urlencoded' },
+      '/api/auth/token',
+    );
+    expect(response.statusCode).toBe(400);
+    expect(json(response)['error']).toBe('invalid_grant');
+  });
+
   it('still accepts an escaped surrogate pair (a real emoji)', async () => {
     const body = validBody();
     const text = JSON.stringify({ ...body, name: 'x' }).replace('"x"', '"Ada \\ud83d\\ude00"');

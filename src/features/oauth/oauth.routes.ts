@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import type { FastifyError, FastifyReply } from 'fastify';
 import { clientContext } from '../../http/client-context.js';
+import { decodeUtf8Body } from '../../http/strict-text.js';
 import { toAppError } from '../../http/problem.js';
 import { TokenResponseSchema } from '../sessions/sessions.schemas.js';
 import type { GrantServices } from './grants/grant.js';
@@ -24,9 +25,13 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<{ services: GrantServices }>
 ) => {
   app.addContentTypeParser(
     'application/x-www-form-urlencoded',
-    { parseAs: 'string' },
+    { parseAs: 'buffer' },
     (_request, body, done) => {
-      done(null, body);
+      try {
+        done(null, decodeUtf8Body(body as Buffer));
+      } catch (error) {
+        done(error as Error, undefined);
+      }
     },
   );
 
