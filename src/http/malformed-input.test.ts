@@ -195,6 +195,9 @@ describe('text that is not valid Unicode or cannot be stored', () => {
     expectProblem(response, 400, 'validation_failed');
   });
 
+  const postTokenForm = (form: string | Buffer) =>
+    post(form, { 'content-type': 'application/x-www-form-urlencoded' }, '/api/auth/token');
+
   // The token endpoint's form parser hands its handler the raw text, so a %00 only became a
   // NUL after the JSON parser's check, and reached the database: a 500 server_error.
   it.each([
@@ -204,11 +207,7 @@ describe('text that is not valid Unicode or cannot be stored', () => {
     ['client_id', 'grant_type=client_credentials&client_id=a%00b&client_secret=x'],
     ['parameter name', 'grant_type=password&username=a&password=x&a%00=1'],
   ])('answers 400 invalid_request for a NUL in a form-encoded %s (was a 500)', async (_f, form) => {
-    const response = await post(
-      form,
-      { 'content-type': 'application/x-www-form-urlencoded' },
-      '/api/auth/token',
-    );
+    const response = await postTokenForm(form);
     expect(response.statusCode).toBe(400);
     expect(json(response)).toEqual({
       error: 'invalid_request',
@@ -237,11 +236,7 @@ describe('text that is not valid Unicode or cannot be stored', () => {
     ['an escaped lone surrogate', 'grant_type=password&username=a&password=x%ED%A0%80'],
     ['a truncated escaped sequence', 'grant_type=refresh_token&refresh_token=a%E2%82'],
   ])('answers 400 invalid_request for %s in a form', async (_label, form) => {
-    const response = await post(
-      form,
-      { 'content-type': 'application/x-www-form-urlencoded' },
-      '/api/auth/token',
-    );
+    const response = await postTokenForm(form);
     expect(response.statusCode).toBe(400);
     expect(json(response)).toEqual({
       error: 'invalid_request',
@@ -260,10 +255,8 @@ describe('text that is not valid Unicode or cannot be stored', () => {
   });
 
   it('reads a form with escaped UTF-8 and a bare % as before: the grant, not the encoding, refuses', async () => {
-    const response = await post(
+    const response = await postTokenForm(
       'grant_type=password&username=%E2%82%ACuro%40example.com&password=100%',
-      { 'content-type': 'application/x-www-form-urlencoded' },
-      '/api/auth/token',
     );
     expect(response.statusCode).toBe(400);
     expect(json(response)['error']).toBe('invalid_grant');

@@ -4,7 +4,7 @@ import { AppError } from '../errors.js';
 // stored as something the client never sent: such a body is refused instead.
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false });
 
-const INVALID_UTF8 = 'The body is not valid UTF-8';
+export const INVALID_UTF8 = 'The body is not valid UTF-8';
 
 /** The body as text, or a 400 `validation_failed` if its bytes are not UTF-8. */
 export function decodeUtf8Body(buffer: Buffer): string {

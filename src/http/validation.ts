@@ -7,6 +7,7 @@ import {
   containsUnstorableText,
   formContainsUnstorableText,
 } from './unstorable-text.js';
+import { INVALID_UTF8, formEscapesAreUtf8 } from './strict-text.js';
 
 function createAjv(coerceTypes: Options['coerceTypes']): Ajv {
   const ajv = new Ajv({
@@ -46,6 +47,10 @@ export function registerValidators(app: FastifyInstance): void {
   // a JSON string body as form parameters too, so any string is checked as a form).
   app.addHook('preValidation', async (request) => {
     const { body } = request;
+    // An escape of bytes that are not UTF-8 (%FF) decodes to U+FFFD without a word, and would
+    // be compared as text the client never sent; the parsers refuse raw bytes the same way.
+    if (typeof body === 'string' && !formEscapesAreUtf8(body))
+      throw new AppError('validation_failed', INVALID_UTF8);
     const unstorable =
       typeof body === 'string' ? formContainsUnstorableText(body) : containsUnstorableText(body);
     if (unstorable) throw new AppError('validation_failed', `The body ${UNSTORABLE_TEXT_DETAIL}`);

@@ -1,4 +1,3 @@
-import { formEscapesAreUtf8 } from '../../http/strict-text.js';
 import { OAuthError } from './oauth.errors.js';
 
 /** The token request's parameters, one value each, whichever encoding they came in. */
@@ -10,9 +9,6 @@ export const MAX_PARAM_LENGTH = 4096;
 export function readParams(body: unknown): TokenParams {
   const params = new Map<string, string>();
   if (typeof body === 'string') {
-    // Decoded to U+FFFD, an invalid escape would be compared as something never sent.
-    if (!formEscapesAreUtf8(body))
-      throw new OAuthError('invalid_request', 'The body is not valid UTF-8');
     for (const [key, value] of new URLSearchParams(body)) {
       if (params.has(key)) throw new OAuthError('invalid_request', `Parameter ${key} is repeated`);
       params.set(key, value);
