@@ -119,15 +119,21 @@ export class SessionGuard {
   async revoked(sessionIds: readonly string[]): Promise<void> {
     if (sessionIds.length === 0) return;
     this.#markRevoked(sessionIds);
+    await this.#publish(sessionIds);
+  }
+
+  /**
+   * Tells the other instances. With no offline queue this rejects at once while Redis is
+   * down, so a sign-out never waits on it; the revocation is committed, instances without a
+   * subscription ask the database, and it is published again when Redis is back, for those
+   * that already trust their cache.
+   */
+  async #publish(sessionIds: readonly string[]): Promise<void> {
     const { redis } = this.options;
     if (!redis) return;
     try {
-      // With no offline queue this rejects at once while Redis is down: a sign-out never
-      // waits on it.
       await redis.publish(REVOCATION_CHANNEL, JSON.stringify(sessionIds));
     } catch (error) {
-      // The revocation is committed, and instances without a subscription ask the database;
-      // it is published again when Redis is back, for those that already trust their cache.
       this.#keepUnpublished(sessionIds);
       this.options.onError?.(error);
     }
@@ -219,15 +225,9 @@ export class SessionGuard {
   }
 
   async #publishUnpublished(): Promise<void> {
-    const { redis } = this.options;
-    if (!redis || this.#unpublished.size === 0) return;
+    if (this.#unpublished.size === 0) return;
     const ids = [...this.#unpublished];
     this.#unpublished.clear();
-    try {
-      await redis.publish(REVOCATION_CHANNEL, JSON.stringify(ids));
-    } catch (error) {
-      this.#keepUnpublished(ids);
-      this.options.onError?.(error);
-    }
+    await this.#publish(ids);
   }
 }
