@@ -25,6 +25,18 @@ export const ERROR_CATALOG = {
 
 export type ErrorCode = keyof typeof ERROR_CATALOG;
 
+/** The given codes (by default the whole catalog) grouped by the status each answers with. */
+export function codesByStatus(
+  codes: readonly ErrorCode[] = Object.keys(ERROR_CATALOG) as ErrorCode[],
+): Map<number, ErrorCode[]> {
+  const byStatus = new Map<number, ErrorCode[]>();
+  for (const code of codes) {
+    const { status } = ERROR_CATALOG[code];
+    byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
+  }
+  return byStatus;
+}
+
 export interface FieldError {
   field: string;
   message: string;

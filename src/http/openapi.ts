@@ -1,5 +1,5 @@
 import type { SwaggerTransform } from '@fastify/swagger';
-import { ERROR_CATALOG, type ErrorCode } from '../errors.js';
+import { codesByStatus } from '../errors.js';
 import { PROBLEM_CONTENT_TYPE } from './problem.js';
 
 declare module 'fastify' {
@@ -67,17 +67,6 @@ export function problemSchemaName(status: number | string): string {
 function problemRef(status: number | string, used: Set<number>): JsonObject {
   used.add(Number(status));
   return { $ref: `#/components/schemas/${problemSchemaName(status)}` };
-}
-
-/** Every status the catalog answers with, and its codes. */
-function codesByStatus(): Map<number, ErrorCode[]> {
-  const byStatus = new Map<number, ErrorCode[]>();
-  for (const [code, { status }] of Object.entries(ERROR_CATALOG) as [
-    ErrorCode,
-    { status: number },
-  ][])
-    byStatus.set(status, [...(byStatus.get(status) ?? []), code]);
-  return byStatus;
 }
 
 /**

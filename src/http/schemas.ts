@@ -1,5 +1,5 @@
 import { Type } from 'typebox';
-import { ERROR_CATALOG, type ErrorCode } from '../errors.js';
+import { type ErrorCode, codesByStatus } from '../errors.js';
 
 // The feature-free shapes (ids, timestamps, e-mail, pages) are in lib/schemas.ts; a feature's
 // own shapes (the user view, the token response) are in its x.schemas.ts.
@@ -24,13 +24,8 @@ export const ProblemSchema = Type.Object(
  * handler as pre-rendered JSON, so these schemas only describe them in OpenAPI.
  */
 export function problemResponses(...codes: ErrorCode[]): Record<number, typeof ProblemSchema> {
-  const codesByStatus = new Map<number, string[]>();
-  for (const code of codes) {
-    const { status } = ERROR_CATALOG[code];
-    codesByStatus.set(status, [...(codesByStatus.get(status) ?? []), code]);
-  }
   const responses: Record<number, typeof ProblemSchema> = {};
-  for (const [status, statusCodes] of codesByStatus) {
+  for (const [status, statusCodes] of codesByStatus(codes)) {
     responses[status] = Type.Object(ProblemSchema.properties, {
       description: `Problem: ${statusCodes.join(', ')}`,
     });
