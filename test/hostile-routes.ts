@@ -3,6 +3,7 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { expect } from 'vitest';
 import type { Deps } from '../src/deps.js';
 import { json } from './app.js';
+import { servedRoutes } from './served-routes.js';
 
 // Shared by the hostile-input property tests (src/http/hostile-*.test.ts): the routes to throw
 // input at, the rows that must not change, and what a good refusal looks like.
@@ -38,30 +39,13 @@ export interface Operation {
 }
 
 /**
- * Every route the router serves, read from app.printRoutes(): the OpenAPI document leaves
- * hidden routes out, and a route added later must be covered without editing this file. Each
- * line of the tree is its parent's path plus a segment; `:id` becomes `{id}` and a wildcard
- * `{*}`. HEAD is GET without a body and OPTIONS belongs to the CORS plugin, so both sit out.
+ * Every route the router serves. HEAD is GET without a body and OPTIONS belongs to the CORS
+ * plugin, so both sit out.
  */
 function listRoutes(app: FastifyInstance): { method: Method; path: string }[] {
-  const routes: { method: Method; path: string }[] = [];
-  const pathAtDepth: string[] = [];
-  for (const line of app.printRoutes({ commonPrefix: false }).split('\n')) {
-    const match = /^((?:│ {3}| {4})*)[├└]── (\S+)(?: \(([A-Z, ]+)\))?/.exec(line);
-    if (!match) continue;
-    const depth = match[1]!.length / 4;
-    const parent = pathAtDepth[depth - 1] ?? '';
-    const segment = match[2]!.split('|')[0]!.replace(/:([\w-]+)(?:\([^)]*\))?/g, '{$1}');
-    // The printer drops the slash before a wildcard (it restarts the prefix at `*`).
-    const path =
-      segment === '*' ? `${parent.endsWith('/') ? parent : `${parent}/`}{*}` : parent + segment;
-    pathAtDepth.length = depth;
-    pathAtDepth.push(path);
-    for (const method of (match[3] ?? '').split(', '))
-      if ((METHODS as readonly string[]).includes(method))
-        routes.push({ method: method as Method, path });
-  }
-  return routes;
+  return servedRoutes(app).filter((route): route is { method: Method; path: string } =>
+    (METHODS as readonly string[]).includes(route.method),
+  );
 }
 
 /**
