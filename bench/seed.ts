@@ -34,6 +34,17 @@ export async function recreateDatabase(adminUrl: string, name: string): Promise<
   }
 }
 
+/** Drops a database the bench created, ending any connection left to it. */
+export async function dropDatabase(adminUrl: string, name: string): Promise<void> {
+  const client = new pg.Client({ connectionString: adminUrl });
+  await client.connect();
+  try {
+    await client.query(`drop database if exists ${quoteIdentifier(name)} with (force)`);
+  } finally {
+    await client.end();
+  }
+}
+
 /** A direct connection to the bench database, for seeding (never used by the measured path). */
 export async function connect(databaseUrl: string): Promise<pg.Client> {
   const client = new pg.Client({ connectionString: databaseUrl });

@@ -16,6 +16,11 @@ export interface BenchSettings {
   /** The server the bench (re)creates its own database on; the database name is replaced. */
   adminDatabaseUrl: string;
   databaseName: string;
+  /**
+   * Where pgbench measures PostgreSQL's write ceiling: a database of its own on the same
+   * server (<databaseName>_pgbench), created and dropped around the measurement.
+   */
+  pgbenchDatabaseName: string;
   redisUrl: string;
   /** Run the service under `--cpu-prof`, writing the profile into bench/results/profiles. */
   cpuProfile: boolean;
@@ -78,6 +83,10 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): BenchSetting
   // The bench drops and recreates this database: refuse names that look like someone's data.
   if (!/^[a-z0-9_]*bench[a-z0-9_]*$/.test(databaseName))
     throw new Error(`BENCH_DATABASE_URL: the database name must contain "bench" (${databaseName})`);
+  // PostgreSQL truncates names to 63 bytes: a longer one could name the service's database.
+  const pgbenchDatabaseName = `${databaseName}_pgbench`;
+  if (pgbenchDatabaseName.length > 63)
+    throw new Error(`BENCH_DATABASE_URL: the database name is too long (${databaseName})`);
   const redisUrl = env['BENCH_REDIS_URL']?.trim() || 'redis://127.0.0.1:6379';
   assertLoopback('BENCH_DATABASE_URL', databaseUrl);
   assertLoopback('BENCH_REDIS_URL', new URL(redisUrl));
@@ -94,6 +103,7 @@ export function readSettings(env: NodeJS.ProcessEnv = process.env): BenchSetting
     largeUsers: Math.round(positiveNumber(env, 'BENCH_USERS', quick ? 20_000 : 1_000_000)),
     adminDatabaseUrl: adminUrl.toString(),
     databaseName,
+    pgbenchDatabaseName,
     redisUrl,
     cpuProfile: flag(env, 'BENCH_CPU_PROF'),
     only: only ? new Set(only.split(',').map((name) => name.trim())) : undefined,
