@@ -1,6 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
-import { measureBareRoute, measureHashRate } from './ceilings.js';
+import {
+  SERVICE_POOL_SIZE,
+  measureBareRoute,
+  measureHashRate,
+  measurePgbench,
+} from './ceilings.js';
 import {
   type BenchResults,
   type ScenarioEntry,
@@ -70,6 +75,31 @@ async function measureHashCeiling(phase: Phase): Promise<void> {
   phase.ceilings.hash = hash;
 }
 
+async function measureWriteCeiling(phase: Phase): Promise<void> {
+  const { settings } = phase;
+  // As many clients as the pool the service actually runs with.
+  const clients =
+    Number(settings.serviceEnv['DATABASE_POOL_SIZE'] ?? SERVICE_POOL_SIZE) || SERVICE_POOL_SIZE;
+  log(
+    `ceiling: pgbench simple-update, ${clients} clients, ${settings.cores} threads ` +
+      `(database ${settings.pgbenchDatabaseName})`,
+  );
+  const pgbench = await measurePgbench({
+    adminDatabaseUrl: settings.adminDatabaseUrl,
+    database: settings.pgbenchDatabaseName,
+    clients,
+    threads: settings.cores,
+    duration: settings.duration,
+    warmup: settings.warmup,
+  });
+  log(
+    pgbench.tps === null
+      ? `  not measured: ${pgbench.failure ?? 'unknown'}`
+      : `  ${Math.round(pgbench.tps)} transactions/s (${pgbench.meanLatencyMs ?? '?'} ms each)`,
+  );
+  phase.ceilings.pgbench = pgbench;
+}
+
 interface Phase {
   settings: BenchSettings;
   ctx: ScenarioContext;
@@ -118,7 +148,8 @@ async function runSmallPass(phase: Phase, grants: Grant[]): Promise<void> {
       spreadUsers(2 * CONNECTIONS.refresh + 32, settings.smallUsers),
     );
     const pool = sessions.map((grant) => grant.refreshToken);
-    await scenario(phase, 'refresh', undefined, () => refreshScenario(ctx, pool));
+    await measureWriteCeiling(phase);
+    await scenario(phase, 'refresh', 'pgbench simple-update', () => refreshScenario(ctx, pool));
   }
   await measureHashCeiling(phase);
   await scenario(phase, 'signin', 'argon2 verify', () => signInScenario(ctx, settings.smallUsers));
@@ -197,7 +228,11 @@ async function main(): Promise<void> {
   const settings = readSettings();
   const startedAt = new Date().toISOString();
   const machine = machineBefore(settings);
-  const ceilings: BenchResults['ceilings'] = { bareRoute: undefined, hash: undefined };
+  const ceilings: BenchResults['ceilings'] = {
+    bareRoute: undefined,
+    hash: undefined,
+    pgbench: undefined,
+  };
 
   log(`database ${settings.databaseName}: recreating; starting the service`);
   await recreateDatabase(settings.adminDatabaseUrl, settings.databaseName);
@@ -245,7 +280,7 @@ async function main(): Promise<void> {
     ceilings,
     scenarios,
     rss,
-    targets: evaluateTargets(scenarios, rss.peakSampledMb),
+    targets: evaluateTargets(scenarios, ceilings, rss.peakSampledMb),
     notes: [],
   };
   results.notes = describeNotes(results);
