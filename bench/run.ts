@@ -92,10 +92,11 @@ async function measureWriteCeiling(phase: Phase): Promise<void> {
     duration: settings.duration,
     warmup: settings.warmup,
   });
+  const latency = pgbench.meanLatencyMs?.toFixed(1) ?? '?';
   log(
     pgbench.tps === null
       ? `  not measured: ${pgbench.failure ?? 'unknown'}`
-      : `  ${Math.round(pgbench.tps)} transactions/s (${pgbench.meanLatencyMs ?? '?'} ms each)`,
+      : `  ${Math.round(pgbench.tps)} transactions/s (${latency} ms each)`,
   );
   phase.ceilings.pgbench = pgbench;
 }
