@@ -120,6 +120,8 @@ export async function buildApp(
     clientErrorHandler: handleClientError,
   }).withTypeProvider<TypeBoxTypeProvider>();
   options.instrument?.(app);
+  // First, so that every answer carries them, even one refused by the hooks below.
+  await registerSecurity(app, deps.config);
 
   // An answer sent before the body was read (a 413, a 401 or 429 from a hook) reaches a client
   // still sending it, instead of a reset; shutdown does not wait for those bodies.
@@ -145,7 +147,6 @@ export async function buildApp(
   registerValidators(app);
   registerStrictJsonParser(app);
   registerProblemHandlers(app);
-  await registerSecurity(app, deps.config);
   const { limits } = deps.services;
   registerRateLimits(app, (limit, key) => limits.consume(limit, key));
   const verifier = callerVerifier(deps);

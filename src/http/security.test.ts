@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { signedInUser, startTestApp } from '../../test/app.js';
+import { helmetHeaders } from './security.js';
 
 const { app } = await startTestApp({ env: { CORS_ORIGINS: 'https://app.example' } });
 
@@ -15,6 +16,31 @@ describe('security headers', () => {
       "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'",
     );
     expect(response.headers['x-powered-by']).toBeUndefined();
+  });
+
+  it("are exactly helmet's, read once from helmet itself", async () => {
+    const expected = helmetHeaders();
+    expect(Object.keys(expected)).toEqual(
+      expect.arrayContaining(['x-content-type-options', 'strict-transport-security']),
+    );
+    const response = await app.inject({ method: 'GET', url: '/health' });
+    for (const [name, value] of Object.entries(expected))
+      expect(response.headers[name], name).toBe(value);
+  });
+
+  it("a gateway's forward-auth check gets only what it needs: identity, request id, no-store", async () => {
+    const user = await signedInUser(app);
+    for (const authorization of [`Bearer ${user.tokens.access_token}`, 'Bearer nope']) {
+      const response = await app.inject({
+        method: 'GET',
+        url: '/api/auth/verify',
+        headers: { authorization },
+      });
+      expect(response.headers['x-request-id']).toEqual(expect.any(String));
+      expect(response.headers['cache-control']).toBe('no-store');
+      for (const name of [...Object.keys(helmetHeaders()), 'content-security-policy'])
+        expect(response.headers[name], name).toBeUndefined();
+    }
   });
 
   it('problems carry them too', async () => {

@@ -32,6 +32,9 @@ export const forwardAuthRoutes: FastifyPluginAsyncTypebox<ForwardAuthOptions> = 
   app.get(
     '/api/auth/verify',
     {
+      // Only what a gateway's check needs: no browser security headers (the request id and
+      // the metrics stay). They were about a tenth of this route's CPU.
+      config: { browserHeaders: false },
       schema: {
         tags: ['sessions'],
         summary: 'Forward-auth check for a gateway',
