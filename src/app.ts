@@ -27,7 +27,7 @@ import { registerStrictJsonParser } from './http/json-parser.js';
 import { installLingeringClose } from './http/lingering-close.js';
 import { registerRateLimits } from './http/rate-limit.js';
 import { registerSecurity } from './http/security.js';
-import { loggerOptions } from './http/logging.js';
+import { deferredChildLogger, loggerOptions } from './http/logging.js';
 import {
   handleClientError,
   handleFrameworkError,
@@ -109,6 +109,7 @@ export async function buildApp(
     genReqId: generateRequestId,
     requestIdHeader: false,
     logController: new LogController({ requestIdLogLabel: 'request_id' }),
+    childLoggerFactory: deferredChildLogger,
     bodyLimit: deps.config.bodyLimit,
     trustProxy: deps.config.trustProxy ? [...deps.config.trustProxy] : false,
     // Fastify's own closing answer is plain JSON without a request id; the hook below sends

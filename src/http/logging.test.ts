@@ -1,6 +1,8 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { signIn, signUp, startTestApp } from '../../test/app.js';
-import { redactUrl } from './logging.js';
+import { Writable } from 'node:stream';
+import { pino } from 'pino';
+import { deferredChildLogger, loggerOptions, redactUrl } from './logging.js';
 
 // Logs end up in ELK where many people can read them: whatever a request carries as a
 // credential must never be written, at any level (the app logs at debug here).
@@ -75,6 +77,13 @@ describe('logs', () => {
     expect(serialized).not.toContain(signature);
   });
 
+  it("carry the request's id on every line written for it", () => {
+    const completed = logs.filter((line) => line['msg'] === 'request completed');
+    expect(completed.length).toBeGreaterThan(5);
+    for (const line of completed) expect(line['request_id']).toEqual(expect.any(String));
+    expect(new Set(completed.map((line) => line['request_id'])).size).toBe(completed.length);
+  });
+
   it('keep the non-secret part of a URL so a request can still be followed', () => {
     const urls = logs.map((line) => (line['req'] as { url?: string } | undefined)?.url ?? '');
     expect(urls).toContain('/health?token=%5BREDACTED%5D&page=2');
@@ -95,5 +104,43 @@ describe('redactUrl', () => {
     ['/x?token=a&token=b', '/x?token=%5BREDACTED%5D'],
   ])('masks secret query values: %s', (url, expected) => {
     expect(redactUrl(url)).toBe(expected);
+  });
+});
+
+describe("deferredChildLogger (each request's logger)", () => {
+  function capture(level: string) {
+    const lines: Record<string, unknown>[] = [];
+    const stream = new Writable({
+      write(chunk: Buffer, _encoding, done) {
+        lines.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
+        done();
+      },
+    });
+    const parent = pino({ ...loggerOptions('info'), level }, stream);
+    return { parent, lines, flushed: () => new Promise((resolve) => setImmediate(resolve)) };
+  }
+
+  it('writes enabled lines with its bindings, redacted as the parent redacts', async () => {
+    const { parent, lines, flushed } = capture('warn');
+    const log = deferredChildLogger(parent, { request_id: 'r-1' }, {});
+    log.info('not at warn');
+    log.warn({ password: 'hunter2' }, 'written');
+    log.child({ step: 'inner' }, {}).error('inner line');
+    await flushed();
+    expect(lines.map((line) => line['msg'])).toEqual(['written', 'inner line']);
+    expect(lines[0]).toMatchObject({ request_id: 'r-1', password: '[REDACTED]' });
+    expect(lines[1]).toMatchObject({ request_id: 'r-1', step: 'inner' });
+  });
+
+  it("follows a route's own level, and a level set later", async () => {
+    const { parent, lines, flushed } = capture('info');
+    const log = deferredChildLogger(parent, { request_id: 'r-2' }, { level: 'error' });
+    expect(log.level).toBe('error');
+    log.warn('below the route level');
+    log.level = 'debug';
+    log.debug('now enabled');
+    await flushed();
+    expect(lines.map((line) => line['msg'])).toEqual(['now enabled']);
+    expect(lines[0]).toMatchObject({ request_id: 'r-2' });
   });
 });
