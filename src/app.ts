@@ -134,15 +134,16 @@ export async function buildApp(
     closing = true;
     lingering.closeAll();
   });
-  app.addHook('onRequest', async (request, reply) => {
+  app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
-    if (closing) throw new AppError('service_unavailable', 'The service is shutting down');
+    done(closing ? new AppError('service_unavailable', 'The service is shutting down') : undefined);
   });
   // A request still in flight when shutdown begins is answered, then its connection closed
   // once idle: left open (kept alive), it would hold the server's close until the client let
   // go. A request already sent behind it on that connection is still answered (with a 503).
-  app.addHook('onResponse', async () => {
+  app.addHook('onResponse', (_request, _reply, done) => {
     if (closing) setImmediate(() => app.server.closeIdleConnections());
+    done();
   });
   registerRequestMetrics(app, deps.metrics);
   registerValidators(app);

@@ -147,56 +147,58 @@ export function registerAuthentication(app: FastifyInstance, verifier: CallerVer
   });
   // On request, before the body is read or validated: a caller without the right is told 401
   // or 403 whatever they sent, and learns nothing of what the route would accept.
-  app.addHook('onRequest', async (request) => {
+  app.addHook('onRequest', (request, _reply, done) => {
     const { auth, permission, role } = request.routeOptions.config;
-    if (!auth && !permission && !role) return;
-    const raw = readBearerToken(request);
-    if (!raw) {
-      if (
-        auth === 'optional' &&
-        !permission &&
-        !role &&
-        request.headers.authorization === undefined
-      )
-        return;
-      throw new AppError('unauthorized', 'A bearer token is required');
-    }
-    // A service token acts only within its scopes, so only on routes that name a permission.
-    const bearer = await resolveBearer(verifier, raw, { serviceTokens: !!(permission || role) });
-    if (bearer.kind === 'service') {
-      if (role || !permission)
-        throw new AppError('forbidden', `Requires the role ${role}, which a service never holds`);
-      if (!grants(bearer.scopes, permission))
-        throw new AppError('forbidden', `The token's scope does not include ${permission}`);
-      request.caller = { kind: 'service', id: bearer.token.sub, scopes: bearer.scopes };
-      return;
-    }
-    const { token, sessionId } = bearer;
-    request.auth = {
-      userId: token.sub,
-      sessionId,
-      email: token.email,
-      roles: token.roles,
-      token,
-    };
-    request.caller = { kind: 'user', id: token.sub, auth: request.auth };
-    if (permission || role) {
-      // Read fresh rather than from the token's claim: a demoted admin loses the admin API
-      // at once, not when their access token expires.
-      const current = await verifier.authorizationOf(token.sub);
-      // MFA_REQUIRED_ROLES: those roles' rights wait until the user has enrolled.
-      const needsMfa = current.roles.filter((held) => verifier.mfaRequiredRoles.includes(held));
-      if (needsMfa.length > 0 && !current.mfaEnabled)
-        throw new AppError(
-          'mfa_required',
-          `The role ${needsMfa.join(', ')} requires MFA: enrol at POST /api/auth/mfa/totp/setup`,
-        );
-      const isAdmin = current.roles.includes(ADMIN_ROLE);
-      if (role && !isAdmin && !current.roles.includes(role))
-        throw new AppError('forbidden', `Requires the role ${role}`);
-      if (permission && !isAdmin && !grants(current.permissions, permission))
-        throw new AppError('forbidden', `Requires the permission ${permission}`);
-      request.caller = { ...request.caller, permissions: isAdmin ? ['*'] : current.permissions };
-    }
+    // A route that declares nothing goes on at once, without a promise.
+    if (!auth && !permission && !role) return done();
+    authenticate(request, verifier).then(() => done(), done);
   });
+}
+
+/** Sets `request.auth` / `request.caller` as the route's config asks, or throws 401/403. */
+async function authenticate(request: FastifyRequest, verifier: CallerVerifier): Promise<void> {
+  const { auth, permission, role } = request.routeOptions.config;
+  const raw = readBearerToken(request);
+  if (!raw) {
+    if (auth === 'optional' && !permission && !role && request.headers.authorization === undefined)
+      return;
+    throw new AppError('unauthorized', 'A bearer token is required');
+  }
+  // A service token acts only within its scopes, so only on routes that name a permission.
+  const bearer = await resolveBearer(verifier, raw, { serviceTokens: !!(permission || role) });
+  if (bearer.kind === 'service') {
+    if (role || !permission)
+      throw new AppError('forbidden', `Requires the role ${role}, which a service never holds`);
+    if (!grants(bearer.scopes, permission))
+      throw new AppError('forbidden', `The token's scope does not include ${permission}`);
+    request.caller = { kind: 'service', id: bearer.token.sub, scopes: bearer.scopes };
+    return;
+  }
+  const { token, sessionId } = bearer;
+  request.auth = {
+    userId: token.sub,
+    sessionId,
+    email: token.email,
+    roles: token.roles,
+    token,
+  };
+  request.caller = { kind: 'user', id: token.sub, auth: request.auth };
+  if (permission || role) {
+    // Read fresh rather than from the token's claim: a demoted admin loses the admin API
+    // at once, not when their access token expires.
+    const current = await verifier.authorizationOf(token.sub);
+    // MFA_REQUIRED_ROLES: those roles' rights wait until the user has enrolled.
+    const needsMfa = current.roles.filter((held) => verifier.mfaRequiredRoles.includes(held));
+    if (needsMfa.length > 0 && !current.mfaEnabled)
+      throw new AppError(
+        'mfa_required',
+        `The role ${needsMfa.join(', ')} requires MFA: enrol at POST /api/auth/mfa/totp/setup`,
+      );
+    const isAdmin = current.roles.includes(ADMIN_ROLE);
+    if (role && !isAdmin && !current.roles.includes(role))
+      throw new AppError('forbidden', `Requires the role ${role}`);
+    if (permission && !isAdmin && !grants(current.permissions, permission))
+      throw new AppError('forbidden', `Requires the permission ${permission}`);
+    request.caller = { ...request.caller, permissions: isAdmin ? ['*'] : current.permissions };
+  }
 }

@@ -30,8 +30,9 @@ export function registerRateLimits(app: FastifyInstance, consume: ConsumeLimit):
     if (route.url.startsWith('/api/auth/') && methods.some((m) => COUNTED_METHODS.includes(m)))
       route.config = { ...route.config, rateLimit: 'auth' };
   });
-  app.addHook('onRequest', async (request) => {
-    if (request.routeOptions.config.rateLimit !== 'auth') return;
-    await consume('auth_ip', request.ip ?? 'unknown');
+  app.addHook('onRequest', (request, _reply, done) => {
+    // Most requests are not counted: they go on without a promise.
+    if (request.routeOptions.config.rateLimit !== 'auth') return done();
+    consume('auth_ip', request.ip ?? 'unknown').then(() => done(), done);
   });
 }

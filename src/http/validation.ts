@@ -36,11 +36,12 @@ export function registerValidators(app: FastifyInstance): void {
   // Text the database cannot store (see unstorable-text.ts) is refused once, here, for every
   // route, whatever parsed it. Path parameters and the query string are checked on request,
   // before authentication or rate limiting answer anything; a decoded %00 there is a NUL.
-  app.addHook('onRequest', async (request) => {
+  app.addHook('onRequest', (request, _reply, done) => {
     if (containsUnstorableText(request.params))
-      throw new AppError('validation_failed', `A path parameter ${UNSTORABLE_TEXT_DETAIL}`);
-    if (containsUnstorableText(request.query))
-      throw new AppError('validation_failed', `The query string ${UNSTORABLE_TEXT_DETAIL}`);
+      done(new AppError('validation_failed', `A path parameter ${UNSTORABLE_TEXT_DETAIL}`));
+    else if (containsUnstorableText(request.query))
+      done(new AppError('validation_failed', `The query string ${UNSTORABLE_TEXT_DETAIL}`));
+    else done();
   });
   // The body once a parser has made it a value, before any handler or query sees it: a JSON
   // object, or the text the token endpoint's form parser hands on undecoded (its handler reads
