@@ -42,6 +42,7 @@ COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 # The common-password list the password policy reads (dist/../assets).
 COPY assets ./assets
+COPY scripts/start.sh ./scripts/start.sh
 
 # The embedded database (used when DATABASE_URL is unset) lives in DATA_DIR; the image's
 # `node` user (uid 1000) owns it, and a named volume mounted there inherits that owner.
@@ -62,4 +63,5 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
 # init process is needed to forward the signal. It starts no child processes to reap.
 # Give `docker stop` more than those 10 s: `docker stop -t 15`, or stop_grace_period.
 STOPSIGNAL SIGTERM
-CMD ["node", "dist/main.js"]
+# The runtime defaults (memory) `npm start` and the bench use; sh execs node, which stays PID 1.
+CMD ["sh", "scripts/start.sh"]

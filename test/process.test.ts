@@ -1,8 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { get as httpGet } from 'node:http';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, dirname, join } from 'node:path';
 import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { GOOD_PASSWORD, TEST_ENV, uniqueEmail } from './app.js';
@@ -11,8 +11,10 @@ import { createTestDatabase } from './db.js';
 import { startSmtpSink } from './smtp.js';
 import { cleanUpAfter } from './cleanup.js';
 
-// The built service, exactly as `npm start` runs it (`npm test` builds first).
+// The built service (`npm test` builds first), started exactly as `npm start` and the image
+// start it: through the start script and its runtime defaults.
 const MAIN = new URL('../dist/main.js', import.meta.url).pathname;
+const START = new URL('../scripts/start.sh', import.meta.url).pathname;
 
 async function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
@@ -32,8 +34,9 @@ interface Started {
 }
 
 function startService(env: Record<string, string>): Started {
-  const child = spawn(process.execPath, [MAIN], {
-    env: { PATH: process.env['PATH'] ?? '', ...env },
+  const child = spawn('sh', [START], {
+    // The script runs `node`: the one running these tests.
+    env: { PATH: `${dirname(process.execPath)}${delimiter}${process.env['PATH'] ?? ''}`, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let stderr = '';
@@ -76,6 +79,41 @@ async function waitForHealth(base: string, started: Started): Promise<void> {
 describe('the service process', { timeout: 90_000 }, () => {
   it('is built', () => {
     expect(existsSync(MAIN)).toBe(true);
+  });
+
+  it("runs with the start script's memory defaults, which the environment may override", async () => {
+    const environOf = async (env: Record<string, string>) => {
+      const port = await freePort();
+      const started = startService({
+        ...TEST_ENV,
+        ...env,
+        MIGRATE_ON_START: 'true',
+        DATABASE_URL: 'memory://',
+        PORT: String(port),
+      });
+      cleanUpAfter(() => started.child.kill('SIGKILL'));
+      await waitForHealth(`http://127.0.0.1:${port}`, started);
+      // `sh` has exec'd node: the child's pid is the service's, its environment the one it runs with.
+      const pid = started.child.pid ?? 0;
+      const environ = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0');
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0');
+      started.child.kill('SIGTERM');
+      await started.exited;
+      return { environ, cmdline };
+    };
+    const shipped = await environOf({});
+    expect(shipped.environ).toContain('MALLOC_ARENA_MAX=2');
+    expect(shipped.environ).toContain('NODE_OPTIONS=--max-semi-space-size=8');
+    expect(shipped.cmdline).toContain(MAIN.replace('/dist/', '/scripts/../dist/'));
+    const overridden = await environOf({
+      MALLOC_ARENA_MAX: '4',
+      NODE_OPTIONS: '--max-semi-space-size=16',
+    });
+    expect(overridden.environ).toContain('MALLOC_ARENA_MAX=4');
+    // The caller's flag comes last, and V8 takes the last.
+    expect(overridden.environ).toContain(
+      'NODE_OPTIONS=--max-semi-space-size=8 --max-semi-space-size=16',
+    );
   });
 
   it('stops at start with one line naming a wrong setting, and no stack trace', async () => {
