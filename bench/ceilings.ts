@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import argon2 from 'argon2';
 import { type Measurement, measure } from './load.js';
+import { CpuMeter, perRequest } from './cpu.js';
 import { startBareServer } from './server.js';
 import { ARGON2_OPTIONS, BENCH_PASSWORD, dropDatabase, recreateDatabase } from './seed.js';
 
@@ -11,6 +12,8 @@ export interface HashCeiling {
   concurrency: number;
   /** Mean milliseconds of one verification while `concurrency` run at once. */
   meanMs: number;
+  /** CPU milliseconds of one verification (the bench process does nothing else meanwhile). */
+  cpuMs: number;
   durationSeconds: number;
 }
 
@@ -27,7 +30,10 @@ export async function measureBareRoute(options: {
   try {
     const url = `${server.url}/`;
     await measure({ url, connections: options.connections, duration: options.warmup });
-    return await measure({ url, connections: options.connections, duration: options.duration });
+    const { result, spent } = await new CpuMeter(server.pid).over(() =>
+      measure({ url, connections: options.connections, duration: options.duration }),
+    );
+    return { ...result, cpu: perRequest(spent, result.ok + result.non2xx) };
   } finally {
     await server.stop();
   }
@@ -47,6 +53,7 @@ export async function measureHashRate(options: {
   await Promise.all(
     Array.from({ length: options.concurrency }, () => argon2.verify(hash, BENCH_PASSWORD)),
   );
+  const cpuBefore = process.cpuUsage();
   const started = performance.now();
   const deadline = started + options.duration * 1000;
   let done = 0;
@@ -61,10 +68,12 @@ export async function measureHashRate(options: {
   };
   await Promise.all(Array.from({ length: options.concurrency }, worker));
   const seconds = (performance.now() - started) / 1000;
+  const cpu = process.cpuUsage(cpuBefore);
   return {
     rps: done / seconds,
     concurrency: options.concurrency,
     meanMs: busyMs / done,
+    cpuMs: (cpu.user + cpu.system) / 1000 / done,
     durationSeconds: seconds,
   };
 }
@@ -90,6 +99,8 @@ export interface PgbenchCeiling {
   tps: number | null;
   /** pgbench's own mean latency of a transaction; null when not measured. */
   meanLatencyMs: number | null;
+  /** PostgreSQL's CPU milliseconds per transaction (its server processes; not pgbench's own). */
+  postgresCpuMs: number | null;
   /** Why there is no figure (pgbench missing, or failed); null when measured. */
   failure: string | null;
   script: typeof PGBENCH_SCRIPT;
@@ -170,6 +181,7 @@ export async function measurePgbench(options: {
   const ceiling: PgbenchCeiling = {
     tps: null,
     meanLatencyMs: null,
+    postgresCpuMs: null,
     failure: null,
     script: PGBENCH_SCRIPT,
     scale: PGBENCH_SCALE,
@@ -193,10 +205,14 @@ export async function measurePgbench(options: {
     try {
       await pgbench(['-i', '-q', '-s', String(PGBENCH_SCALE)], env, 0);
       await pgbench(load(warmupSeconds), env, warmupSeconds);
-      const output = await pgbench(load(durationSeconds), env, durationSeconds);
+      // PostgreSQL's share: pgbench's clients are new backends, sampled while they run.
+      const { result: output, spent } = await new CpuMeter(undefined).over(() =>
+        pgbench(load(durationSeconds), env, durationSeconds),
+      );
       const tps = TPS_LINE.exec(output)?.[1];
       if (tps === undefined) throw new Error('pgbench printed no "tps = …" line');
       ceiling.tps = Number(tps);
+      ceiling.postgresCpuMs = perRequest(spent, ceiling.tps * durationSeconds)?.postgresMs ?? null;
       const latency = LATENCY_LINE.exec(output)?.[1];
       ceiling.meanLatencyMs = latency === undefined ? null : Number(latency);
     } finally {

@@ -1,4 +1,5 @@
 import autocannon from 'autocannon';
+import type { CpuPerRequest } from './cpu.js';
 
 /** One autocannon run, reduced to what the report needs. */
 export interface Measurement {
@@ -15,6 +16,8 @@ export interface Measurement {
   errors: number;
   /** Status codes other than 2xx, with counts, for diagnosing a broken run. */
   otherStatuses: Record<string, number>;
+  /** Where the CPU went during the measured run, per request (absent for combined loads). */
+  cpu?: CpuPerRequest | undefined;
 }
 
 export interface LoadOptions {

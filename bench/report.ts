@@ -54,6 +54,8 @@ export interface TargetResult {
    * could not be measured: `measured` says why).
    */
   pass: boolean | null;
+  /** For a ratio that misses: where the CPU went, per request, against its ceiling's. */
+  why?: string;
 }
 
 export function commitDescription(): string {
@@ -110,6 +112,7 @@ export function evaluateTargets(
   scenarios: Record<string, ScenarioEntry>,
   ceilings: BenchResults['ceilings'],
   rssPeakMb: number,
+  cores: number,
 ): TargetResult[] {
   const results: TargetResult[] = [];
   /** `ceilingFailure`: why the ceiling has no figure although the scenario ran. */
@@ -122,10 +125,13 @@ export function evaluateTargets(
     const scenario = scenarios[name];
     const ratio = scenario?.ratio;
     const missing = scenario && ceilingFailure ? `not measured: ${ceilingFailure}` : 'not measured';
+    const pass = ratio === undefined ? null : ratio >= min;
+    const why = pass === false && scenario ? explainMiss(scenario, ceilings, cores) : undefined;
     results.push({
       target: `${label} ≥ ${pct(min)}`,
       measured: ratio === undefined ? missing : pct(ratio),
-      pass: ratio === undefined ? null : ratio >= min,
+      pass,
+      ...(why ? { why } : {}),
     });
   };
   ratioTarget('verify', 'verify / bare route', 0.5);
@@ -160,6 +166,58 @@ export function evaluateTargets(
   return results;
 }
 
+const us = (valueMs: number) => `${Math.round(valueMs * 1000)} µs`;
+const cpuMs = (valueMs: number) => `${valueMs.toFixed(2)} ms`;
+
+/**
+ * Why a ratio misses, from the CPU each process spent per request in this run: every process
+ * shares the same cores, so the rates stand roughly as the CPU per request does.
+ */
+function explainMiss(
+  scenario: ScenarioEntry,
+  ceilings: BenchResults['ceilings'],
+  cores: number,
+): string | undefined {
+  const cpu = scenario.measurement.cpu;
+  if (!cpu) return undefined;
+  const spent = cpu.serviceMs + cpu.postgresMs + cpu.redisMs + cpu.benchMs;
+  const onCores = `on the ${cores} shared cores`;
+  if (scenario.ceiling === 'bare route') {
+    const bare = ceilings.bareRoute?.cpu;
+    if (!bare) return undefined;
+    const bareSpent = bare.serviceMs + bare.benchMs;
+    return (
+      `CPU per request ${onCores}: service ${us(cpu.serviceMs)}, PostgreSQL ` +
+      `${us(cpu.postgresMs)}, Redis ${us(cpu.redisMs)}, load generator ${us(cpu.benchMs)} = ` +
+      `${us(spent)}; the bare route: its server ${us(bare.serviceMs)}, load generator ` +
+      `${us(bare.benchMs)} = ${us(bareSpent)} (${pct(bareSpent / spent)} of this route's).`
+    );
+  }
+  if (scenario.ceiling === 'pgbench simple-update') {
+    const perTransaction = ceilings.pgbench?.postgresCpuMs;
+    if (perTransaction === null || perTransaction === undefined) return undefined;
+    const largest = cpu.serviceMs > cpu.postgresMs ? 'the service' : 'PostgreSQL';
+    return (
+      `CPU per refresh ${onCores}: service ${cpuMs(cpu.serviceMs)}, PostgreSQL ` +
+      `${cpuMs(cpu.postgresMs)}, Redis ${cpuMs(cpu.redisMs)}, load generator ` +
+      `${cpuMs(cpu.benchMs)}; PostgreSQL spent ${cpuMs(perTransaction)} per pgbench ` +
+      `transaction (pgbench's own client, in C, is not counted). The largest share: ${largest}.`
+    );
+  }
+  if (scenario.ceiling === 'argon2 verify') {
+    const hash = ceilings.hash?.cpuMs;
+    if (hash === undefined) return undefined;
+    return (
+      `CPU per sign-in ${onCores}: service ${cpuMs(cpu.serviceMs)}, PostgreSQL ` +
+      `${cpuMs(cpu.postgresMs)}, Redis ${cpuMs(cpu.redisMs)}, load generator ` +
+      `${cpuMs(cpu.benchMs)}; one argon2id verification costs ${cpuMs(hash)}, so the hashes ` +
+      `can have at most ${pct(hash / spent)} of the cores' time, the rest going to the rest ` +
+      `of the sign-in (${cpuMs(Math.max(0, spent - hash))}).`
+    );
+  }
+  return undefined;
+}
+
 /** Rows as aligned columns: the first `leftColumns` padded on the right, numbers on the left. */
 function table(rows: string[][], leftColumns = 1): string {
   const widths = (rows[0] ?? []).map((_, column) =>
@@ -182,7 +240,20 @@ function table(rows: string[][], leftColumns = 1): string {
 export function formatResults(results: BenchResults): string {
   const { bareRoute, hash, pgbench } = results.ceilings;
   const rows: string[][] = [
-    ['scenario', 'users', 'conns', 'req/s', 'p50 ms', 'p99 ms', 'non-2xx', 'errors', 'of ceiling'],
+    [
+      'scenario',
+      'users',
+      'conns',
+      'req/s',
+      'p50 ms',
+      'p99 ms',
+      'non-2xx',
+      'errors',
+      'svc µs',
+      'pg µs',
+      'gen µs',
+      'of ceiling',
+    ],
   ];
   if (bareRoute) rows.push(row('bare route (ceiling)', undefined, bareRoute, undefined));
   if (hash)
@@ -195,6 +266,9 @@ export function formatResults(results: BenchResults): string {
       '-',
       '-',
       '-',
+      '-',
+      '-',
+      Math.round(hash.cpuMs * 1000).toString(),
       '',
     ]);
   // Transactions per second; pgbench's mean latency stands where the others' p50 is.
@@ -208,6 +282,9 @@ export function formatResults(results: BenchResults): string {
       '-',
       '-',
       '-',
+      '-',
+      pgbench.postgresCpuMs === null ? '-' : Math.round(pgbench.postgresCpuMs * 1000).toString(),
+      '-',
       pgbench.failure === null ? '' : 'not measured (see targets)',
     ]);
   for (const [name, scenario] of Object.entries(results.scenarios))
@@ -217,6 +294,7 @@ export function formatResults(results: BenchResults): string {
     t.target,
     t.measured,
   ]);
+  const reasons = results.targets.flatMap((t) => (t.why ? [`why: ${t.target}: ${t.why}`] : []));
   return [
     table(rows),
     '',
@@ -224,7 +302,9 @@ export function formatResults(results: BenchResults): string {
       (results.rss.peakKernelMb ? ` (kernel VmHWM ${results.rss.peakKernelMb.toFixed(0)} MB)` : ''),
     '',
     table(targets, 3),
+    ...(reasons.length > 0 ? ['', ...reasons] : []),
     '',
+    'svc/pg/gen µs: CPU per request of the service, PostgreSQL and the load generator.',
     ...results.notes.map((note) => `note: ${note}`),
   ].join('\n');
 }
@@ -245,6 +325,9 @@ function row(
     m.p99Ms.toFixed(1),
     String(m.non2xx),
     String(m.errors),
+    m.cpu ? Math.round(m.cpu.serviceMs * 1000).toString() : '-',
+    m.cpu ? Math.round(m.cpu.postgresMs * 1000).toString() : '-',
+    m.cpu ? Math.round(m.cpu.benchMs * 1000).toString() : '-',
     ratio === undefined ? '' : `${pct(ratio)} of ${scenario?.ceiling ?? ''}`,
   ];
 }

@@ -1,3 +1,4 @@
+import { CpuMeter } from './cpu.js';
 import { randomBytes } from 'node:crypto';
 import type pg from 'pg';
 import {
@@ -254,7 +255,12 @@ async function main(): Promise<void> {
     log(`service ${service.url} (pid ${service.pid}) ready; seeding ${settings.smallUsers} users`);
     const passwordHash = await hashBenchPassword();
     await seedUsers(db, { from: 1, to: settings.smallUsers }, passwordHash);
-    const ctx = { baseUrl: service.url, duration: settings.duration, warmup: settings.warmup };
+    const ctx = {
+      baseUrl: service.url,
+      duration: settings.duration,
+      warmup: settings.warmup,
+      cpu: new CpuMeter(service.pid),
+    };
     const phase: Phase = { settings, ctx, db, sampler, ceilings, scenarios };
     const grants = await signIn(service.url, spreadUsers(TOKEN_USERS, settings.smallUsers));
     await runSmallPass(phase, grants);
@@ -281,7 +287,7 @@ async function main(): Promise<void> {
     ceilings,
     scenarios,
     rss,
-    targets: evaluateTargets(scenarios, ceilings, rss.peakSampledMb),
+    targets: evaluateTargets(scenarios, ceilings, rss.peakSampledMb, machine.cores),
     notes: [],
   };
   results.notes = describeNotes(results);

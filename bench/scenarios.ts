@@ -1,5 +1,6 @@
 import type autocannon from 'autocannon';
 import { type LoadOptions, type Measurement, measure } from './load.js';
+import { type CpuMeter, perRequest } from './cpu.js';
 import { BENCH_PASSWORD, seededEmail } from './seed.js';
 
 /** Connections per kind of load (chosen for a 2-core machine; see the report's notes). */
@@ -21,6 +22,8 @@ export interface ScenarioContext {
   baseUrl: string;
   duration: number;
   warmup: number;
+  /** Reads the service's, PostgreSQL's, Redis's and the bench's CPU around a measured run. */
+  cpu: CpuMeter;
 }
 
 export interface Grant {
@@ -75,7 +78,10 @@ export function spreadUsers(count: number, population: number): string[] {
 /** A warm-up of the same load (discarded), then the measured run. */
 async function run(ctx: ScenarioContext, load: () => LoadOptions): Promise<Measurement> {
   await measure({ ...load(), duration: ctx.warmup });
-  return measure({ ...load(), duration: ctx.duration });
+  const { result, spent } = await ctx.cpu.over(() =>
+    measure({ ...load(), duration: ctx.duration }),
+  );
+  return { ...result, cpu: perRequest(spent, result.ok + result.non2xx) };
 }
 
 /** Each connection presents one user's bearer token, round-robin over `grants`. */
