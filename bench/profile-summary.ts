@@ -44,18 +44,32 @@ function summarise(profile: CpuProfile, top: number): string {
   profile.samples.forEach((id, i) => {
     selfUs.set(id, (selfUs.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0));
   });
+  const parentOf = new Map<number, number>();
+  for (const node of profile.nodes)
+    for (const child of node.children ?? []) parentOf.set(child, node.id);
+  const nameOf = (frame: CallFrame) =>
+    `${frame.functionName || '(anonymous)'}  ${shortUrl(frame.url)}:${frame.lineNumber + 1}`;
   const byFunction = new Map<string, number>();
   const byOwner = new Map<string, number>();
+  // Time in a function and everything it called: what a code path costs as a whole.
+  const inclusive = new Map<string, number>();
   let total = 0;
   for (const [id, us] of selfUs) {
     const frame = byId.get(id)?.callFrame;
     // Idle time says nothing about where work goes; GC and "(program)" stay in.
     if (!frame || frame.functionName === '(idle)') continue;
     total += us;
-    const name = `${frame.functionName || '(anonymous)'}  ${shortUrl(frame.url)}:${frame.lineNumber + 1}`;
+    const name = nameOf(frame);
     byFunction.set(name, (byFunction.get(name) ?? 0) + us);
     const where = owner(frame.url);
     byOwner.set(where, (byOwner.get(where) ?? 0) + us);
+    const onStack = new Set<string>();
+    for (let at: number | undefined = id; at !== undefined; at = parentOf.get(at)) {
+      const caller = byId.get(at)?.callFrame;
+      // The service's own code: where a change can be made.
+      if (caller && owner(caller.url).startsWith('service')) onStack.add(nameOf(caller));
+    }
+    for (const name of onStack) inclusive.set(name, (inclusive.get(name) ?? 0) + us);
   }
   const lines = (map: Map<string, number>, count: number) =>
     [...map.entries()]
@@ -70,6 +84,9 @@ function summarise(profile: CpuProfile, top: number): string {
     '',
     `self time by function (top ${top}):`,
     ...lines(byFunction, top),
+    '',
+    `the service's functions with everything they called (top ${top}):`,
+    ...lines(inclusive, top),
   ].join('\n');
 }
 
