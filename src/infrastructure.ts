@@ -10,6 +10,7 @@ import { type MailLog, MailService } from './features/mail/mail.service.js';
 import { Metrics } from './features/ops/metrics.js';
 import { RateLimits, limitSpecs } from './features/rate-limit/rate-limits.js';
 import { SessionGuard } from './features/sessions/session-guard.js';
+import { Broadcast } from './lib/broadcast.js';
 import { type Clock, systemClock } from './lib/clock.js';
 
 /**
@@ -27,13 +28,18 @@ export interface Infrastructure {
   metrics: Metrics;
   /** Per-address and per-account counters, in Redis when configured. */
   limits: RateLimits;
+  /**
+   * The one Redis subscription of the process: lists of ids (revoked sessions) reach every
+   * instance through it, and a cache built on it is trusted only while it is confirmed.
+   */
+  broadcast: Broadcast;
   /** Whether sessions are live: the cache Redis keeps current, or the database. */
   guard: SessionGuard;
   /** The transactional outbox and its SMTP worker (started by the composition root). */
   mail: MailService;
   /** Where background failures (Redis pub/sub, key reloads, retention) are reported. */
   onBackgroundError: (error: unknown) => void;
-  /** Stops the mail worker and the session guard, then closes Redis and an owned database. */
+  /** Stops the mail worker and the broadcast, then closes Redis and an owned database. */
   close(): Promise<void>;
 }
 
@@ -116,8 +122,10 @@ export async function createInfrastructure(
       keyPrefix: overrides.rateLimitPrefix ?? 'hyperion:rl',
       onRejected: (name) => metrics.rateLimited(name),
     });
-    const guard = new SessionGuard({ db, clock, redis, onError: onBackgroundError });
-    await guard.start();
+    const broadcast = new Broadcast({ redis, onError: onBackgroundError });
+    // Its channel is registered before the one SUBSCRIBE names them all.
+    const guard = new SessionGuard({ db, clock, broadcast });
+    await broadcast.start();
     return {
       config,
       clock,
@@ -128,13 +136,14 @@ export async function createInfrastructure(
       tokens,
       metrics,
       limits,
+      broadcast,
       guard,
       mail,
       onBackgroundError,
       async close() {
         // Before the database closes: a send in flight still records its outcome.
         await mail.stop();
-        await guard.close();
+        await broadcast.close();
         redis?.disconnect();
         await closeDb();
       },
