@@ -10,6 +10,7 @@ import { type MailLog, MailService } from './features/mail/mail.service.js';
 import { Metrics } from './features/ops/metrics.js';
 import { RateLimits, limitSpecs } from './features/rate-limit/rate-limits.js';
 import { SessionGuard } from './features/sessions/session-guard.js';
+import { type UserViewCache, createUserViewCache } from './features/accounts/user-view-cache.js';
 import { Broadcast } from './lib/broadcast.js';
 import { type Clock, systemClock } from './lib/clock.js';
 
@@ -29,12 +30,15 @@ export interface Infrastructure {
   /** Per-address and per-account counters, in Redis when configured. */
   limits: RateLimits;
   /**
-   * The one Redis subscription of the process: lists of ids (revoked sessions) reach every
-   * instance through it, and a cache built on it is trusted only while it is confirmed.
+   * The one Redis subscription of the process: lists of ids (revoked sessions, changed
+   * users) reach every instance through it, and a cache built on it is trusted only while it
+   * is confirmed.
    */
   broadcast: Broadcast;
   /** Whether sessions are live: the cache Redis keeps current, or the database. */
   guard: SessionGuard;
+  /** Users with their roles (GET /api/auth/me): the cache Redis keeps current, or the database. */
+  userViews: UserViewCache;
   /** The transactional outbox and its SMTP worker (started by the composition root). */
   mail: MailService;
   /** Where background failures (Redis pub/sub, key reloads, retention) are reported. */
@@ -123,8 +127,9 @@ export async function createInfrastructure(
       onRejected: (name) => metrics.rateLimited(name),
     });
     const broadcast = new Broadcast({ redis, onError: onBackgroundError });
-    // Its channel is registered before the one SUBSCRIBE names them all.
+    // Both register their channels before the one SUBSCRIBE names them all.
     const guard = new SessionGuard({ db, clock, broadcast });
+    const userViews = createUserViewCache(db, broadcast);
     await broadcast.start();
     return {
       config,
@@ -138,6 +143,7 @@ export async function createInfrastructure(
       limits,
       broadcast,
       guard,
+      userViews,
       mail,
       onBackgroundError,
       async close() {
