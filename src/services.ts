@@ -116,7 +116,7 @@ export function createServices(infra: Infrastructure): Services {
     tokens,
     tokenTtl: config.serviceTokenTtl,
   });
-  const roles = new RolesService({ db, clock, audit });
+  const roles = new RolesService({ db, clock, audit, accounts });
   const adminUsers = new AdminUsersService({
     db,
     clock,
