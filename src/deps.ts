@@ -12,7 +12,16 @@ export type { Services } from './services.js';
 /** The composition root: everything the features need, built once per process. */
 export interface Deps extends Pick<
   Infrastructure,
-  'config' | 'clock' | 'db' | 'redis' | 'hasher' | 'keys' | 'tokens' | 'metrics' | 'guard'
+  | 'config'
+  | 'clock'
+  | 'db'
+  | 'redis'
+  | 'hasher'
+  | 'keys'
+  | 'tokens'
+  | 'metrics'
+  | 'broadcast'
+  | 'guard'
 > {
   services: Services;
   close(): Promise<void>;
@@ -43,7 +52,7 @@ export async function createDeps(
     services.mail.start();
     services.audit.startRetention();
   }
-  const { clock, db, redis, hasher, keys, tokens, metrics, guard } = infra;
+  const { clock, db, redis, hasher, keys, tokens, metrics, broadcast, guard } = infra;
   return {
     config,
     clock,
@@ -53,6 +62,7 @@ export async function createDeps(
     keys,
     tokens,
     metrics,
+    broadcast,
     guard,
     services,
     async close() {

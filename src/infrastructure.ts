@@ -10,6 +10,8 @@ import { type MailLog, MailService } from './features/mail/mail.service.js';
 import { Metrics } from './features/ops/metrics.js';
 import { RateLimits, limitSpecs } from './features/rate-limit/rate-limits.js';
 import { SessionGuard } from './features/sessions/session-guard.js';
+import { type UserViewCache, createUserViewCache } from './features/accounts/user-view-cache.js';
+import { Broadcast } from './lib/broadcast.js';
 import { type Clock, systemClock } from './lib/clock.js';
 
 /**
@@ -27,13 +29,21 @@ export interface Infrastructure {
   metrics: Metrics;
   /** Per-address and per-account counters, in Redis when configured. */
   limits: RateLimits;
+  /**
+   * The one Redis subscription of the process: lists of ids (revoked sessions, changed
+   * users) reach every instance through it, and a cache built on it is trusted only while it
+   * is confirmed.
+   */
+  broadcast: Broadcast;
   /** Whether sessions are live: the cache Redis keeps current, or the database. */
   guard: SessionGuard;
+  /** Users with their roles (GET /api/auth/me): the cache Redis keeps current, or the database. */
+  userViews: UserViewCache;
   /** The transactional outbox and its SMTP worker (started by the composition root). */
   mail: MailService;
   /** Where background failures (Redis pub/sub, key reloads, retention) are reported. */
   onBackgroundError: (error: unknown) => void;
-  /** Stops the mail worker and the session guard, then closes Redis and an owned database. */
+  /** Stops the mail worker and the broadcast, then closes Redis and an owned database. */
   close(): Promise<void>;
 }
 
@@ -116,8 +126,11 @@ export async function createInfrastructure(
       keyPrefix: overrides.rateLimitPrefix ?? 'hyperion:rl',
       onRejected: (name) => metrics.rateLimited(name),
     });
-    const guard = new SessionGuard({ db, clock, redis, onError: onBackgroundError });
-    await guard.start();
+    const broadcast = new Broadcast({ redis, onError: onBackgroundError });
+    // Both register their channels before the one SUBSCRIBE names them all.
+    const guard = new SessionGuard({ db, clock, broadcast });
+    const userViews = createUserViewCache(db, broadcast);
+    await broadcast.start();
     return {
       config,
       clock,
@@ -128,13 +141,15 @@ export async function createInfrastructure(
       tokens,
       metrics,
       limits,
+      broadcast,
       guard,
+      userViews,
       mail,
       onBackgroundError,
       async close() {
         // Before the database closes: a send in flight still records its outcome.
         await mail.stop();
-        await guard.close();
+        await broadcast.close();
         redis?.disconnect();
         await closeDb();
       },

@@ -47,7 +47,7 @@ export interface Services {
  * composition root's (deps.ts).
  */
 export function createServices(infra: Infrastructure): Services {
-  const { config, clock, db, hasher, tokens, metrics, limits, guard, mail } = infra;
+  const { config, clock, db, hasher, tokens, metrics, limits, guard, userViews, mail } = infra;
   const onError = infra.onBackgroundError;
   const audit = new AuditService({
     db,
@@ -56,7 +56,7 @@ export function createServices(infra: Infrastructure): Services {
     onBackgroundError: onError,
   });
   const profiles = new ProfileService({ db, clock });
-  const accounts = new AccountsService({ db, clock, hasher, config, audit, profiles });
+  const accounts = new AccountsService({ db, clock, hasher, config, audit, profiles, userViews });
   const failures = new FailureCounter(limits);
   const sessions = new SessionsService({ db, clock, audit, guard });
   const factors = createFactors({ db, clock });
@@ -116,7 +116,7 @@ export function createServices(infra: Infrastructure): Services {
     tokens,
     tokenTtl: config.serviceTokenTtl,
   });
-  const roles = new RolesService({ db, clock, audit });
+  const roles = new RolesService({ db, clock, audit, accounts });
   const adminUsers = new AdminUsersService({
     db,
     clock,

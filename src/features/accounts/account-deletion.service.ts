@@ -47,6 +47,7 @@ export class AccountDeletionService {
       // No address or user agent: the event says only that this id deleted itself.
       await audit.record({ type: 'user.deleted', actorId: user.id, userId: user.id }, trx);
     });
+    await accounts.usersChanged([user.id]);
   }
 
   /**
@@ -68,5 +69,6 @@ export class AccountDeletionService {
       return ids;
     });
     await sessions.announceRevoked(revoked);
+    await accounts.usersChanged([user.id]);
   }
 }

@@ -47,7 +47,7 @@ export const accountsRoutes: FastifyPluginAsyncTypebox<AccountsRoutesOptions> = 
       },
     },
     async (request) => {
-      const user = await accounts.findUser(requireAuth(request).userId);
+      const user = await accounts.findUserView(requireAuth(request).userId);
       // A user deleted or disabled since the token was issued is no longer signed in.
       if (!user || !user.is_active)
         throw new AppError('unauthorized', 'The account is no longer active');

@@ -14,6 +14,7 @@ import type { ProfileService } from '../profile/profile.service.js';
 import * as repo from './accounts.repository.js';
 import * as userRoles from './user-roles.repository.js';
 import type { AdminUserFields, UserFilter, UserWithRoles } from './accounts.types.js';
+import type { UserViewCache } from './user-view-cache.js';
 
 export interface SignUpInput {
   email: string;
@@ -29,6 +30,8 @@ export interface AccountsServiceDeps {
   /** Owns the `profiles` table: every new account gets an empty profile. */
   profiles: ProfileService;
   config: Pick<Config, 'passwordRequireClasses'>;
+  /** Users with their roles as GET /me shows them, kept current through Redis (or not used). */
+  userViews: UserViewCache;
 }
 
 /** Runs inside the sign-up transaction (the composition root uses it to send verification mail). */
@@ -114,6 +117,29 @@ export class AccountsService {
     return repo.findUserRowByEmail(this.deps.db, normalizeEmail(email));
   }
 
+  /**
+   * The user and their roles for GET /me: from this instance's cache while Redis delivers
+   * changes, from the database otherwise. Not for a decision inside a transaction (findUser).
+   */
+  async findUserView(userId: string): Promise<UserWithRoles | undefined> {
+    return this.deps.userViews.find(userId);
+  }
+
+  /**
+   * Every change to a user's row or effective roles (what GET /me shows) ends with this,
+   * once its transaction has committed — not before, or another instance could re-read and
+   * keep the old row — and is awaited before the answer, so that every instance shows the
+   * change to a client that got the answer.
+   */
+  async usersChanged(userIds: readonly string[]): Promise<void> {
+    await this.deps.userViews.changed(userIds);
+  }
+
+  /** As usersChanged, for a change whose users are not listed (a role deleted, say). */
+  async everyoneChanged(): Promise<void> {
+    await this.deps.userViews.everyoneChanged();
+  }
+
   /** Pass the caller's transaction when inside one (PGlite has a single connection). */
   async findUser(userId: string, db: Db = this.deps.db): Promise<UserWithRoles | undefined> {
     return repo.findUserById(db, userId);
@@ -154,7 +180,10 @@ export class AccountsService {
     return found.user;
   }
 
-  /** Pass a transaction to make it part of the sign-in it records. */
+  /**
+   * Pass a transaction to make it part of the sign-in it records; then usersChanged once
+   * it has committed.
+   */
   async recordSignIn(userId: string, at: Date, db: Db = this.deps.db): Promise<void> {
     await repo.updateLastSignIn(db, userId, at);
   }
@@ -183,6 +212,7 @@ export class AccountsService {
     await repo.updatePasswordHash(db, userId, passwordHash, this.deps.clock.now());
   }
 
+  /** Then usersChanged once the transaction has committed. */
   async markEmailVerified(db: Db, userId: string): Promise<void> {
     await repo.markEmailVerified(db, userId, this.deps.clock.now());
   }
@@ -215,6 +245,7 @@ export class AccountsService {
     return userRoles.findRolePermissionsForUser(this.deps.db, userId);
   }
 
+  /** Then usersChanged once the transaction has committed. */
   async deleteUser(db: Db, userId: string): Promise<boolean> {
     return repo.deleteUser(db, userId);
   }
@@ -241,7 +272,10 @@ export class AccountsService {
     return user;
   }
 
-  /** MFA turns on or off in the transaction that changes the user's factors. */
+  /**
+   * MFA turns on or off in the transaction that changes the user's factors; usersChanged
+   * once it has committed.
+   */
   async setMfaEnabled(trx: Trx, userId: string, enabled: boolean): Promise<void> {
     await repo.setMfaEnabled(trx, userId, enabled, this.deps.clock.now());
   }
@@ -274,7 +308,8 @@ export class AccountsService {
 
   /**
    * An admin's change of a user's fields, in the transaction that audits it and ends with
-   * assertAnAdminRemains (a deactivation can take the last admin away).
+   * assertAnAdminRemains (a deactivation can take the last admin away); usersChanged once it
+   * has committed.
    */
   async updateUser(trx: Trx, userId: string, fields: AdminUserFields): Promise<void> {
     await repo.updateUser(trx, userId, fields);
@@ -285,12 +320,18 @@ export class AccountsService {
     return userRoles.findDirectRoles(trx, userId);
   }
 
-  /** Grants roles directly; inside the transaction that ends with assertAnAdminRemains. */
+  /**
+   * Grants roles directly; inside the transaction that ends with assertAnAdminRemains, and
+   * usersChanged once it has committed.
+   */
   async addDirectRoles(trx: Trx, userId: string, roles: readonly string[]): Promise<void> {
     await userRoles.addDirectRoles(trx, userId, roles);
   }
 
-  /** Takes direct roles away; inside the transaction that ends with assertAnAdminRemains. */
+  /**
+   * Takes direct roles away; inside the transaction that ends with assertAnAdminRemains, and
+   * usersChanged once it has committed.
+   */
   async removeDirectRoles(trx: Trx, userId: string, roles: readonly string[]): Promise<void> {
     await userRoles.removeDirectRoles(trx, userId, roles);
   }

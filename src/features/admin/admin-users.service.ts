@@ -124,6 +124,7 @@ export class AdminUsersService {
       return { user, revoked };
     });
     await this.deps.sessions.announceRevoked(result.revoked);
+    await accounts.usersChanged([userId]);
     return toUserView(result.user);
   }
 

@@ -79,6 +79,7 @@ export class EmailVerificationService {
       );
       return user.id;
     });
+    await this.deps.accounts.usersChanged([userId]);
     return this.deps.accounts.getUser(userId);
   }
 }

@@ -75,7 +75,8 @@ export class GroupsService {
   async update(id: string, input: UpdateGroup, actor: Actor): Promise<GroupView> {
     const roles = input.roles ? uniqueSorted(input.roles) : undefined;
     if (roles) await this.deps.roles.assertRolesExist(roles);
-    return this.deps.db.transaction().execute(async (trx) => {
+    let rolesChanged = false;
+    const view = await this.deps.db.transaction().execute(async (trx) => {
       const before = await this.#find(trx, id, { forUpdate: true });
       // Changing a group changes what its members may do: only within what the actor holds.
       await this.deps.roles.assertMayGrantRoles(actor, [...before.roles, ...(roles ?? [])], trx);
@@ -92,21 +93,28 @@ export class GroupsService {
         await repo.replaceGroupRoles(trx, id, roles);
         data['added'] = roles.filter((role) => !before.roles.includes(role));
         data['removed'] = before.roles.filter((role) => !roles.includes(role));
+        rolesChanged = roles.join(' ') !== before.roles.join(' ');
       }
       await this.#audit(trx, actor, id, 'updated', data);
       if (roles) await this.deps.accounts.assertAnAdminRemains(trx);
       return toGroupView(await this.#find(trx, id));
     });
+    // Every member's roles changed; they are not listed (a group may be large).
+    if (rolesChanged) await this.deps.accounts.everyoneChanged();
+    return view;
   }
 
   async delete(id: string, actor: Actor): Promise<void> {
-    await this.deps.db.transaction().execute(async (trx) => {
+    const group = await this.deps.db.transaction().execute(async (trx) => {
       const group = await this.#find(trx, id, { forUpdate: true });
       await this.deps.roles.assertMayGrantRoles(actor, group.roles, trx);
       await repo.deleteGroup(trx, id);
       await this.#audit(trx, actor, id, 'deleted', { name: group.name });
       await this.deps.accounts.assertAnAdminRemains(trx);
+      return group;
     });
+    // Its members lost its roles (if it had any); they are not listed.
+    if (group.roles.length > 0) await this.deps.accounts.everyoneChanged();
   }
 
   async listMembers(
@@ -132,7 +140,7 @@ export class GroupsService {
     userId: string,
     actor: Actor,
   ): Promise<{ added: boolean; user: UserView }> {
-    return this.deps.db.transaction().execute(async (trx) => {
+    const result = await this.deps.db.transaction().execute(async (trx) => {
       const group = await this.#find(trx, id, { forUpdate: true });
       await this.deps.roles.assertMayGrantRoles(actor, group.roles, trx);
       if (!(await this.deps.accounts.findUser(userId, trx)))
@@ -143,6 +151,8 @@ export class GroupsService {
       if (!user) throw new AppError('not_found', 'No such user');
       return { added, user };
     });
+    if (result.added) await this.deps.accounts.usersChanged([userId]);
+    return result;
   }
 
   async removeMember(id: string, userId: string, actor: Actor): Promise<void> {
@@ -154,6 +164,7 @@ export class GroupsService {
       await this.#audit(trx, actor, id, 'member_removed', { member_id: userId }, userId);
       await this.deps.accounts.assertAnAdminRemains(trx);
     });
+    await this.deps.accounts.usersChanged([userId]);
   }
 
   async #find(db: Db, id: string, options: { forUpdate?: boolean } = {}) {

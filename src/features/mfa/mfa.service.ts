@@ -68,6 +68,7 @@ export class MfaService {
       );
       return issued;
     });
+    await this.deps.accounts.usersChanged([userId]);
     return { recovery_codes: codes };
   }
 
@@ -91,6 +92,7 @@ export class MfaService {
         trx,
       );
     });
+    await this.deps.accounts.usersChanged([userId]);
   }
 
   /**
@@ -159,7 +161,8 @@ export class MfaService {
   /**
    * `users.mfa_enabled` follows the factors: on while the user holds at least one confirmed
    * factor that enables MFA, whichever it is — so removing one factor cannot switch MFA off
-   * while another remains. Returns the new value.
+   * while another remains. Returns the new value. The caller calls accounts.usersChanged
+   * once the transaction has committed.
    */
   async #syncMfaEnabled(trx: Transaction<Database>, userId: string): Promise<boolean> {
     await repo.lockUserMfa(trx, userId);

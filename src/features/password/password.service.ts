@@ -112,6 +112,8 @@ export class PasswordService {
       );
       return user.id;
     });
+    // The address may have become verified.
+    await this.deps.accounts.usersChanged([userId]);
     await this.deps.sessions.revokeAllForUser(userId, 'password_reset');
     const user = await this.deps.accounts.getUser(userId);
     // The owner proved themself: failed sign-ins counted against the account (an attacker's,

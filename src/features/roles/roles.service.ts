@@ -4,6 +4,7 @@ import type { Clock } from '../../lib/clock.js';
 import { decodeKeyCursor, encodeKeyCursor } from '../../lib/cursor.js';
 import { type Actor, assertMayGrant, auditedBy } from '../../lib/actor.js';
 import { ADMIN_ROLE } from '../../lib/permissions.js';
+import type { AccountsService } from '../accounts/accounts.service.js';
 import type { AuditService } from '../audit/audit.service.js';
 import * as repo from './roles.repository.js';
 import type { CreateRole, RoleView, UpdateRole } from './roles.schemas.js';
@@ -12,6 +13,8 @@ export interface RolesServiceDeps {
   db: Db;
   clock: Clock;
   audit: AuditService;
+  /** Told when a role's holders lose it (a deletion): their roles are shown by GET /me. */
+  accounts: Pick<AccountsService, 'everyoneChanged'>;
 }
 
 function toRoleView(role: repo.RoleRecord): RoleView {
@@ -138,5 +141,7 @@ export class RolesService {
       await repo.deleteRole(trx, name);
       await this.deps.audit.record({ type: 'role.deleted', ...auditedBy(actor, { name }) }, trx);
     });
+    // Its holders, directly or through a group, are not listed.
+    await this.deps.accounts.everyoneChanged();
   }
 }

@@ -6,6 +6,7 @@ import { cleanUpAfter } from '../../../test/cleanup.js';
 import { startRedisProcess } from '../../../test/redis-process.js';
 import { createRedis } from '../../deps.js';
 import { AppError } from '../../errors.js';
+import { Broadcast } from '../../lib/broadcast.js';
 import { SessionGuard } from './session-guard.js';
 
 /** Polls (bounded, real time) until `condition` holds; false if it never did. */
@@ -40,10 +41,12 @@ describe('SessionGuard and its subscription', async () => {
     return created;
   }
 
+  /** A guard on a broadcast of its own over this client, as one instance's would be. */
   async function startGuard(redisClient: Redis): Promise<SessionGuard> {
-    const guard = new SessionGuard({ db: app.deps.db, clock: app.clock, redis: redisClient });
-    cleanUpAfter(() => guard.close());
-    await guard.start();
+    const broadcast = new Broadcast({ redis: redisClient });
+    const guard = new SessionGuard({ db: app.deps.db, clock: app.clock, broadcast });
+    cleanUpAfter(() => broadcast.close());
+    await broadcast.start();
     return guard;
   }
 

@@ -1,6 +1,6 @@
-import type { Redis } from 'ioredis';
 import type { Db } from '../../db/create-db.js';
 import { AppError } from '../../errors.js';
+import type { Broadcast } from '../../lib/broadcast.js';
 import type { Clock } from '../../lib/clock.js';
 import { findSessionStatus } from './sessions.repository.js';
 
@@ -13,7 +13,7 @@ interface CachedStatus {
   absoluteExpiresAt: Date;
   /** When the database said so; an active status is trusted for ACTIVE_TTL_MS after. */
   checkedAt: number;
-  /** The subscription epoch the database read began in (see SessionGuard.#epoch). */
+  /** The broadcast's epoch the database read began in (see Broadcast.epoch). */
   epoch: number;
 }
 
@@ -21,15 +21,15 @@ interface CachedStatus {
 // delivers revocations. Revocations themselves reach every instance at once by pub/sub.
 const ACTIVE_TTL_MS = 30_000;
 const MAX_ENTRIES = 100_000;
-// Revocations whose publish failed, kept to publish once Redis answers again.
-const MAX_UNPUBLISHED = 10_000;
 
 export interface SessionGuardOptions {
   db: Db;
   clock: Clock;
-  /** With Redis, statuses are cached and revocations fan out; without, the database is asked. */
-  redis: Redis | undefined;
-  onError?: (error: unknown) => void;
+  /**
+   * With Redis, statuses are cached and revocations fan out on REVOCATION_CHANNEL; without
+   * (or while its subscription is down), the database is asked.
+   */
+  broadcast: Broadcast;
 }
 
 /**
@@ -40,65 +40,18 @@ export interface SessionGuardOptions {
  */
 export class SessionGuard {
   readonly #cache = new Map<string, CachedStatus>();
-  readonly #unpublished = new Set<string>();
-  #subscriber: Redis | undefined;
-  #subscribed = false;
-  /**
-   * Moves on whenever the subscription is lost or (re)confirmed. A live status is trusted
-   * only if its database read began in the current epoch while subscribed: a read that began
-   * before the SUBSCRIBE was confirmed — during an outage, or between reconnecting and the
-   * confirmation — may predate a revocation whose message this instance never received.
-   */
-  #epoch = 0;
 
-  constructor(private readonly options: SessionGuardOptions) {}
+  constructor(private readonly options: SessionGuardOptions) {
+    options.broadcast.channel(REVOCATION_CHANNEL, {
+      received: (sessionIds) => this.#markRevoked(sessionIds),
+      // Whatever was cached before the subscription was confirmed may have missed a message.
+      resubscribed: () => this.#cache.clear(),
+    });
+  }
 
   /** Whether live statuses are answered from the cache (subscribed to revocations) right now. */
   get trustsCache(): boolean {
-    return this.#subscribed && this.#subscriber?.status === 'ready';
-  }
-
-  async start(): Promise<void> {
-    const { redis } = this.options;
-    if (!redis) return;
-    // Revocations that could not be published during an outage go out as soon as this
-    // instance can publish again: an instance whose subscription came back first may
-    // already have cached the session as live.
-    redis.on('ready', () => void this.#publishUnpublished());
-    const subscriber = redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
-    this.#subscriber = subscriber;
-    subscriber.on('error', (error) => this.options.onError?.(error));
-    subscriber.on('close', () => this.#unsubscribed());
-    subscriber.on('ready', () => {
-      // ioredis re-subscribes on its own after a reconnect, but this instance only trusts its
-      // cache again once a SUBSCRIBE it sent on this connection is confirmed.
-      this.#unsubscribed();
-      subscriber
-        .subscribe(REVOCATION_CHANNEL)
-        .then(() => {
-          if (subscriber.status !== 'ready') return;
-          // Whatever was cached before this point may have missed a message: drop it.
-          this.#cache.clear();
-          this.#epoch += 1;
-          this.#subscribed = true;
-        })
-        // Refused by the server (an ACL, say): the cache stays unused and the database answers.
-        .catch((error: unknown) => this.options.onError?.(error));
-    });
-    subscriber.on('message', (_channel: string, message: string) =>
-      this.#applyRevocationMessage(message),
-    );
-    await new Promise<void>((resolve) => {
-      const done = () => resolve();
-      subscriber.once('ready', done);
-      // Do not hold the start hostage to Redis: without it the guard asks the database.
-      setTimeout(done, 2_000).unref();
-    });
-  }
-
-  async close(): Promise<void> {
-    this.#unsubscribed();
-    this.#subscriber?.disconnect();
+    return this.options.broadcast.trusted;
   }
 
   /** Throws 401 unless the session exists, belongs to the user, is unrevoked and unexpired. */
@@ -115,47 +68,30 @@ export class SessionGuard {
     if (!live) throw new AppError('unauthorized', 'The session has ended');
   }
 
-  /** Records revocations locally at once and tells the other instances. */
+  /**
+   * Records revocations locally at once and tells the other instances. While Redis is down
+   * this does not wait on it: the revocation is committed, instances without a subscription
+   * ask the database, and the broadcast publishes it again when Redis is back, for those
+   * that already trust their cache.
+   */
   async revoked(sessionIds: readonly string[]): Promise<void> {
     if (sessionIds.length === 0) return;
     this.#markRevoked(sessionIds);
-    await this.#publish(sessionIds);
-  }
-
-  /**
-   * Tells the other instances. With no offline queue this rejects at once while Redis is
-   * down, so a sign-out never waits on it; the revocation is committed, instances without a
-   * subscription ask the database, and it is published again when Redis is back, for those
-   * that already trust their cache.
-   */
-  async #publish(sessionIds: readonly string[]): Promise<void> {
-    const { redis } = this.options;
-    if (!redis) return;
-    try {
-      await redis.publish(REVOCATION_CHANNEL, JSON.stringify(sessionIds));
-    } catch (error) {
-      this.#keepUnpublished(sessionIds);
-      this.options.onError?.(error);
-    }
-  }
-
-  #unsubscribed(): void {
-    this.#subscribed = false;
-    this.#epoch += 1;
+    await this.options.broadcast.publish(REVOCATION_CHANNEL, sessionIds);
   }
 
   #usableCacheEntry(sessionId: string): CachedStatus | undefined {
     const entry = this.#cache.get(sessionId);
     if (!entry) return undefined;
     if (entry.revoked) return entry;
-    if (!this.trustsCache || entry.epoch !== this.#epoch) return undefined;
+    if (!this.trustsCache || entry.epoch !== this.options.broadcast.epoch) return undefined;
     if (Date.now() - entry.checkedAt > ACTIVE_TTL_MS) return undefined;
     return entry;
   }
 
   async #load(sessionId: string): Promise<CachedStatus | undefined> {
     // Taken before the read: a revocation published after this point reaches this instance.
-    const epoch = this.#epoch;
+    const epoch = this.options.broadcast.epoch;
     const trusted = this.trustsCache;
     const checkedAt = Date.now();
     const row = await findSessionStatus(this.options.db, sessionId);
@@ -172,7 +108,8 @@ export class SessionGuard {
     if (this.#cache.get(sessionId)?.revoked) return { ...status, revoked: true };
     // A live status read while unsubscribed, or across a change of subscription, could never
     // be trusted: not worth a place in the cache.
-    if (status.revoked || (trusted && epoch === this.#epoch)) this.#remember(sessionId, status);
+    if (status.revoked || (trusted && epoch === this.options.broadcast.epoch))
+      this.#remember(sessionId, status);
     return status;
   }
 
@@ -197,37 +134,9 @@ export class SessionGuard {
           expiresAt: new Date(8.64e15),
           absoluteExpiresAt: new Date(8.64e15),
           checkedAt: Date.now(),
-          epoch: this.#epoch,
+          epoch: this.options.broadcast.epoch,
         });
       }
     }
-  }
-
-  #applyRevocationMessage(message: string): void {
-    try {
-      const ids: unknown = JSON.parse(message);
-      if (Array.isArray(ids))
-        this.#markRevoked(ids.filter((id): id is string => typeof id === 'string'));
-    } catch (error) {
-      this.options.onError?.(error);
-    }
-  }
-
-  #keepUnpublished(sessionIds: readonly string[]): void {
-    for (const id of sessionIds) {
-      // Past the bound the oldest go unannounced; instances re-read them within ACTIVE_TTL_MS.
-      if (this.#unpublished.size >= MAX_UNPUBLISHED) {
-        const oldest = this.#unpublished.values().next().value;
-        if (oldest !== undefined) this.#unpublished.delete(oldest);
-      }
-      this.#unpublished.add(id);
-    }
-  }
-
-  async #publishUnpublished(): Promise<void> {
-    if (this.#unpublished.size === 0) return;
-    const ids = [...this.#unpublished];
-    this.#unpublished.clear();
-    await this.#publish(ids);
   }
 }

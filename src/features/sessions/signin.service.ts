@@ -166,6 +166,8 @@ export class SignInService {
       );
       return created;
     });
+    // The last sign-in is part of the user as GET /me shows it, on every instance.
+    await this.deps.accounts.usersChanged([user.id]);
     const signedIn = { ...user, last_signin_at: now };
     return {
       user: signedIn,
