@@ -1,3 +1,4 @@
+import { decodeJwt } from 'jose';
 import { generate } from 'otplib';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -139,6 +140,29 @@ describe('GET /api/auth/me on two instances', () => {
     expect(await secondShows(tokens, (view) => view.roles.includes(role))).toBe(true);
     await call('PATCH', `/api/admin/users/${user.id}`, { roles: ['user'] });
     expect(await secondShows(tokens, (view) => !view.roles.includes(role))).toBe(true);
+  });
+
+  it('a refresh on the second reads the cached user, and signs a role granted on the first at once', async () => {
+    const role = await newRole();
+    const { user, tokens } = await cachedOnSecond();
+    const refreshOnSecond = async (refreshToken: string) => {
+      const response = await second.app.inject({
+        method: 'POST',
+        url: '/api/auth/refresh',
+        payload: { refresh_token: refreshToken },
+      });
+      expect(response.statusCode, response.body).toBe(200);
+      return json<TokenBody & { user: UserView }>(response);
+    };
+    // Served from the cache: a change nobody announced is not in the answer.
+    await renameSilently(user.id, 'Unannounced');
+    const cached = await refreshOnSecond(tokens.refresh_token);
+    expect(cached.user.name).toBeNull();
+
+    await call('PATCH', `/api/admin/users/${user.id}`, { roles: ['user', role] });
+    const refreshed = await refreshOnSecond(cached.refresh_token);
+    expect(refreshed.user.roles).toContain(role);
+    expect(decodeJwt(refreshed.access_token)['roles']).toContain(role);
   });
 
   it('refuses at once a user deactivated on the first', async () => {

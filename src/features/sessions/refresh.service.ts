@@ -143,11 +143,12 @@ export class RefreshService {
   }
 
   /**
-   * The common case, a live token never presented before, without a transaction: two reads,
-   * then one statement that spends the token only if it is still unspent and its session
-   * unrevoked, and writes the child and the session's new expiry with it (three round trips
-   * where the locked path takes eight). Anything else — unknown, spent, revoked, expired, a
-   * disabled user, or spent by a concurrent refresh in between — is left to the locked path,
+   * The common case, a live token never presented before, without a transaction: two reads
+   * (the user's from the user-view cache while Redis keeps it current), then one statement
+   * that spends the token only if it is still unspent and its session unrevoked, and writes
+   * the child and the session's new expiry with it (two or three round trips where the locked
+   * path takes eight). Anything else — unknown, spent, revoked, expired, a disabled user, or
+   * spent by a concurrent refresh in between — is left to the locked path,
    * which alone tells a retry from reuse.
    */
   async #rotateUnspent(
@@ -165,7 +166,9 @@ export class RefreshService {
       token.session_expires_at <= now
     )
       return undefined;
-    const user = await this.deps.accounts.findUser(token.user_id);
+    // The user view the instances keep current (GET /me's): with Redis, a refresh is two
+    // round trips, not three. Roles and deactivation are as fresh as GET /me shows them.
+    const user = await this.deps.accounts.findUserView(token.user_id);
     if (!user || !user.is_active) return undefined;
     const { rotation, grant } = await this.#childOf(token, user, refreshToken, client, now);
     return (await repo.rotateUnspentRefreshToken(this.deps.db, rotation)) ? grant : undefined;
