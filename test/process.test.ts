@@ -103,6 +103,8 @@ describe('the service process', { timeout: 90_000 }, () => {
     };
     const shipped = await environOf({});
     expect(shipped.environ).toContain('MALLOC_ARENA_MAX=2');
+    expect(shipped.environ).toContain('MALLOC_MMAP_THRESHOLD_=33554432');
+    expect(shipped.environ).toContain('MALLOC_TRIM_THRESHOLD_=67108864');
     expect(shipped.environ).toContain('NODE_OPTIONS=--max-semi-space-size=8');
     expect(shipped.cmdline).toContain(MAIN.replace('/dist/', '/scripts/../dist/'));
     const overridden = await environOf({
