@@ -94,10 +94,18 @@ export async function seedUsers(
   // Fresh statistics, and the visibility map and hint bits set as autovacuum would have
   // left them on a database that grew over time, so the second pass measures a large
   // table, not a table that was bulk-loaded a second ago.
-  await client.query('vacuum (analyze) users, credentials, user_roles, profiles');
-  // And the load's dirty pages written out now, not by a checkpoint in the middle of the
-  // next scenario (whose commits would then wait on the disk). Needs superuser or
-  // pg_checkpoint; without it the next scenario may pay for the load after all.
+  await settle(client, ['users', 'credentials', 'user_roles', 'profiles']);
+}
+
+/**
+ * Leaves no work of a load behind for the next scenario to pay for: the tables it wrote
+ * vacuumed and analysed (else autovacuum starts on them during the next scenario, after a
+ * few thousand refreshes), and its dirty pages written out now rather than by a checkpoint
+ * whose commits would wait on the disk. CHECKPOINT needs superuser or pg_checkpoint; without
+ * it the next scenario may pay for the load after all.
+ */
+export async function settle(client: pg.Client, tables: readonly string[]): Promise<void> {
+  await client.query(`vacuum (analyze) ${tables.join(', ')}`);
   await client.query('checkpoint').catch(() => undefined);
 }
 
