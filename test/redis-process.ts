@@ -3,6 +3,8 @@ import { once } from 'node:events';
 import { accessSync, constants } from 'node:fs';
 import { createConnection, createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
+import type { Redis } from 'ioredis';
+import { createRedis } from '../src/deps.js';
 import { cleanUpAfter } from './cleanup.js';
 
 /** A redis-server of the test's own, to stop and start again without touching the shared one. */
@@ -14,6 +16,8 @@ export interface RedisProcess {
   stop(signal?: NodeJS.Signals): Promise<void>;
   /** Starts it again on the same port, empty (no persistence), and waits until it answers. */
   start(): Promise<void>;
+  /** A client as the service makes them (createRedis), quiet on errors, closed after the file. */
+  client(): Redis;
 }
 
 /** The redis-server executable: REDIS_SERVER_BIN, or the first on PATH; undefined if none. */
@@ -113,5 +117,12 @@ export async function startRedisProcess(): Promise<RedisProcess> {
     },
     stop,
     start,
+    client() {
+      const created = createRedis(`redis://127.0.0.1:${port}`);
+      // Outages are what these tests make: the errors they cause are expected.
+      created.on('error', () => {});
+      cleanUpAfter(() => created.disconnect());
+      return created;
+    },
   };
 }

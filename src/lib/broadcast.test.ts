@@ -2,18 +2,8 @@ import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { cleanUpAfter } from '../../test/cleanup.js';
 import { startRedisProcess } from '../../test/redis-process.js';
-import { createRedis } from '../deps.js';
 import { Broadcast } from './broadcast.js';
-
-/** Polls (bounded, real time) until `condition` holds; false if it never did. */
-async function eventually(condition: () => Promise<boolean> | boolean, limitMs = 5_000) {
-  const started = Date.now();
-  while (Date.now() - started < limitMs) {
-    if (await condition()) return true;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  return false;
-}
+import { eventually } from '../../test/eventually.js';
 
 /** A channel's owner that writes down what it is told. */
 function recorder(everyId?: string) {
@@ -31,13 +21,6 @@ function recorder(everyId?: string) {
 
 describe('Broadcast', async () => {
   const redis = await startRedisProcess();
-
-  function client(): Redis {
-    const created = createRedis(redis.url);
-    created.on('error', () => {});
-    cleanUpAfter(() => created.disconnect());
-    return created;
-  }
 
   async function started(
     redisClient: Redis,
@@ -57,11 +40,11 @@ describe('Broadcast', async () => {
     const users = recorder('*');
     const errors: unknown[] = [];
     const broadcast = await started(
-      client(),
+      redis.client(),
       { 'test:sessions': sessions, 'test:users': users },
       (error) => errors.push(error),
     );
-    const probe = client();
+    const probe = redis.client();
     expect(await eventually(() => probe.status === 'ready')).toBe(true);
     expect(await probe.pubsub('NUMSUB', 'test:sessions', 'test:users')).toEqual([
       'test:sessions',
@@ -85,7 +68,7 @@ describe('Broadcast', async () => {
   it('is untrusted while Redis is down; when it returns, every owner is told and the epoch moves', async () => {
     const sessions = recorder();
     const users = recorder();
-    const broadcast = await started(client(), { 'test:a': sessions, 'test:b': users });
+    const broadcast = await started(redis.client(), { 'test:a': sessions, 'test:b': users });
     const epoch = broadcast.epoch;
     expect([sessions.resubscriptions, users.resubscriptions]).toEqual([1, 1]);
 
@@ -101,14 +84,17 @@ describe('Broadcast', async () => {
   });
 
   it('keeps what it could not publish, per channel, and publishes it once Redis answers', async () => {
-    const publisher = client();
+    const publisher = redis.client();
     const sending = await started(publisher, {
       'test:kept:a': recorder(),
       'test:kept:b': recorder('*'),
     });
     const sessions = recorder();
     const users = recorder('*');
-    const listening = await started(client(), { 'test:kept:a': sessions, 'test:kept:b': users });
+    const listening = await started(redis.client(), {
+      'test:kept:a': sessions,
+      'test:kept:b': users,
+    });
 
     await redis.stop();
     expect(await eventually(() => publisher.status !== 'ready')).toBe(true);

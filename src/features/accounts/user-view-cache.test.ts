@@ -1,23 +1,12 @@
-import type { Redis } from 'ioredis';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { signUp, startTestApp } from '../../../test/app.js';
 import { cleanUpAfter } from '../../../test/cleanup.js';
 import { startRedisProcess } from '../../../test/redis-process.js';
 import type { Db } from '../../db/create-db.js';
-import { createRedis } from '../../deps.js';
 import { Broadcast } from '../../lib/broadcast.js';
 import { findUserById } from './accounts.repository.js';
 import { UserViewCache } from './user-view-cache.js';
-
-/** Polls (bounded, real time) until `condition` holds; false if it never did. */
-async function eventually(condition: () => Promise<boolean> | boolean, limitMs = 5_000) {
-  const started = Date.now();
-  while (Date.now() - started < limitMs) {
-    if (await condition()) return true;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  return false;
-}
+import { eventually } from '../../../test/eventually.js';
 
 /**
  * Counts the database reads of a cache and can hold their answers back: a read whose
@@ -52,17 +41,12 @@ describe('UserViewCache', async () => {
   const app = await startTestApp({ redis: false });
   const redis = await startRedisProcess();
 
-  function client(): Redis {
-    const created = createRedis(redis.url);
-    created.on('error', () => {});
-    cleanUpAfter(() => created.disconnect());
-    return created;
-  }
-
   /** One instance's cache: a broadcast of its own, and metered reads. */
   async function startCache(options: { redis?: boolean; waitForTrust?: boolean } = {}) {
     const meter = meteredLoad(app.deps.db);
-    const broadcast = new Broadcast({ redis: options.redis === false ? undefined : client() });
+    const broadcast = new Broadcast({
+      redis: options.redis === false ? undefined : redis.client(),
+    });
     const cache = new UserViewCache({ broadcast, load: (userId) => meter.load(userId) });
     cleanUpAfter(() => broadcast.close());
     await broadcast.start();

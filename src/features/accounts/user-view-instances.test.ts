@@ -15,16 +15,7 @@ import { startRedisProcess } from '../../../test/redis-process.js';
 import { startSmtpSink } from '../../../test/smtp.js';
 import { toEpochSeconds } from '../../lib/clock.js';
 import type { UserView } from './accounts.schemas.js';
-
-/** Polls (bounded, real time) until `condition` holds; false if it never did. */
-async function eventually(condition: () => Promise<boolean> | boolean, limitMs = 5_000) {
-  const started = Date.now();
-  while (Date.now() - started < limitMs) {
-    if (await condition()) return true;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  return false;
-}
+import { eventually } from '../../../test/eventually.js';
 
 // Two instances on one database and one Redis of this file's own (stopped and started again
 // by the outage test), as behind a load balancer. The first takes the changes; the second

@@ -13,6 +13,7 @@ import {
 } from '../../../test/app.js';
 import { startRedisProcess } from '../../../test/redis-process.js';
 import type { ProblemBody } from '../../http/problem.js';
+import { eventually } from '../../../test/eventually.js';
 
 const bearer = (tokens: TokenBody) => ({ authorization: `Bearer ${tokens.access_token}` });
 
@@ -20,16 +21,6 @@ const meOn = (instance: TestApp, tokens: TokenBody) =>
   instance.app.inject({ method: 'GET', url: '/api/auth/me', headers: bearer(tokens) });
 
 const sessionIdOf = (tokens: TokenBody) => String(decodeJwt(tokens.access_token)['sid']);
-
-/** Polls (bounded, real time) until `condition` holds; false if it never did. */
-async function eventually(condition: () => Promise<boolean> | boolean, limitMs = 5_000) {
-  const started = Date.now();
-  while (Date.now() - started < limitMs) {
-    if (await condition()) return true;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  return false;
-}
 
 const redisCheckOf = async (instance: TestApp) => {
   const response = await instance.app.inject({ method: 'GET', url: '/ready' });

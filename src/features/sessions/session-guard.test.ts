@@ -4,20 +4,10 @@ import { describe, expect, it } from 'vitest';
 import { signedInUser, startTestApp } from '../../../test/app.js';
 import { cleanUpAfter } from '../../../test/cleanup.js';
 import { startRedisProcess } from '../../../test/redis-process.js';
-import { createRedis } from '../../deps.js';
 import { AppError } from '../../errors.js';
 import { Broadcast } from '../../lib/broadcast.js';
 import { SessionGuard } from './session-guard.js';
-
-/** Polls (bounded, real time) until `condition` holds; false if it never did. */
-async function eventually(condition: () => Promise<boolean> | boolean, limitMs = 5_000) {
-  const started = Date.now();
-  while (Date.now() - started < limitMs) {
-    if (await condition()) return true;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-  return false;
-}
+import { eventually } from '../../../test/eventually.js';
 
 const isLive = (guard: SessionGuard, sessionId: string, userId: string) =>
   guard.assertActive(sessionId, userId).then(
@@ -33,13 +23,6 @@ describe('SessionGuard and its subscription', async () => {
   // that has no Redis (so that nothing but these guards publishes or subscribes).
   const app = await startTestApp({ redis: false });
   const redis = await startRedisProcess();
-
-  function client(): Redis {
-    const created = createRedis(redis.url);
-    created.on('error', () => {});
-    cleanUpAfter(() => created.disconnect());
-    return created;
-  }
 
   /** A guard on a broadcast of its own over this client, as one instance's would be. */
   async function startGuard(redisClient: Redis): Promise<SessionGuard> {
@@ -66,7 +49,7 @@ describe('SessionGuard and its subscription', async () => {
 
   it('does not trust a status read before its SUBSCRIBE was confirmed', async () => {
     const { userId, sessionId } = await liveSession();
-    const guard = await startGuard(client());
+    const guard = await startGuard(redis.client());
     // Connected, the SUBSCRIBE sent but not yet answered: this read may predate a revocation
     // whose message the guard will never see.
     expect(guard.trustsCache).toBe(false);
@@ -78,9 +61,9 @@ describe('SessionGuard and its subscription', async () => {
 
   it('publishes, once Redis is back, the revocations it could not publish during the outage', async () => {
     const { userId, sessionId } = await liveSession();
-    const publisher = client();
+    const publisher = redis.client();
     const revoking = await startGuard(publisher);
-    const other = await startGuard(client());
+    const other = await startGuard(redis.client());
     expect(await eventually(() => revoking.trustsCache && other.trustsCache)).toBe(true);
 
     await redis.stop();
