@@ -52,8 +52,9 @@ const EXPOSED_HEADERS = [
 ];
 
 /**
- * Security headers (helmet) on every answer, a Content-Security-Policy fitting what the
- * answer is (pages that set their own keep it), and CORS only for the origins listed in
+ * Security headers (helmet's) on every answer a browser may read — all but those of routes
+ * declaring `browserHeaders: false` — with a Content-Security-Policy fitting what the answer
+ * is (pages that set their own keep it), and CORS only for the origins listed in
  * CORS_ORIGINS — credentials allowed, since cookie mode needs them.
  */
 export async function registerSecurity(
