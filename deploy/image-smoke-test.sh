@@ -198,6 +198,17 @@ uid=$("${engine[@]}" exec "$CONTAINER" awk '/^Uid:/ { print $2 }' /proc/1/status
 [ "$uid" = 1000 ] || fail "the service runs as uid $uid, not 1000"
 say "runs as uid 1000"
 
+# Started through scripts/start.sh, which execs node: PID 1 is node, with the memory defaults.
+comm=$("${engine[@]}" exec "$CONTAINER" cat /proc/1/comm)
+[ "$comm" = node ] || fail "PID 1 is $comm, not node"
+# Read inside the container (a redirection here would read the host's /proc).
+environ=$("${engine[@]}" exec "$CONTAINER" sh -c 'tr "\\0" "\\n" </proc/1/environ')
+for setting in MALLOC_ARENA_MAX=2 MALLOC_MMAP_THRESHOLD_=33554432 MALLOC_TRIM_THRESHOLD_=67108864 \
+  NODE_OPTIONS=--max-semi-space-size=8; do
+  grep -qx "$setting" <<<"$environ" || fail "PID 1 runs without $setting"
+done
+say "PID 1 is node, with the start script's memory defaults"
+
 stop_started=$(date +%s)
 "${engine[@]}" kill --signal TERM "$CONTAINER" >/dev/null
 code=$(timeout "$STOP_BOUND" "${engine[@]}" wait "$CONTAINER") || {
