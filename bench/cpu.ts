@@ -33,9 +33,18 @@ function processCpuMs(pid: number): { command: string; ms: number } | undefined 
   }
 }
 
-/** Every process whose command is one of `commands`, with its CPU so far. */
-function processesOf(commands: ReadonlySet<string>): Map<number, number> {
-  const found = new Map<number, number>();
+type ServerGroup = 'postgres' | 'redis';
+
+/** The servers' processes by command: PostgreSQL's postmaster and backends, Redis. */
+const SERVER_COMMANDS: ReadonlyMap<string, ServerGroup> = new Map([
+  ['postgres', 'postgres'],
+  ['postmaster', 'postgres'],
+  ['redis-server', 'redis'],
+]);
+
+/** Every server process now, with its group and its CPU so far. */
+function serverProcesses(): Map<number, { group: ServerGroup; ms: number }> {
+  const found = new Map<number, { group: ServerGroup; ms: number }>();
   let entries: string[];
   try {
     entries = readdirSync('/proc');
@@ -46,44 +55,45 @@ function processesOf(commands: ReadonlySet<string>): Map<number, number> {
     if (!/^\d+$/.test(entry)) continue;
     const pid = Number(entry);
     const process = processCpuMs(pid);
-    if (process && commands.has(process.command)) found.set(pid, process.ms);
+    const group = process && SERVER_COMMANDS.get(process.command);
+    if (process && group) found.set(pid, { group, ms: process.ms });
   }
   return found;
 }
 
 /**
- * The CPU a group of processes spent over an interval, sampled while it runs: PostgreSQL
- * starts a backend for each new connection (pgbench's clients), and a process that ended
- * before the interval did would otherwise take its CPU with it.
+ * The CPU the servers' processes spent over an interval, sampled while it runs (one scan of
+ * /proc per sample for both servers): PostgreSQL starts a backend for each new connection
+ * (pgbench's clients), and a process that ended before the interval did would otherwise
+ * take its CPU with it.
  */
-class GroupTracker {
+class ServerTracker {
   readonly #first = new Map<number, number>();
-  readonly #last = new Map<number, number>();
+  readonly #last = new Map<number, { group: ServerGroup; ms: number }>();
   readonly #timer: NodeJS.Timeout;
 
-  constructor(private readonly commands: ReadonlySet<string>) {
-    for (const [pid, ms] of processesOf(commands)) this.#first.set(pid, ms);
-    this.#sample();
+  constructor() {
+    for (const [pid, seen] of serverProcesses()) {
+      this.#first.set(pid, seen.ms);
+      this.#last.set(pid, seen);
+    }
     this.#timer = setInterval(() => this.#sample(), 100);
     this.#timer.unref();
   }
 
-  /** Stops sampling; the CPU spent since the start (a process that began later from zero). */
-  stop(): number {
+  /** Stops sampling; each server's CPU since the start (a process that began later from zero). */
+  stop(): Record<ServerGroup, number> {
     clearInterval(this.#timer);
     this.#sample();
-    let total = 0;
-    for (const [pid, ms] of this.#last) total += ms - (this.#first.get(pid) ?? 0);
-    return total;
+    const spent: Record<ServerGroup, number> = { postgres: 0, redis: 0 };
+    for (const [pid, { group, ms }] of this.#last) spent[group] += ms - (this.#first.get(pid) ?? 0);
+    return spent;
   }
 
   #sample(): void {
-    for (const [pid, ms] of processesOf(this.commands)) this.#last.set(pid, ms);
+    for (const [pid, seen] of serverProcesses()) this.#last.set(pid, seen);
   }
 }
-
-const POSTGRES = new Set(['postgres', 'postmaster']);
-const REDIS = new Set(['redis-server']);
 
 /** CPU milliseconds spent over an interval, by process group. */
 export type CpuSpent = CpuPerRequest;
@@ -127,15 +137,15 @@ export class CpuMeter {
       this.servicePid === undefined ? 0 : (processCpuMs(this.servicePid)?.ms ?? 0);
     const service = serviceMs();
     const bench = process.cpuUsage();
-    const postgres = new GroupTracker(POSTGRES);
-    const redis = new GroupTracker(REDIS);
+    const servers = new ServerTracker();
     return {
       stop() {
         const benchUsage = process.cpuUsage(bench);
+        const { postgres, redis } = servers.stop();
         return {
           serviceMs: serviceMs() - service,
-          postgresMs: postgres.stop(),
-          redisMs: redis.stop(),
+          postgresMs: postgres,
+          redisMs: redis,
           benchMs: (benchUsage.user + benchUsage.system) / 1000,
         };
       },
