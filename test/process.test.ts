@@ -3,29 +3,18 @@ import { get as httpGet } from 'node:http';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { delimiter, dirname, join } from 'node:path';
-import { createServer } from 'node:net';
 import { describe, expect, it } from 'vitest';
 import { GOOD_PASSWORD, TEST_ENV, uniqueEmail } from './app.js';
 import { createDb } from '../src/db/create-db.js';
 import { createTestDatabase } from './db.js';
 import { startSmtpSink } from './smtp.js';
 import { cleanUpAfter } from './cleanup.js';
+import { freePort } from './free-port.js';
 
 // The built service (`npm test` builds first), started exactly as `npm start` and the image
 // start it: through the start script and its runtime defaults.
 const MAIN = new URL('../dist/main.js', import.meta.url).pathname;
 const START = new URL('../scripts/start.sh', import.meta.url).pathname;
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => resolve(typeof address === 'object' && address ? address.port : 0));
-    });
-  });
-}
 
 interface Started {
   child: ChildProcess;

@@ -1,11 +1,12 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { accessSync, constants } from 'node:fs';
-import { createConnection, createServer } from 'node:net';
+import { createConnection } from 'node:net';
 import { delimiter, join } from 'node:path';
 import type { Redis } from 'ioredis';
 import { createRedis } from '../src/deps.js';
 import { cleanUpAfter } from './cleanup.js';
+import { freePort } from './free-port.js';
 
 /** A redis-server of the test's own, to stop and start again without touching the shared one. */
 export interface RedisProcess {
@@ -39,18 +40,6 @@ function findRedisServer(): string | undefined {
 }
 
 const REDIS_SERVER = findRedisServer();
-
-/** A TCP port of 127.0.0.1 that nothing listens on (at the time of asking). */
-export async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const address = server.address();
-  server.close();
-  await once(server, 'close');
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
-}
 
 /** True once the server answers PING on the port. */
 async function answersPing(port: number): Promise<boolean> {
