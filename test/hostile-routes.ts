@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { expect } from 'vitest';
 import type { Deps } from '../src/deps.js';
-import { json } from './app.js';
+import { json, signedInAdmin, signedInUser, startTestApp } from './app.js';
 import { servedRoutes } from './served-routes.js';
 
 // Shared by the hostile-input property tests (src/http/hostile-*.test.ts): the routes to throw
@@ -52,7 +52,7 @@ function listRoutes(app: FastifyInstance): { method: Method; path: string }[] {
  * Every route as an operation, with the body fields and query parameters the OpenAPI
  * document names for it (none for a hidden route).
  */
-export async function listOperations(app: FastifyInstance): Promise<Operation[]> {
+async function listOperations(app: FastifyInstance): Promise<Operation[]> {
   const doc = json<{ paths: Record<string, Record<string, DocOperation>> }>(
     await app.inject({ method: 'GET', url: '/openapi.json' }),
   );
@@ -86,6 +86,18 @@ export async function listOperations(app: FastifyInstance): Promise<Operation[]>
   expect(operations.length).toBeGreaterThan(30);
   expect(operations.length).toBeGreaterThan(30);
   return operations;
+}
+
+/**
+ * The app both hostile-input test files aim at: rate limits off (they send thousands of
+ * requests from one address), an admin and a user signed in, and every operation the router
+ * serves.
+ */
+export async function startHostileTarget() {
+  const { app, deps } = await startTestApp({ env: { RATE_LIMIT: 'off' } });
+  const admin = await signedInAdmin(app, deps);
+  const user = await signedInUser(app);
+  return { app, deps, admin, user, operations: await listOperations(app) };
 }
 
 /** Tables whose rows a refused request must never add, change or remove. */

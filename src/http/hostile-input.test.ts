@@ -1,13 +1,12 @@
 import fc from 'fast-check';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { signedInAdmin, signedInUser, startTestApp } from '../../test/app.js';
+import { describe, expect, it } from 'vitest';
 import {
   type Operation,
   encodeSegment,
   expectGoodFailure,
   fillPath,
   hostileString,
-  listOperations,
+  startHostileTarget,
   snapshot,
 } from '../../test/hostile-routes.js';
 
@@ -15,14 +14,7 @@ import {
 // thrown at every route the router serves. Whatever arrives, the answer is never a
 // 5xx, an error is a problem (or, at the token endpoint, an OAuth error), and nothing that
 // matters is written. Odd text in each field is hostile-text.test.ts's.
-const { app, deps } = await startTestApp({ env: { RATE_LIMIT: 'off' } });
-const admin = await signedInAdmin(app, deps);
-const user = await signedInUser(app);
-
-let operations: Operation[] = [];
-beforeAll(async () => {
-  operations = await listOperations(app);
-});
+const { app, deps, admin, user, operations } = await startHostileTarget();
 
 /** A value of the wrong shape for any field a route documents. */
 const wrongValue = fc.oneof(

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
-import { beforeAll, describe, expect, it } from 'vitest';
-import { GOOD_PASSWORD, json, signedInAdmin, signedInUser, startTestApp } from '../../test/app.js';
+import { describe, expect, it } from 'vitest';
+import { GOOD_PASSWORD, json } from '../../test/app.js';
 import {
   type FieldSchema,
   type Operation,
@@ -8,7 +8,7 @@ import {
   expectGoodFailure,
   fillPath,
   hostileString,
-  listOperations,
+  startHostileTarget,
   snapshot,
 } from '../../test/hostile-routes.js';
 
@@ -18,14 +18,7 @@ import {
 // id) so the odd text gets past validation and reaches the services and the database, where
 // a NUL once made a 500. Random and hostile input of other shapes: hostile-input.test.ts.
 
-const { app, deps } = await startTestApp({ env: { RATE_LIMIT: 'off' } });
-const admin = await signedInAdmin(app, deps);
-const user = await signedInUser(app);
-
-let operations: Operation[] = [];
-beforeAll(async () => {
-  operations = await listOperations(app);
-});
+const { app, deps, admin, user, operations } = await startHostileTarget();
 
 /** Unstorable in PostgreSQL text (see unstorable-text.ts): a request holding one is refused. */
 const unstorable = fc.constantFrom('\u0000', '\ud800', '\udbff', '\udc00', '\udfff');
