@@ -1,4 +1,5 @@
 import type { Db } from '../../db/create-db.js';
+import type { Clock } from '../../lib/clock.js';
 
 /**
  * A kind of second factor, by the name the API gives it: listed in an MFA challenge's
@@ -7,6 +8,12 @@ import type { Db } from '../../db/create-db.js';
 export type FactorKind = 'totp' | 'recovery_code';
 
 /** What the person offers at the second step. A typed code; a passkey assertion would join it. */
+/** What every factor is built on: the database (its tables) and the clock. */
+export interface FactorDeps {
+  db: Db;
+  clock: Clock;
+}
+
 export interface FactorProof {
   code: string;
 }

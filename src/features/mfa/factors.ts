@@ -1,6 +1,4 @@
-import type { Db } from '../../db/create-db.js';
-import type { Clock } from '../../lib/clock.js';
-import type { SecondFactor } from './factor.js';
+import type { FactorDeps, SecondFactor } from './factor.js';
 import { RecoveryCodeFactor } from './recovery-code.factor.js';
 import { TotpFactor } from './totp.factor.js';
 
@@ -14,7 +12,7 @@ export interface MfaFactors {
   all: readonly SecondFactor[];
 }
 
-export function createFactors(deps: { db: Db; clock: Clock }): MfaFactors {
+export function createFactors(deps: FactorDeps): MfaFactors {
   const totp = new TotpFactor(deps);
   const recoveryCodes = new RecoveryCodeFactor(deps);
   return { totp, recoveryCodes, all: [totp, recoveryCodes] };

@@ -1,8 +1,7 @@
 import { randomInt } from 'node:crypto';
 import { hashOpaqueToken } from '../../crypto/opaque-token.js';
 import type { Db } from '../../db/create-db.js';
-import type { Clock } from '../../lib/clock.js';
-import { type FactorProof, type SecondFactor, normalizeCode } from './factor.js';
+import { type FactorDeps, type FactorProof, type SecondFactor, normalizeCode } from './factor.js';
 import * as repo from './mfa.repository.js';
 
 export const RECOVERY_CODE_COUNT = 10;
@@ -22,17 +21,12 @@ function newRecoveryCode(): string {
 
 const recoveryCodeHash = (code: string) => hashOpaqueToken(normalizeCode(code));
 
-export interface RecoveryCodeFactorDeps {
-  db: Db;
-  clock: Clock;
-}
-
 /** Single-use codes shown once at enrolment and stored hashed: the way back without the phone. */
 export class RecoveryCodeFactor implements SecondFactor {
   readonly kind = 'recovery_code';
   readonly enablesMfa = false;
 
-  constructor(private readonly deps: RecoveryCodeFactorDeps) {}
+  constructor(private readonly deps: FactorDeps) {}
 
   async isEnrolled(userId: string, db: Db = this.deps.db): Promise<boolean> {
     return (await repo.countUnusedRecoveryCodes(db, userId)) > 0;

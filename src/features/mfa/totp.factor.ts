@@ -1,7 +1,7 @@
 import { generateSecret, generateURI, verify as verifyTotp } from 'otplib';
 import type { Db } from '../../db/create-db.js';
-import { type Clock, toEpochSeconds } from '../../lib/clock.js';
-import { type FactorProof, type SecondFactor, normalizeCode } from './factor.js';
+import { toEpochSeconds } from '../../lib/clock.js';
+import { type FactorDeps, type FactorProof, type SecondFactor, normalizeCode } from './factor.js';
 import * as repo from './mfa.repository.js';
 
 export const OTPAUTH_ISSUER = 'Hyperion Auth';
@@ -9,17 +9,12 @@ export const OTPAUTH_ISSUER = 'Hyperion Auth';
 const EPOCH_TOLERANCE_SECONDS = 30;
 const SIX_DIGITS = /^\d{6}$/;
 
-export interface TotpFactorDeps {
-  db: Db;
-  clock: Clock;
-}
-
 /** TOTP (RFC 6238) from an authenticator app: a secret set up, then confirmed by a first code. */
 export class TotpFactor implements SecondFactor {
   readonly kind = 'totp';
   readonly enablesMfa = true;
 
-  constructor(private readonly deps: TotpFactorDeps) {}
+  constructor(private readonly deps: FactorDeps) {}
 
   async isEnrolled(userId: string, db: Db = this.deps.db): Promise<boolean> {
     return Boolean((await repo.findTotp(db, userId))?.confirmed_at);
