@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { type JWTPayload, SignJWT, errors as joseErrors, jwtVerify } from 'jose';
 import { AppError } from '../errors.js';
+import { setBounded } from '../lib/bounded-map.js';
 import { type Clock, toEpochSeconds } from '../lib/clock.js';
 import type { SigningKeys } from './signing-keys.js';
 
@@ -149,12 +150,7 @@ export class AccessTokens {
   }
 
   #remember(token: string, entry: VerifiedEntry): void {
-    if (this.#verified.size >= VERIFIED_CACHE_MAX) {
-      // Maps iterate in insertion order: drop the oldest entry.
-      const oldest = this.#verified.keys().next().value;
-      if (oldest !== undefined) this.#verified.delete(oldest);
-    }
-    this.#verified.set(token, entry);
+    setBounded(this.#verified, token, entry, VERIFIED_CACHE_MAX);
   }
 }
 

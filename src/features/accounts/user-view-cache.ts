@@ -1,4 +1,5 @@
 import type { Db } from '../../db/create-db.js';
+import { setBounded } from '../../lib/bounded-map.js';
 import type { Broadcast } from '../../lib/broadcast.js';
 import { findUserById } from './accounts.repository.js';
 import type { UserWithRoles } from './accounts.types.js';
@@ -116,13 +117,7 @@ export class UserViewCache {
   }
 
   #remember(userId: string, entry: Entry): void {
-    this.#entries.delete(userId);
-    if (this.#entries.size >= MAX_ENTRIES) {
-      // Maps iterate in insertion order: drop the oldest entry.
-      const oldest = this.#entries.keys().next().value;
-      if (oldest !== undefined) this.#entries.delete(oldest);
-    }
-    this.#entries.set(userId, entry);
+    setBounded(this.#entries, userId, entry, MAX_ENTRIES);
   }
 
   #startRead(userId: string, read: Read): void {

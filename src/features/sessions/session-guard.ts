@@ -1,5 +1,6 @@
 import type { Db } from '../../db/create-db.js';
 import { AppError } from '../../errors.js';
+import { setBounded } from '../../lib/bounded-map.js';
 import type { Broadcast } from '../../lib/broadcast.js';
 import type { Clock } from '../../lib/clock.js';
 import { findSessionStatus } from './sessions.repository.js';
@@ -114,13 +115,7 @@ export class SessionGuard {
   }
 
   #remember(sessionId: string, status: CachedStatus): void {
-    if (this.#cache.size >= MAX_ENTRIES) {
-      // Maps iterate in insertion order: drop the oldest entry.
-      const oldest = this.#cache.keys().next().value;
-      if (oldest !== undefined) this.#cache.delete(oldest);
-    }
-    this.#cache.delete(sessionId);
-    this.#cache.set(sessionId, status);
+    setBounded(this.#cache, sessionId, status, MAX_ENTRIES);
   }
 
   #markRevoked(sessionIds: readonly string[]): void {
