@@ -58,7 +58,7 @@ export function createServices(infra: Infrastructure): Services {
   const profiles = new ProfileService({ db, clock });
   const accounts = new AccountsService({ db, clock, hasher, config, audit, profiles, userViews });
   const failures = new FailureCounter(limits);
-  const sessions = new SessionsService({ db, clock, audit, guard });
+  const sessions = new SessionsService({ db, clock, audit, guard, config });
   const factors = createFactors({ db, clock });
   const signIn = new SignInService({
     db,

@@ -67,6 +67,12 @@ export interface Config {
   logLevel: LogLevel;
   /** Largest request body accepted, in bytes. */
   bodyLimit: number;
+  /** OpenID Connect provider: seconds an authorization code lives (AUTHORIZATION_CODE_TTL). */
+  authorizationCodeTtl: number;
+  /** A browser session at /login ends this long after its last use (BROWSER_SESSION_TTL). */
+  browserSessionTtl: number;
+  /** RFC 7591 dynamic client registration (OAUTH_DYNAMIC_REGISTRATION). */
+  oauthDynamicRegistration: 'off' | 'public' | 'open';
 }
 
 /** A configuration value that cannot be used; its message is one line naming the variable. */
@@ -202,6 +208,18 @@ function readLogLevel(env: Env): LogLevel {
   return level as LogLevel;
 }
 
+function readChoice<T extends string>(
+  env: Env,
+  name: string,
+  choices: readonly T[],
+  fallback: T,
+): T {
+  const value = read(env, name)?.toLowerCase() ?? fallback;
+  if (!(choices as readonly string[]).includes(value))
+    throw new ConfigError(name, `expected one of ${choices.join(', ')}, got "${value}"`);
+  return value as T;
+}
+
 function readRateLimit(env: Env): boolean {
   const value = read(env, 'RATE_LIMIT')?.toLowerCase() ?? 'on';
   if (value === 'on') return true;
@@ -264,6 +282,14 @@ export function loadConfig(env: Env): Readonly<Config> {
     },
     logLevel: readLogLevel(env),
     bodyLimit: readInteger(env, 'BODY_LIMIT', 65_536, 1024, 10_485_760),
+    authorizationCodeTtl: readDuration(env, 'AUTHORIZATION_CODE_TTL', '60s'),
+    browserSessionTtl: readDuration(env, 'BROWSER_SESSION_TTL', '12h', 60),
+    oauthDynamicRegistration: readChoice(
+      env,
+      'OAUTH_DYNAMIC_REGISTRATION',
+      ['off', 'public', 'open'],
+      'off',
+    ),
   };
   return deepFreeze(config);
 }

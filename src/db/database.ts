@@ -81,7 +81,25 @@ export interface SessionsTable {
   revoked_reason: string | null;
   user_agent: string | null;
   ip: string | null;
+  /** 'api' (API sign-in), 'browser' (the /login cookie) or 'client' (an OAuth client's grant). */
+  kind: ColumnType<SessionKind, SessionKind | undefined, never>;
+  /** A client session's OAuth client. */
+  client_id: string | null;
+  /** A client session's browser session (revoked with it unless the grant is offline). */
+  parent_id: string | null;
+  /** When the person last proved who they are (browser and client sessions). */
+  auth_time: NullableTimestamp;
+  /** RFC 8176 authentication methods of that proof (`pwd`, `otp`, `mfa`). */
+  amr: ColumnType<string[] | null, string[] | null | undefined, string[] | null>;
+  /** A client session's granted scopes. */
+  scopes: ColumnType<string[] | null, string[] | null | undefined, string[] | null>;
+  /** A client session's RFC 8707 resource: its access tokens' audience. */
+  resource: string | null;
+  /** SHA-256 of a browser session's cookie. */
+  browser_token_hash: string | null;
 }
+
+export type SessionKind = 'api' | 'browser' | 'client';
 
 export interface RefreshTokensTable {
   /** SHA-256 of the opaque token, hex; the token itself is never stored. */
@@ -200,6 +218,58 @@ export interface MfaChallengesTable {
   used_at: NullableTimestamp;
 }
 
+export interface OAuthClientsTable {
+  client_id: string;
+  name: string;
+  type: 'confidential' | 'public';
+  /** SHA-256 of the client secret, hex (confidential clients); shown once, never stored. */
+  secret_hash: string | null;
+  redirect_uris: ColumnType<string[], string[] | undefined, string[]>;
+  post_logout_redirect_uris: ColumnType<string[], string[] | undefined, string[]>;
+  grant_types: ColumnType<string[], string[] | undefined, string[]>;
+  scopes: ColumnType<string[], string[] | undefined, string[]>;
+  first_party: Generated<boolean>;
+  created_by: string | null;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+  secret_rotated_at: NullableTimestamp;
+}
+
+export interface AuthorizationRequestsTable {
+  id_hash: string;
+  client_id: string;
+  params: ColumnType<Record<string, unknown>, string, string>;
+  session_id: string | null;
+  created_at: CreatedAt;
+  expires_at: Timestamp;
+}
+
+export interface AuthorizationCodesTable {
+  code_hash: string;
+  client_id: string;
+  user_id: string;
+  browser_session_id: string;
+  redirect_uri: string;
+  code_challenge: string;
+  nonce: string | null;
+  scopes: ColumnType<string[], string[], string[]>;
+  resource: string | null;
+  auth_time: Timestamp;
+  amr: ColumnType<string[], string[], string[]>;
+  created_at: CreatedAt;
+  expires_at: Timestamp;
+  spent_at: NullableTimestamp;
+  issued_session_id: string | null;
+}
+
+export interface OAuthConsentsTable {
+  user_id: string;
+  client_id: string;
+  scopes: ColumnType<string[], string[], string[]>;
+  granted_at: CreatedAt;
+  updated_at: Timestamp;
+}
+
 export type AuditOutcome = 'success' | 'failure';
 
 export interface Database {
@@ -222,6 +292,10 @@ export interface Database {
   mfa_totp: MfaTotpTable;
   mfa_recovery_codes: MfaRecoveryCodesTable;
   mfa_challenges: MfaChallengesTable;
+  oauth_clients: OAuthClientsTable;
+  authorization_requests: AuthorizationRequestsTable;
+  authorization_codes: AuthorizationCodesTable;
+  oauth_consents: OAuthConsentsTable;
 }
 
 export type UserRow = Selectable<UsersTable>;

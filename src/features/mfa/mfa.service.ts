@@ -6,6 +6,7 @@ import { AppError } from '../../errors.js';
 import type { ClientContext } from '../../lib/client.js';
 import type { Clock } from '../../lib/clock.js';
 import type { AccountsService } from '../accounts/accounts.service.js';
+import type { UserWithRoles } from '../accounts/accounts.types.js';
 import type { AuditService } from '../audit/audit.service.js';
 import type { FailureCounter } from '../rate-limit/counted-attempt.js';
 import type { TokenGrant } from '../sessions/sessions.types.js';
@@ -100,6 +101,20 @@ export class MfaService {
    * the user holds. Wrong codes count against the same limits as wrong passwords.
    */
   async verify(mfaToken: string, code: string, client: ClientContext): Promise<TokenGrant> {
+    const { user, factor } = await this.prove(mfaToken, code, client);
+    return this.deps.signIn.startSession(user, client, { mfa: factor });
+  }
+
+  /**
+   * The second step's proof without opening a session: the user, and the factor that
+   * answered. The challenge is spent. Each door (the API, the hosted /login page) then opens
+   * its own kind of session.
+   */
+  async prove(
+    mfaToken: string,
+    code: string,
+    client: ClientContext,
+  ): Promise<{ user: UserWithRoles; factor: FactorKind }> {
     const { db, clock, accounts, signIn, audit, factors } = this.deps;
     const tokenHash = hashOpaqueToken(mfaToken);
     const userId = await repo.findLiveChallenge(db, tokenHash, clock.now());
@@ -121,7 +136,6 @@ export class MfaService {
     if (!(await repo.spendChallenge(db, tokenHash, clock.now())))
       throw new AppError('unauthorized', 'The MFA token is spent, expired or unknown');
     signIn.assertMaySignIn(user);
-    const grant = await signIn.startSession(user, client, { mfa: factor });
     if (factor === 'recovery_code')
       await audit.record({
         type: 'mfa.recovery_code_used',
@@ -130,7 +144,7 @@ export class MfaService {
         ...client,
         data: { remaining: await factors.recoveryCodes.remaining(userId) },
       });
-    return grant;
+    return { user, factor };
   }
 
   /**

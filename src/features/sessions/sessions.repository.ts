@@ -43,6 +43,138 @@ export async function insertSessionWithRefreshToken(
   return row;
 }
 
+export interface NewBrowserSession {
+  userId: string;
+  now: Date;
+  expiresAt: Date;
+  absoluteExpiresAt: Date;
+  userAgent: string | null;
+  ip: string | null;
+  tokenHash: string;
+  amr: readonly string[];
+}
+
+/** A browser's sign-in at /login: no refresh token, a cookie whose hash is kept. */
+export async function insertBrowserSession(
+  trx: Trx,
+  session: NewBrowserSession,
+): Promise<SessionRow> {
+  return trx
+    .insertInto('sessions')
+    .values({
+      user_id: session.userId,
+      kind: 'browser',
+      created_at: session.now,
+      last_used_at: session.now,
+      expires_at: session.expiresAt,
+      absolute_expires_at: session.absoluteExpiresAt,
+      user_agent: session.userAgent,
+      ip: session.ip,
+      auth_time: session.now,
+      amr: [...session.amr],
+      browser_token_hash: session.tokenHash,
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+}
+
+export type BrowserSessionRow = Pick<
+  SessionRow,
+  'id' | 'user_id' | 'auth_time' | 'amr' | 'expires_at' | 'absolute_expires_at' | 'revoked_at'
+>;
+
+export async function findBrowserSession(
+  db: Db,
+  tokenHash: string,
+): Promise<BrowserSessionRow | undefined> {
+  return db
+    .selectFrom('sessions')
+    .select([
+      'id',
+      'user_id',
+      'auth_time',
+      'amr',
+      'expires_at',
+      'absolute_expires_at',
+      'revoked_at',
+    ])
+    .where('browser_token_hash', '=', tokenHash)
+    .where('kind', '=', 'browser')
+    .executeTakeFirst();
+}
+
+/** Slides a live browser session's expiry (BROWSER_SESSION_TTL after its last use). */
+export async function touchSession(
+  db: Db,
+  sessionId: string,
+  now: Date,
+  expiresAt: Date,
+): Promise<void> {
+  await db
+    .updateTable('sessions')
+    .set({ last_used_at: now, expires_at: expiresAt })
+    .where('id', '=', sessionId)
+    .where('revoked_at', 'is', null)
+    .execute();
+}
+
+export interface NewClientSession {
+  userId: string;
+  clientId: string;
+  /** The browser session the grant was authorized in. */
+  parentId: string | null;
+  scopes: readonly string[];
+  resource: string | null;
+  authTime: Date;
+  amr: readonly string[];
+  now: Date;
+  expiresAt: Date;
+  absoluteExpiresAt: Date;
+  userAgent: string | null;
+  ip: string | null;
+  /** Its first refresh token, when the grant includes one. */
+  refreshTokenHash: string | null;
+}
+
+/** An OAuth client's grant: a session of its own, with its first refresh token if any. */
+export async function insertClientSession(
+  trx: Trx,
+  session: NewClientSession,
+): Promise<SessionRow> {
+  const row = await trx
+    .insertInto('sessions')
+    .values({
+      user_id: session.userId,
+      kind: 'client',
+      client_id: session.clientId,
+      parent_id: session.parentId,
+      scopes: [...session.scopes],
+      resource: session.resource,
+      auth_time: session.authTime,
+      amr: [...session.amr],
+      created_at: session.now,
+      last_used_at: session.now,
+      expires_at: session.expiresAt,
+      absolute_expires_at: session.absoluteExpiresAt,
+      user_agent: session.userAgent,
+      ip: session.ip,
+    })
+    .returningAll()
+    .executeTakeFirstOrThrow();
+  if (session.refreshTokenHash !== null) {
+    await trx
+      .insertInto('refresh_tokens')
+      .values({
+        token_hash: session.refreshTokenHash,
+        session_id: row.id,
+        created_at: session.now,
+        expires_at: session.expiresAt,
+      })
+      .execute();
+  }
+  return row;
+}
+
 export async function findSessionStatus(
   db: Db,
   sessionId: string,
@@ -69,6 +201,13 @@ export interface RefreshTokenWithSession {
   session_expires_at: Date;
   absolute_expires_at: Date;
   revoked_at: Date | null;
+  /** The OAuth client whose grant this is (client sessions), else null. */
+  client_id: string | null;
+  scopes: string[] | null;
+  resource: string | null;
+  auth_time: Date | null;
+  amr: string[] | null;
+  parent_id: string | null;
 }
 
 function selectRefreshToken(db: Db, tokenHash: string) {
@@ -86,6 +225,12 @@ function selectRefreshToken(db: Db, tokenHash: string) {
       's.expires_at as session_expires_at',
       's.absolute_expires_at',
       's.revoked_at',
+      's.client_id',
+      's.scopes',
+      's.resource',
+      's.auth_time',
+      's.amr',
+      's.parent_id',
     ])
     .where('rt.token_hash', '=', tokenHash);
 }
@@ -169,10 +314,23 @@ export async function rotateUnspentRefreshToken(db: Db, rotation: Rotation): Pro
   return (result.rows[0]?.spent ?? 0) > 0;
 }
 
-/** Revokes sessions that are still live; returns the ids it revoked. */
+export interface RevokeFilter {
+  /** This session, and the client sessions under it that are not offline grants. */
+  sessionId?: string;
+  userId?: string;
+  /** Only the grants of this OAuth client. */
+  clientId?: string;
+  exceptSessionId?: string;
+}
+
+/**
+ * Revokes sessions that are still live; returns the ids it revoked. A session named by id
+ * takes with it the client grants authorized in it (a browser's sign-out ends the apps it
+ * signed into), except those granted `offline_access`, which are meant to outlive it.
+ */
 export async function revokeSessions(
   db: Db,
-  filter: { sessionId?: string; userId?: string; exceptSessionId?: string },
+  filter: RevokeFilter,
   reason: string,
   now: Date,
 ): Promise<string[]> {
@@ -180,7 +338,19 @@ export async function revokeSessions(
     .updateTable('sessions')
     .set({ revoked_at: now, revoked_reason: reason })
     .where('revoked_at', 'is', null);
-  if (filter.sessionId !== undefined) query = query.where('id', '=', filter.sessionId);
+  if (filter.sessionId !== undefined) {
+    const sessionId = filter.sessionId;
+    query = query.where((eb) =>
+      eb.or([
+        eb('id', '=', sessionId),
+        eb.and([
+          eb('parent_id', '=', sessionId),
+          sql<boolean>`not ('offline_access' = any(coalesce(scopes, '{}'::text[])))`,
+        ]),
+      ]),
+    );
+  }
+  if (filter.clientId !== undefined) query = query.where('client_id', '=', filter.clientId);
   if (filter.userId !== undefined) query = query.where('user_id', '=', filter.userId);
   if (filter.exceptSessionId !== undefined) query = query.where('id', '!=', filter.exceptSessionId);
   const rows = await query.returning('id').execute();

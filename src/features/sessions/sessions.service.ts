@@ -1,4 +1,6 @@
+import type { Config } from '../../config/config.js';
 import type { Db, Trx } from '../../db/create-db.js';
+import { addSeconds } from '../../lib/clock.js';
 import { AppError } from '../../errors.js';
 import type { ClientContext } from '../../lib/client.js';
 import type { Clock } from '../../lib/clock.js';
@@ -7,13 +9,14 @@ import { type KeysetCursor, toPage } from '../../lib/cursor.js';
 import type { AuditService } from '../audit/audit.service.js';
 import type { SessionGuard } from './session-guard.js';
 import * as repo from './sessions.repository.js';
-import { INVALID_REFRESH, type SessionView } from './sessions.types.js';
+import { type BrowserSession, INVALID_REFRESH, type SessionView } from './sessions.types.js';
 
 export interface SessionsServiceDeps {
   db: Db;
   clock: Clock;
   audit: AuditService;
   guard: SessionGuard;
+  config: Pick<Config, 'browserSessionTtl'>;
 }
 
 /**
@@ -27,6 +30,52 @@ export class SessionsService {
   /** Refuses a token whose session was revoked or has ended, even while the JWT is unexpired. */
   async assertSessionActive(sessionId: string, userId: string): Promise<void> {
     await this.deps.guard.assertActive(sessionId, userId);
+  }
+
+  /**
+   * The live browser session a cookie carries, its expiry slid forward (BROWSER_SESSION_TTL
+   * after its last use); undefined when it is unknown, revoked or has ended. Read from the
+   * database, the truth: a revocation on any instance ends it at once.
+   */
+  async findBrowserSession(cookieToken: string | undefined): Promise<BrowserSession | undefined> {
+    if (!cookieToken || cookieToken.length > 256) return undefined;
+    const { db, clock, config } = this.deps;
+    const row = await repo.findBrowserSession(db, hashOpaqueToken(cookieToken));
+    const now = clock.now();
+    if (!row || row.revoked_at !== null || row.expires_at <= now || row.absolute_expires_at <= now)
+      return undefined;
+    const slid = addSeconds(now, config.browserSessionTtl);
+    await repo.touchSession(
+      db,
+      row.id,
+      now,
+      slid < row.absolute_expires_at ? slid : row.absolute_expires_at,
+    );
+    return { id: row.id, userId: row.user_id, authTime: row.auth_time ?? now, amr: row.amr ?? [] };
+  }
+
+  /** Signs a browser out (its session and the non-offline client grants under it). */
+  async endBrowserSession(session: BrowserSession, client: ClientContext): Promise<void> {
+    await this.#revoke({ sessionId: session.id, userId: session.userId }, 'signout', {
+      actorId: session.userId,
+      userId: session.userId,
+      client,
+    });
+  }
+
+  /**
+   * Ends every grant of one OAuth client for a user (consent withdrawn, client deleted):
+   * their tokens stop at once, on every instance. Returns the revoked session ids.
+   */
+  async revokeClientGrants(
+    userId: string | undefined,
+    clientId: string,
+    reason: string,
+  ): Promise<string[]> {
+    const filter = userId === undefined ? { clientId } : { userId, clientId };
+    const ids = await repo.revokeSessions(this.deps.db, filter, reason, this.deps.clock.now());
+    await this.deps.guard.revoked(ids);
+    return ids;
   }
 
   /** Ends one session of the user (204 even if it had already ended); 404 if it is not theirs. */

@@ -9,6 +9,23 @@ export interface TokenGrant {
   expiresIn: number;
 }
 
+/** A live browser session: the person signed in at the hosted /login page. */
+export interface BrowserSession {
+  id: string;
+  userId: string;
+  /** When they last proved who they are (OIDC `auth_time`). */
+  authTime: Date;
+  /** RFC 8176 methods of that proof (`pwd`, `otp`, `mfa`). */
+  amr: string[];
+}
+
+/** A browser session just opened, with the cookie that carries it (shown nowhere else). */
+export interface BrowserSignIn {
+  session: BrowserSession;
+  cookieToken: string;
+  maxAgeSeconds: number;
+}
+
 /** The password checked out, but the account has MFA: a second factor is due (POST /api/auth/mfa/verify). */
 export interface MfaChallenge {
   mfaRequired: true;

@@ -1,7 +1,8 @@
 import type { Config } from '../../config/config.js';
 import type { AccessTokens } from '../../crypto/access-tokens.js';
 import { generateOpaqueToken, hashOpaqueToken } from '../../crypto/opaque-token.js';
-import type { Db } from '../../db/create-db.js';
+import type { Db, Trx } from '../../db/create-db.js';
+import type { SessionRow } from '../../db/database.js';
 import { AppError } from '../../errors.js';
 import type { ClientContext } from '../../lib/client.js';
 import { type Clock, addSeconds } from '../../lib/clock.js';
@@ -13,11 +14,21 @@ import type { MetricsRecorder } from '../ops/metrics.js';
 import type { FailureCounter } from '../rate-limit/counted-attempt.js';
 import * as repo from './sessions.repository.js';
 import {
+  type BrowserSignIn,
   type MfaChallenge,
   type SecondFactorGate,
   type TokenGrant,
   trimUserAgent,
 } from './sessions.types.js';
+
+/** What every new session row starts from, whatever its kind. */
+interface SessionOpening {
+  userId: string;
+  now: Date;
+  absoluteExpiresAt: Date;
+  userAgent: string | null;
+  ip: string | null;
+}
 
 export interface SignInServiceDeps {
   db: Db;
@@ -36,6 +47,7 @@ export interface SignInServiceDeps {
     | 'accessTokenTtl'
     | 'refreshTokenTtl'
     | 'sessionMaxLifetime'
+    | 'browserSessionTtl'
     | 'emailVerificationRequired'
     | 'mfaRequiredRoles'
   >;
@@ -73,6 +85,22 @@ export class SignInService {
     password: string,
     client: ClientContext,
   ): Promise<TokenGrant | MfaChallenge> {
+    const proven = await this.authenticate(email, password, client);
+    if ('mfaRequired' in proven) return proven;
+    return this.startSession(proven, client);
+  }
+
+  /**
+   * The first step of every password sign-in, without opening anything: the user whose
+   * password checked out and who may sign in, or the challenge of their second factor.
+   * Counted against the same failure limits whichever door (API, token endpoint, /login)
+   * it came through.
+   */
+  async authenticate(
+    email: string,
+    password: string,
+    client: ClientContext,
+  ): Promise<UserWithRoles | MfaChallenge> {
     const user = await this.deps.failures.attempt(
       email,
       client,
@@ -92,8 +120,7 @@ export class SignInService {
       throw error;
     }
     const challenge = await this.deps.secondFactor.challengeFor(user);
-    if (challenge) return challenge;
-    return this.startSession(user, client);
+    return challenge ?? user;
   }
 
   async #recordSignInFailure(
@@ -127,20 +154,75 @@ export class SignInService {
     client: ClientContext,
     signInData: Record<string, unknown> = {},
   ): Promise<TokenGrant> {
+    const { config } = this.deps;
+    const refreshToken = generateOpaqueToken();
+    const { session, now } = await this.#open(user, client, signInData, (trx, opening) =>
+      repo.insertSessionWithRefreshToken(trx, {
+        ...opening,
+        expiresAt: addSeconds(opening.now, config.refreshTokenTtl),
+        refreshTokenHash: hashOpaqueToken(refreshToken),
+      }),
+    );
+    const signedIn = { ...user, last_signin_at: now };
+    return {
+      user: signedIn,
+      sessionId: session.id,
+      accessToken: await this.signAccessToken(signedIn, session.id),
+      refreshToken,
+      expiresIn: config.accessTokenTtl,
+    };
+  }
+
+  /**
+   * Opens a browser session (the cookie of the hosted /login page) for a user whose identity
+   * is proven: no tokens, a cookie whose hash is stored, `amr` the methods of the proof.
+   * It is a row of the sessions table like any other, so every revocation ends it.
+   */
+  async startBrowserSession(
+    user: UserWithRoles,
+    client: ClientContext,
+    amr: readonly string[],
+    signInData: Record<string, unknown> = {},
+  ): Promise<BrowserSignIn> {
+    const cookieToken = generateOpaqueToken();
+    const { browserSessionTtl } = this.deps.config;
+    const { session, now } = await this.#open(
+      user,
+      client,
+      { via: 'browser', ...signInData },
+      (trx, opening) =>
+        repo.insertBrowserSession(trx, {
+          ...opening,
+          expiresAt: addSeconds(opening.now, browserSessionTtl),
+          tokenHash: hashOpaqueToken(cookieToken),
+          amr,
+        }),
+    );
+    return {
+      session: { id: session.id, userId: user.id, authTime: now, amr: [...amr] },
+      cookieToken,
+      maxAgeSeconds: browserSessionTtl,
+    };
+  }
+
+  /** The common part of every sign-in: the session row, the new-device notice, audit. */
+  async #open(
+    user: UserWithRoles,
+    client: ClientContext,
+    signInData: Record<string, unknown>,
+    insert: (trx: Trx, opening: SessionOpening) => Promise<SessionRow>,
+  ): Promise<{ session: SessionRow; now: Date }> {
     const { config, clock, db } = this.deps;
     const now = clock.now();
-    const refreshToken = generateOpaqueToken();
     const userAgent = trimUserAgent(client.userAgent);
     const session = await db.transaction().execute(async (trx) => {
       const seen = await repo.findSignInHistory(trx, user.id, { ip: client.ip, userAgent });
-      const created = await repo.insertSessionWithRefreshToken(trx, {
+      const created = await insert(trx, {
         userId: user.id,
         now,
-        expiresAt: addSeconds(now, config.refreshTokenTtl),
         absoluteExpiresAt: addSeconds(now, config.sessionMaxLifetime),
         userAgent,
         ip: client.ip,
-        refreshTokenHash: hashOpaqueToken(refreshToken),
       });
       // A sign-in from a device (address + user agent) this account never used before is
       // worth a notice; the very first sign-in after sign-up is not.
@@ -168,14 +250,7 @@ export class SignInService {
     });
     // The last sign-in is part of the user as GET /me shows it, on every instance.
     await this.deps.accounts.usersChanged([user.id]);
-    const signedIn = { ...user, last_signin_at: now };
-    return {
-      user: signedIn,
-      sessionId: session.id,
-      accessToken: await this.signAccessToken(signedIn, session.id),
-      refreshToken,
-      expiresIn: config.accessTokenTtl,
-    };
+    return { session, now };
   }
 
   /**

@@ -1,0 +1,79 @@
+/** An OAuth client as the registry hands it to the rest of the provider (never its secret). */
+export interface OAuthClient {
+  client_id: string;
+  name: string;
+  type: 'confidential' | 'public';
+  redirect_uris: string[];
+  post_logout_redirect_uris: string[];
+  grant_types: string[];
+  scopes: string[];
+  /** Trusted by the operator: consent is not asked, refresh tokens come without offline_access. */
+  first_party: boolean;
+  created_at: Date;
+  secret_rotated_at: Date | null;
+}
+
+/** The grant types a registered client may be allowed. */
+export const CLIENT_GRANT_TYPES = ['authorization_code', 'refresh_token'] as const;
+
+/**
+ * The scopes of the OpenID Connect provider, with the words the consent page shows for them.
+ * `openid` asks for an ID token; the others release user-info claims, or (offline_access) a
+ * refresh token.
+ */
+export const OIDC_SCOPES = {
+  openid: 'Confirm who you are (your account id)',
+  profile: 'Your name, picture, language and time zone',
+  email: 'Your e-mail address and whether it is verified',
+  phone: 'Your phone number',
+  offline_access: 'Keep access while you are away (a refresh token)',
+} as const;
+
+export type OidcScope = keyof typeof OIDC_SCOPES;
+
+export function isOidcScope(scope: string): scope is OidcScope {
+  return Object.hasOwn(OIDC_SCOPES, scope);
+}
+
+/** The user-info claims each scope releases (OIDC Core §5.4). */
+export const SCOPE_CLAIMS: Readonly<Record<string, readonly string[]>> = {
+  openid: ['sub'],
+  profile: ['name', 'picture', 'locale', 'zoneinfo', 'updated_at'],
+  email: ['email', 'email_verified'],
+  phone: ['phone_number'],
+};
+
+/**
+ * An /oauth/authorize request after validation, as it is stored while the person signs in or
+ * consents, and as the code is issued from.
+ */
+export interface AuthorizationParams {
+  client_id: string;
+  redirect_uri: string;
+  /** Requested scopes the client may have, in request order, without duplicates. */
+  scopes: string[];
+  state: string | null;
+  nonce: string | null;
+  code_challenge: string;
+  /** `none`, `login`, `consent` (`select_account` is read as `login`). */
+  prompt: string[];
+  max_age: number | null;
+  login_hint: string | null;
+  /** The subject of a valid `id_token_hint`. */
+  id_token_hint_sub: string | null;
+  resource: string | null;
+}
+
+/** An authorization code as the token endpoint redeems it. */
+export interface IssuedCode {
+  clientId: string;
+  userId: string;
+  browserSessionId: string;
+  redirectUri: string;
+  codeChallenge: string;
+  nonce: string | null;
+  scopes: string[];
+  resource: string | null;
+  authTime: Date;
+  amr: string[];
+}
