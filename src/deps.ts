@@ -19,6 +19,7 @@ export interface Deps extends Pick<
   | 'hasher'
   | 'keys'
   | 'tokens'
+  | 'idTokens'
   | 'metrics'
   | 'broadcast'
   | 'guard'
@@ -52,7 +53,7 @@ export async function createDeps(
     services.mail.start();
     services.audit.startRetention();
   }
-  const { clock, db, redis, hasher, keys, tokens, metrics, broadcast, guard } = infra;
+  const { clock, db, redis, hasher, keys, tokens, idTokens, metrics, broadcast, guard } = infra;
   return {
     config,
     clock,
@@ -61,6 +62,7 @@ export async function createDeps(
     hasher,
     keys,
     tokens,
+    idTokens,
     metrics,
     broadcast,
     guard,

@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import type { Config } from './config/config.js';
 import { AccessTokens } from './crypto/access-tokens.js';
+import { IdTokens } from './crypto/id-tokens.js';
 import { type PasswordHasher, createPasswordHasher } from './crypto/password-hasher.js';
 import { SigningKeys } from './crypto/signing-keys.js';
 import { type Db, createDb, databasePoolStats } from './db/create-db.js';
@@ -26,6 +27,8 @@ export interface Infrastructure {
   hasher: PasswordHasher;
   keys: SigningKeys;
   tokens: AccessTokens;
+  /** OpenID Connect ID tokens, signed with the same keys. */
+  idTokens: IdTokens;
   metrics: Metrics;
   /** Per-address and per-account counters, in Redis when configured. */
   limits: RateLimits;
@@ -118,6 +121,10 @@ export async function createInfrastructure(
       audience: config.jwt.audience,
       onIssued: (kind) => metrics.tokenIssued(kind),
     });
+    const idTokens = new IdTokens(keys, clock, {
+      issuer: config.jwt.issuer,
+      ttlSeconds: config.accessTokenTtl,
+    });
     const mail = new MailService({ db, clock, config, log: overrides.log ?? silentLog });
     const limits = new RateLimits({
       enabled: config.rateLimit,
@@ -139,6 +146,7 @@ export async function createInfrastructure(
       hasher,
       keys,
       tokens,
+      idTokens,
       metrics,
       limits,
       broadcast,

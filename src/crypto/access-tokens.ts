@@ -62,7 +62,15 @@ export class AccessTokens {
     private readonly options: AccessTokenOptions,
   ) {}
 
-  async sign(subject: AccessTokenSubject, ttlSeconds: number): Promise<string> {
+  /**
+   * `audience` replaces JWT_AUDIENCE for a token bound to one resource (RFC 8707); such a
+   * token is for that resource server, and this service's own routes do not accept it.
+   */
+  async sign(
+    subject: AccessTokenSubject,
+    ttlSeconds: number,
+    options: { audience?: string } = {},
+  ): Promise<string> {
     // Re-reads the store now and then: another instance may have rotated the key.
     const { kid, algorithm, key } = this.keys.signingKey();
     const iat = toEpochSeconds(this.clock.now());
@@ -73,7 +81,7 @@ export class AccessTokens {
     const token = await new SignJWT(claims)
       .setProtectedHeader({ alg: algorithm, kid, typ: ACCESS_TOKEN_TYPE })
       .setIssuer(this.options.issuer)
-      .setAudience(this.options.audience)
+      .setAudience(options.audience ?? this.options.audience)
       .setSubject(subject.sub)
       .setIssuedAt(iat)
       .setExpirationTime(iat + ttlSeconds)
