@@ -9,6 +9,7 @@ import type { MailService } from './features/mail/mail.service.js';
 import { createFactors } from './features/mfa/factors.js';
 import { MfaChallenges } from './features/mfa/mfa-challenges.js';
 import { MfaService } from './features/mfa/mfa.service.js';
+import { OidcTokenSigner } from './features/oidc/client-token-signer.js';
 import { PasswordService } from './features/password/password.service.js';
 import { ProfileService } from './features/profile/profile.service.js';
 import { FailureCounter } from './features/rate-limit/counted-attempt.js';
@@ -39,6 +40,7 @@ export interface Services {
   userImport: UserImportService;
   mfa: MfaService;
   profiles: ProfileService;
+  clientTokens: OidcTokenSigner;
 }
 
 /**
@@ -73,7 +75,18 @@ export function createServices(infra: Infrastructure): Services {
     metrics,
     config,
   });
-  const refresh = new RefreshService({ db, clock, accounts, audit, guard, signIn, config });
+  // A client grant's tokens are signed by the OIDC feature; refresh sees only this port.
+  const clientTokens = new OidcTokenSigner({ tokens, idTokens: infra.idTokens, signIn, config });
+  const refresh = new RefreshService({
+    db,
+    clock,
+    accounts,
+    audit,
+    guard,
+    signIn,
+    clientTokens,
+    config,
+  });
   const emailTokens = new EmailTokensService({ db, clock, publicUrl: config.publicUrl });
   const emailVerification = new EmailVerificationService({
     db,
@@ -147,5 +160,6 @@ export function createServices(infra: Infrastructure): Services {
     userImport,
     mfa,
     profiles,
+    clientTokens,
   };
 }

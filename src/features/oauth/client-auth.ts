@@ -41,6 +41,34 @@ export function readClientCredentials(
   return { clientId, clientSecret, viaBasic: false };
 }
 
+/** A client's claimed identity where public clients (no secret: `none`) are allowed too. */
+export interface ClientAuthentication {
+  clientId: string;
+  /** Absent for a public client (token_endpoint_auth_method `none`). */
+  clientSecret: string | undefined;
+  viaBasic: boolean;
+}
+
+/**
+ * RFC 6749 §2.3 and OIDC's `none`: HTTP Basic, or client_id (with client_secret for a
+ * confidential client) in the body. Undefined when the request names no client at all.
+ */
+export function readClientAuthentication(
+  params: TokenParams,
+  authorization: string | undefined,
+): ClientAuthentication | undefined {
+  const hasBasic = authorization !== undefined && /^Basic\s/i.test(authorization);
+  if (hasBasic || params.has('client_secret')) {
+    const { clientId, clientSecret, viaBasic } = readClientCredentials(params, authorization);
+    return { clientId, clientSecret: clientSecret === '' ? undefined : clientSecret, viaBasic };
+  }
+  const clientId = params.get('client_id');
+  if (!clientId) return undefined;
+  if (clientId.length > MAX_PARAM_LENGTH)
+    throw new OAuthError('invalid_request', 'Parameter client_id is too long');
+  return { clientId, clientSecret: undefined, viaBasic: false };
+}
+
 function decodeBasic(encoded: string): ClientCredentials {
   const decoded = Buffer.from(encoded, 'base64').toString('utf8');
   const colon = decoded.indexOf(':');

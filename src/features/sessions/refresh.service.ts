@@ -11,7 +11,13 @@ import type { AuditService } from '../audit/audit.service.js';
 import type { SessionGuard } from './session-guard.js';
 import * as repo from './sessions.repository.js';
 import type { SignInService } from './signin.service.js';
-import { INVALID_REFRESH, type TokenGrant, trimUserAgent } from './sessions.types.js';
+import {
+  type ClientTokenSigner,
+  type ClientTokens,
+  INVALID_REFRESH,
+  type TokenGrant,
+  trimUserAgent,
+} from './sessions.types.js';
 
 export interface RefreshServiceDeps {
   db: Db;
@@ -21,6 +27,8 @@ export interface RefreshServiceDeps {
   guard: SessionGuard;
   /** Access tokens are signed as at sign-in: a refresh re-reads the user's roles and MFA. */
   signIn: Pick<SignInService, 'signAccessToken'>;
+  /** An OAuth client's grant is refreshed into the client's tokens (the OIDC feature). */
+  clientTokens: ClientTokenSigner;
   config: Pick<Config, 'accessTokenTtl' | 'refreshTokenTtl' | 'refreshReuseInterval'>;
 }
 
@@ -29,12 +37,20 @@ interface SealedChild {
   refreshToken: string;
   accessToken: string;
   accessExpiresAt: number;
+  client?: ClientTokens;
 }
+
+/** Which client presents a refresh token: null for this service's own (API) sessions. */
+export interface RefreshBinding {
+  clientId: string | null;
+}
+
+const OWN_SESSIONS: RefreshBinding = { clientId: null };
 
 type RefreshOutcome =
   | { kind: 'rotated'; grant: TokenGrant }
   | { kind: 'replayed'; grant: TokenGrant }
-  | { kind: 'reused'; sessionId: string; userId: string }
+  | { kind: 'reused'; sessionIds: string[] }
   | { kind: 'invalid' };
 
 /** Refresh-token rotation with reuse detection: the whole protocol, in one place. */
@@ -48,18 +64,22 @@ export class RefreshService {
    * refreshing at once both stay signed in); later, or once the child was used, it is reuse
    * — a sign of theft — and the session is revoked.
    */
-  async refresh(refreshToken: string, client: ClientContext): Promise<TokenGrant> {
-    const rotated = await this.#rotateUnspent(refreshToken, client);
+  async refresh(
+    refreshToken: string,
+    client: ClientContext,
+    binding: RefreshBinding = OWN_SESSIONS,
+  ): Promise<TokenGrant> {
+    const rotated = await this.#rotateUnspent(refreshToken, client, binding);
     if (rotated) return rotated;
     const outcome = await this.deps.db
       .transaction()
-      .execute((trx) => this.#refreshInTransaction(trx, refreshToken, client));
+      .execute((trx) => this.#refreshInTransaction(trx, refreshToken, client, binding));
     switch (outcome.kind) {
       case 'rotated':
       case 'replayed':
         return outcome.grant;
       case 'reused':
-        await this.deps.guard.revoked([outcome.sessionId]);
+        await this.deps.guard.revoked(outcome.sessionIds);
         throw new AppError(
           'unauthorized',
           'The refresh token was already used; the session has been revoked',
@@ -73,11 +93,15 @@ export class RefreshService {
     trx: Trx,
     refreshToken: string,
     client: ClientContext,
+    binding: RefreshBinding,
   ): Promise<RefreshOutcome> {
     const now = this.deps.clock.now();
     const token = await repo.lockRefreshToken(trx, hashOpaqueToken(refreshToken));
     if (!token || token.revoked_at !== null || token.absolute_expires_at <= now)
       return { kind: 'invalid' };
+    // A token is only ever good for the client it was issued to (none: this service's own);
+    // another client presenting it learns nothing and revokes nothing.
+    if (token.client_id !== binding.clientId) return { kind: 'invalid' };
 
     if (token.spent_at !== null) {
       const child = await this.#retriableChild(trx, token, refreshToken, now);
@@ -92,10 +116,27 @@ export class RefreshService {
             accessToken: child.accessToken,
             refreshToken: child.refreshToken,
             expiresIn: Math.max(0, child.accessExpiresAt - toEpochSeconds(now)),
+            ...(child.client ? { client: child.client } : {}),
           },
         };
       }
-      await repo.revokeSessions(trx, { sessionId: token.session_id }, 'refresh_reused', now);
+      // A client grant's reuse ends the browser session it was authorized in as well: the
+      // theft may have happened there.
+      const sessionIds = await repo.revokeSessions(
+        trx,
+        { sessionId: token.session_id },
+        'refresh_reused',
+        now,
+      );
+      if (token.parent_id !== null)
+        sessionIds.push(
+          ...(await repo.revokeSessions(
+            trx,
+            { sessionId: token.parent_id },
+            'refresh_reused',
+            now,
+          )),
+        );
       await this.deps.audit.record(
         {
           type: 'session.refresh_reused',
@@ -106,7 +147,7 @@ export class RefreshService {
         },
         trx,
       );
-      return { kind: 'reused', sessionId: token.session_id, userId: token.user_id };
+      return { kind: 'reused', sessionIds };
     }
 
     if (token.token_expires_at <= now || token.session_expires_at <= now)
@@ -154,11 +195,13 @@ export class RefreshService {
   async #rotateUnspent(
     refreshToken: string,
     client: ClientContext,
+    binding: RefreshBinding,
   ): Promise<TokenGrant | undefined> {
     const now = this.deps.clock.now();
     const token = await repo.findRefreshToken(this.deps.db, hashOpaqueToken(refreshToken));
     if (
       !token ||
+      token.client_id !== binding.clientId ||
       token.spent_at !== null ||
       token.revoked_at !== null ||
       token.absolute_expires_at <= now ||
@@ -184,11 +227,12 @@ export class RefreshService {
   ): Promise<{ rotation: repo.Rotation; grant: TokenGrant }> {
     const { config } = this.deps;
     const childToken = generateOpaqueToken();
-    const accessToken = await this.deps.signIn.signAccessToken(user, token.session_id);
+    const { accessToken, client: clientTokens } = await this.#signFor(user, token);
     const sealed: SealedChild = {
       refreshToken: childToken,
       accessToken,
       accessExpiresAt: toEpochSeconds(now) + config.accessTokenTtl,
+      ...(clientTokens ? { client: clientTokens } : {}),
     };
     const slidingExpiry = addSeconds(now, config.refreshTokenTtl);
     const rotation: repo.Rotation = {
@@ -207,7 +251,27 @@ export class RefreshService {
       accessToken,
       refreshToken: childToken,
       expiresIn: config.accessTokenTtl,
+      ...(clientTokens ? { client: clientTokens } : {}),
     };
     return { rotation, grant };
+  }
+
+  /** The child's tokens: this service's own, or (a client grant) the client's. */
+  async #signFor(
+    user: UserWithRoles,
+    token: repo.RefreshTokenWithSession,
+  ): Promise<{ accessToken: string; client?: ClientTokens }> {
+    if (token.client_id === null)
+      return { accessToken: await this.deps.signIn.signAccessToken(user, token.session_id) };
+    return this.deps.clientTokens.sign(user, {
+      sessionId: token.session_id,
+      clientId: token.client_id,
+      scopes: token.scopes ?? [],
+      resource: token.resource,
+      authTime: token.auth_time ?? this.deps.clock.now(),
+      amr: token.amr ?? [],
+      browserSessionId: token.parent_id,
+      nonce: null,
+    });
   }
 }

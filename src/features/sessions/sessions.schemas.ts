@@ -9,6 +9,9 @@ export const TokenResponseSchema = Type.Object({
   expires_in: Type.Integer({ description: 'Seconds until the access token expires' }),
   refresh_token: Type.Optional(Type.String()),
   scope: Type.Optional(Type.String()),
+  id_token: Type.Optional(
+    Type.String({ description: 'OpenID Connect ID token, when `openid` was granted' }),
+  ),
   user: Type.Optional(UserSchema),
 });
 

@@ -136,6 +136,23 @@ export class SessionsService {
     return repo.revokeSessions(trx, { userId }, reason, this.deps.clock.now());
   }
 
+  /**
+   * Opens an OAuth client's grant (a code exchange) inside the caller's transaction, so it
+   * commits with the spending of the code. Its first refresh token, if any, is stored hashed.
+   */
+  async openClientSession(trx: Trx, session: repo.NewClientSession): Promise<{ id: string }> {
+    const row = await repo.insertClientSession(trx, session);
+    return { id: row.id };
+  }
+
+  /**
+   * Revokes one session (and the grants under it) inside the caller's transaction; hand the ids
+   * to `announceRevoked` once it has committed.
+   */
+  async revokeSessionWithin(trx: Trx, sessionId: string, reason: string): Promise<string[]> {
+    return repo.revokeSessions(trx, { sessionId }, reason, this.deps.clock.now());
+  }
+
   /** Tells every instance (cache, pub/sub) about sessions revoked in a committed transaction. */
   async announceRevoked(sessionIds: string[]): Promise<void> {
     await this.deps.guard.revoked(sessionIds);

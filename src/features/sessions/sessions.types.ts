@@ -7,6 +7,42 @@ export interface TokenGrant {
   accessToken: string;
   refreshToken: string;
   expiresIn: number;
+  /** Set when the session is an OAuth client's grant: its tokens are the client's. */
+  client?: ClientTokens;
+}
+
+/** The client-facing part of a client grant's token response. */
+export interface ClientTokens {
+  clientId: string;
+  /** Space-separated granted scopes. */
+  scope: string;
+  /** When `openid` was granted. */
+  idToken?: string;
+}
+
+/** A client grant's session, as its tokens are signed from. */
+export interface ClientSessionGrant {
+  sessionId: string;
+  clientId: string;
+  scopes: readonly string[];
+  resource: string | null;
+  authTime: Date;
+  amr: readonly string[];
+  /** The browser session it was authorized in (the ID token's `sid`). */
+  browserSessionId: string | null;
+  /** Only in the ID token of the code exchange (OIDC Core §12.2: not on refresh). */
+  nonce: string | null;
+}
+
+/**
+ * The port through which a refresh signs a client grant's tokens (access token for the
+ * client, ID token): implemented by the OIDC feature, so sessions never import it.
+ */
+export interface ClientTokenSigner {
+  sign(
+    user: UserWithRoles,
+    grant: ClientSessionGrant,
+  ): Promise<{ accessToken: string; client: ClientTokens }>;
 }
 
 /** A live browser session: the person signed in at the hosted /login page. */

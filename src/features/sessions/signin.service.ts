@@ -260,13 +260,17 @@ export class SignInService {
    * first refresh after enrolling carries the role.
    */
   async signAccessToken(user: UserWithRoles, sessionId: string): Promise<string> {
-    const { mfaRequiredRoles } = this.deps.config;
-    const roles = user.mfa_enabled
-      ? user.roles
-      : user.roles.filter((role) => !mfaRequiredRoles.includes(role));
     return this.deps.tokens.sign(
-      { sub: user.id, sid: sessionId, email: user.email, roles },
+      { sub: user.id, sid: sessionId, email: user.email, roles: this.rolesClaim(user) },
       this.deps.config.accessTokenTtl,
     );
+  }
+
+  /** The `roles` claim of any access token of this user (see signAccessToken). */
+  rolesClaim(user: UserWithRoles): string[] {
+    const { mfaRequiredRoles } = this.deps.config;
+    return user.mfa_enabled
+      ? [...user.roles]
+      : user.roles.filter((role) => !mfaRequiredRoles.includes(role));
   }
 }

@@ -1,7 +1,7 @@
 import type { FastifyReply } from 'fastify';
 import { toUserView } from '../accounts/accounts.schemas.js';
 import { setRefreshCookies } from './refresh-cookie.js';
-import type { MfaChallenge, TokenGrant } from './sessions.types.js';
+import type { ClientTokens, MfaChallenge, TokenGrant } from './sessions.types.js';
 
 /** Marks a response that carries a token as never to be stored by a browser or proxy. */
 export function noStore(reply: FastifyReply): void {
@@ -29,6 +29,7 @@ export function sendTokenResponse(
   cookie?: { maxAgeSeconds: number; csrfToken?: string | undefined },
 ) {
   noStore(reply);
+  if (grant.client) return clientTokenBody(grant, grant.client);
   const body = {
     access_token: grant.accessToken,
     token_type: 'bearer' as const,
@@ -45,4 +46,19 @@ export function sendTokenResponse(
     return { ...body, csrf_token: csrf };
   }
   return { ...body, refresh_token: grant.refreshToken };
+}
+
+/**
+ * An OAuth client's token response: its scope and, with `openid`, its ID token; never the user
+ * object (claims reach a client through the ID token and userinfo, by scope).
+ */
+function clientTokenBody(grant: TokenGrant, client: ClientTokens) {
+  return {
+    access_token: grant.accessToken,
+    token_type: 'bearer' as const,
+    expires_in: grant.expiresIn,
+    refresh_token: grant.refreshToken,
+    scope: client.scope,
+    ...(client.idToken ? { id_token: client.idToken } : {}),
+  };
 }

@@ -1,0 +1,174 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { Config } from '../../config/config.js';
+import { generateOpaqueToken, hashOpaqueToken } from '../../crypto/opaque-token.js';
+import type { Db, Trx } from '../../db/create-db.js';
+import { AppError } from '../../errors.js';
+import type { ClientContext } from '../../lib/client.js';
+import { type Clock, addSeconds } from '../../lib/clock.js';
+import type { AccountsService } from '../accounts/accounts.service.js';
+import type { UserWithRoles } from '../accounts/accounts.types.js';
+import type { AuditService } from '../audit/audit.service.js';
+import type { SessionsService } from '../sessions/sessions.service.js';
+import { trimUserAgent, type ClientTokens } from '../sessions/sessions.types.js';
+import * as codes from './authorization-codes.repository.js';
+import type { OidcTokenSigner } from './client-token-signer.js';
+import type { OAuthClient } from './oidc.types.js';
+
+export interface CodeExchangeServiceDeps {
+  db: Db;
+  clock: Clock;
+  accounts: Pick<AccountsService, 'findUser'>;
+  sessions: Pick<
+    SessionsService,
+    'openClientSession' | 'revokeSessionWithin' | 'announceRevoked' | 'assertSessionActive'
+  >;
+  audit: AuditService;
+  signer: Pick<OidcTokenSigner, 'sign'>;
+  config: Pick<Config, 'accessTokenTtl' | 'refreshTokenTtl' | 'sessionMaxLifetime'>;
+}
+
+/** The tokens a code is exchanged for. */
+export interface CodeGrant {
+  accessToken: string;
+  expiresIn: number;
+  /** Only with `offline_access`, or for a first-party client, and if the client may refresh. */
+  refreshToken: string | null;
+  client: ClientTokens;
+}
+
+export interface CodeRedemption {
+  code: string;
+  redirectUri: string;
+  codeVerifier: string;
+  /** The client, already authenticated. */
+  client: OAuthClient;
+}
+
+/** Every failure of a redemption reads the same to the client (RFC 6749 §5.2 invalid_grant). */
+export class InvalidGrantError extends Error {}
+
+type Outcome =
+  | {
+      kind: 'issued';
+      user: UserWithRoles;
+      sessionId: string;
+      refreshToken: string | null;
+      record: codes.CodeRecord;
+    }
+  | { kind: 'reused'; revoked: string[] }
+  | { kind: 'invalid'; reason: string };
+
+/** RFC 7636: BASE64URL(SHA256(code_verifier)) == code_challenge, compared in constant time. */
+function pkceMatches(verifier: string, challenge: string): boolean {
+  const computed = Buffer.from(createHash('sha256').update(verifier, 'ascii').digest('base64url'));
+  const expected = Buffer.from(challenge);
+  return computed.length === expected.length && timingSafeEqual(computed, expected);
+}
+
+/**
+ * The authorization_code grant: a code is single-use, lives AUTHORIZATION_CODE_TTL, and is
+ * good only for the client, redirect URI and PKCE verifier it was issued for. Presented a
+ * second time it fails, and what the first exchange issued is revoked (RFC 6749 §4.1.2).
+ */
+export class CodeExchangeService {
+  constructor(private readonly deps: CodeExchangeServiceDeps) {}
+
+  async exchange(redemption: CodeRedemption, client: ClientContext): Promise<CodeGrant> {
+    const outcome = await this.deps.db
+      .transaction()
+      .execute((trx) => this.#redeem(trx, redemption, client));
+    if (outcome.kind === 'reused') {
+      await this.deps.sessions.announceRevoked(outcome.revoked);
+      throw new InvalidGrantError('The authorization code was already used');
+    }
+    if (outcome.kind === 'invalid') throw new InvalidGrantError(outcome.reason);
+    const { user, sessionId, refreshToken, record } = outcome;
+    const { accessToken, client: clientTokens } = await this.deps.signer.sign(user, {
+      sessionId,
+      clientId: record.clientId,
+      scopes: record.scopes,
+      resource: record.resource,
+      authTime: record.authTime,
+      amr: record.amr,
+      browserSessionId: record.browserSessionId,
+      nonce: record.nonce,
+    });
+    return {
+      accessToken,
+      expiresIn: this.deps.config.accessTokenTtl,
+      refreshToken,
+      client: clientTokens,
+    };
+  }
+
+  async #redeem(
+    trx: Trx,
+    { code, redirectUri, codeVerifier, client: oauthClient }: CodeRedemption,
+    client: ClientContext,
+  ): Promise<Outcome> {
+    const { clock, config, sessions, audit, accounts } = this.deps;
+    const now = clock.now();
+    const codeHash = hashOpaqueToken(code);
+    const record = await codes.lockCode(trx, codeHash);
+    if (!record || record.clientId !== oauthClient.client_id)
+      return { kind: 'invalid', reason: 'The authorization code is not valid' };
+    if (record.spentAt !== null) {
+      const revoked = record.issuedSessionId
+        ? await sessions.revokeSessionWithin(trx, record.issuedSessionId, 'code_reused')
+        : [];
+      await audit.record(
+        {
+          type: 'oauth.code_reused',
+          userId: record.userId,
+          outcome: 'failure',
+          ...client,
+          data: { client_id: record.clientId, session_ids: revoked },
+        },
+        trx,
+      );
+      return { kind: 'reused', revoked };
+    }
+    if (record.expiresAt <= now)
+      return { kind: 'invalid', reason: 'The authorization code has expired' };
+    if (record.redirectUri !== redirectUri)
+      return { kind: 'invalid', reason: 'redirect_uri differs from the authorization request' };
+    if (!pkceMatches(codeVerifier, record.codeChallenge))
+      return { kind: 'invalid', reason: 'code_verifier does not match the code_challenge' };
+    // Signed out (or revoked) between the authorization and the exchange: nothing to issue.
+    try {
+      await sessions.assertSessionActive(record.browserSessionId, record.userId);
+    } catch (error) {
+      if (error instanceof AppError && error.code === 'unauthorized')
+        return { kind: 'invalid', reason: 'The sign-in behind the code has ended' };
+      throw error;
+    }
+    const user = await accounts.findUser(record.userId, trx);
+    if (!user || !user.is_active) return { kind: 'invalid', reason: 'The account is disabled' };
+    const refreshToken = this.#mayRefresh(oauthClient, record.scopes)
+      ? generateOpaqueToken()
+      : null;
+    const session = await sessions.openClientSession(trx, {
+      userId: user.id,
+      clientId: oauthClient.client_id,
+      parentId: record.browserSessionId,
+      scopes: record.scopes,
+      resource: record.resource,
+      authTime: record.authTime,
+      amr: record.amr,
+      now,
+      expiresAt: addSeconds(now, config.refreshTokenTtl),
+      absoluteExpiresAt: addSeconds(now, config.sessionMaxLifetime),
+      userAgent: trimUserAgent(client.userAgent),
+      ip: client.ip,
+      refreshTokenHash: refreshToken === null ? null : hashOpaqueToken(refreshToken),
+    });
+    await codes.spendCode(trx, codeHash, now, session.id);
+    return { kind: 'issued', user, sessionId: session.id, refreshToken, record };
+  }
+
+  /** Refresh tokens go to clients allowed them, with offline_access or when first-party. */
+  #mayRefresh(client: OAuthClient, scopes: readonly string[]): boolean {
+    if (!client.grant_types.includes('refresh_token')) return false;
+    return scopes.includes('offline_access') || client.first_party;
+  }
+}
