@@ -15,6 +15,7 @@ import { opsRoutes } from './features/ops/ops.routes.js';
 import { passwordRoutes } from './features/password/password.routes.js';
 import { mfaRoutes } from './features/mfa/mfa.routes.js';
 import { oauthRoutes } from './features/oauth/oauth.routes.js';
+import { InvalidClientError } from './features/oauth/oauth.errors.js';
 import { oauth2Flows } from './features/oauth/oauth.schemas.js';
 import { groupsRoutes } from './features/groups/groups.routes.js';
 import { profileRoutes } from './features/profile/profile.routes.js';
@@ -166,7 +167,18 @@ export async function buildApp(
   await app.register(sessionsRoutes, { sessions, signIn, refresh, config });
   await app.register(forwardAuthRoutes, { verifier });
   await app.register(oauthRoutes, {
-    services: { signIn, refresh, serviceAccounts: services.serviceAccounts },
+    services: {
+      signIn,
+      refresh,
+      serviceAccounts: services.serviceAccounts,
+      // TEMPORARY until the client registry lands (same issue): no OAuth client exists yet.
+      oauthClients: {
+        authenticateClient: async () => {
+          throw new InvalidClientError('No OAuth client is registered');
+        },
+      },
+      codes: services.codes,
+    },
   });
   await app.register(emailVerificationRoutes, { emailVerification: services.emailVerification });
   await app.register(passwordRoutes, { password: services.password });

@@ -10,6 +10,7 @@ import { createFactors } from './features/mfa/factors.js';
 import { MfaChallenges } from './features/mfa/mfa-challenges.js';
 import { MfaService } from './features/mfa/mfa.service.js';
 import { OidcTokenSigner } from './features/oidc/client-token-signer.js';
+import { CodeExchangeService } from './features/oidc/code-exchange.service.js';
 import { PasswordService } from './features/password/password.service.js';
 import { ProfileService } from './features/profile/profile.service.js';
 import { FailureCounter } from './features/rate-limit/counted-attempt.js';
@@ -41,6 +42,7 @@ export interface Services {
   mfa: MfaService;
   profiles: ProfileService;
   clientTokens: OidcTokenSigner;
+  codes: CodeExchangeService;
 }
 
 /**
@@ -85,6 +87,15 @@ export function createServices(infra: Infrastructure): Services {
     guard,
     signIn,
     clientTokens,
+    config,
+  });
+  const codes = new CodeExchangeService({
+    db,
+    clock,
+    accounts,
+    sessions,
+    audit,
+    signer: clientTokens,
     config,
   });
   const emailTokens = new EmailTokensService({ db, clock, publicUrl: config.publicUrl });
@@ -161,5 +172,6 @@ export function createServices(infra: Infrastructure): Services {
     mfa,
     profiles,
     clientTokens,
+    codes,
   };
 }

@@ -1,4 +1,5 @@
-import { OAuthError } from './oauth.errors.js';
+import type { ClientRegistry, OAuthClient } from '../oidc/oidc.types.js';
+import { InvalidClientError, OAuthError } from './oauth.errors.js';
 import { MAX_PARAM_LENGTH, type TokenParams } from './token-params.js';
 
 /** A client's claimed identity; the service that owns the client checks the secret. */
@@ -84,4 +85,38 @@ function decodeBasic(encoded: string): ClientCredentials {
   } catch {
     throw new OAuthError('invalid_client', 'Malformed Basic credentials', basicChallenge());
   }
+}
+
+/**
+ * Authenticates the OAuth client a token-endpoint request names (confidential by secret,
+ * public by client_id alone) and checks it may use the grant. Failures are `invalid_client`
+ * (with a Basic challenge when Basic was tried) and `unauthorized_client`.
+ */
+export async function authenticateClient(
+  registry: Pick<ClientRegistry, 'authenticateClient'>,
+  params: TokenParams,
+  authorization: string | undefined,
+  grantType: string,
+): Promise<OAuthClient> {
+  const claimed = readClientAuthentication(params, authorization);
+  if (!claimed)
+    throw new OAuthError('invalid_client', 'Client authentication is required', basicChallenge());
+  let client: OAuthClient;
+  try {
+    client = await registry.authenticateClient({
+      clientId: claimed.clientId,
+      clientSecret: claimed.clientSecret,
+    });
+  } catch (error) {
+    if (error instanceof InvalidClientError)
+      throw new OAuthError(
+        'invalid_client',
+        'Client authentication failed',
+        claimed.viaBasic ? basicChallenge() : {},
+      );
+    throw error;
+  }
+  if (!client.grant_types.includes(grantType))
+    throw new OAuthError('unauthorized_client', `The client may not use the ${grantType} grant`);
+  return client;
 }

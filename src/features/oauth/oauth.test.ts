@@ -94,7 +94,7 @@ describe('POST /api/auth/token', () => {
     ],
     [
       'an unknown grant type',
-      { grant_type: 'authorization_code', code: 'x' },
+      { grant_type: 'urn:example:unknown', code: 'x' },
       400,
       'unsupported_grant_type',
     ],

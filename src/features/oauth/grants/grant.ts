@@ -6,6 +6,8 @@ import type { ServiceAccountsService } from '../../service-accounts/service-acco
 import type { RefreshService } from '../../sessions/refresh.service.js';
 import type { SignInService } from '../../sessions/signin.service.js';
 import type { TokenParams } from '../token-params.js';
+import type { CodeExchangeService } from '../../oidc/code-exchange.service.js';
+import type { ClientRegistry } from '../../oidc/oidc.types.js';
 
 /**
  * What the grants call. Only the methods they use, so the route plugin can be handed exactly
@@ -15,6 +17,9 @@ export interface GrantServices {
   signIn: Pick<SignInService, 'signIn'>;
   refresh: Pick<RefreshService, 'refresh'>;
   serviceAccounts: Pick<ServiceAccountsService, 'issueToken'>;
+  /** OAuth clients of the OpenID Connect provider. */
+  oauthClients: Pick<ClientRegistry, 'authenticateClient'>;
+  codes: Pick<CodeExchangeService, 'exchange'>;
 }
 
 export interface GrantContext {

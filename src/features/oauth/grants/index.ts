@@ -1,3 +1,4 @@
+import { authorizationCodeGrant } from './authorization-code.grant.js';
 import { clientCredentialsGrant } from './client-credentials.grant.js';
 import type { Grant } from './grant.js';
 import { passwordGrant } from './password.grant.js';
@@ -10,6 +11,7 @@ import { refreshTokenGrant } from './refresh-token.grant.js';
  * one in it is advertised everywhere (grants.test.ts checks both).
  */
 export const GRANTS = [
+  authorizationCodeGrant,
   passwordGrant,
   refreshTokenGrant,
   clientCredentialsGrant,
