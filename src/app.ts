@@ -23,7 +23,11 @@ import { rolesRoutes } from './features/roles/roles.routes.js';
 import { serviceAccountsRoutes } from './features/service-accounts/service-accounts.routes.js';
 import { forwardAuthRoutes } from './features/sessions/forward-auth.routes.js';
 import { sessionsRoutes } from './features/sessions/sessions.routes.js';
-import { type CallerVerifier, registerAuthentication } from './http/authenticate.js';
+import { type CallerVerifier, registerAuthentication, resolveBearer } from './http/authenticate.js';
+import { tokenManagementRoutes } from './features/oauth/token-management.routes.js';
+import { TokenStatusService } from './features/oidc/token-status.service.js';
+import { userInfoRoutes } from './features/oidc/userinfo.routes.js';
+import { UserInfoService } from './features/oidc/userinfo.service.js';
 import { registerStrictJsonParser } from './http/json-parser.js';
 import { installLingeringClose } from './http/lingering-close.js';
 import { registerRateLimits } from './http/rate-limit.js';
@@ -162,6 +166,12 @@ export async function buildApp(
   await app.register(metricsRoutes, { metrics: deps.metrics, config });
   await app.register(discoveryRoutes, { keys: deps.keys, config });
   const { accounts, accountDeletion, sessions, signIn, refresh } = services;
+  // TEMPORARY until the client registry lands (same issue): no OAuth client exists yet.
+  const oauthClientRegistry = {
+    authenticateClient: async (): Promise<never> => {
+      throw new InvalidClientError('No OAuth client is registered');
+    },
+  };
   await app.register(accountsRoutes, { accounts, accountDeletion });
   await app.register(profileRoutes, { profiles: services.profiles });
   await app.register(sessionsRoutes, { sessions, signIn, refresh, config });
@@ -171,12 +181,7 @@ export async function buildApp(
       signIn,
       refresh,
       serviceAccounts: services.serviceAccounts,
-      // TEMPORARY until the client registry lands (same issue): no OAuth client exists yet.
-      oauthClients: {
-        authenticateClient: async () => {
-          throw new InvalidClientError('No OAuth client is registered');
-        },
-      },
+      oauthClients: oauthClientRegistry,
       codes: services.codes,
     },
   });
@@ -189,5 +194,21 @@ export async function buildApp(
   await app.register(serviceAccountsRoutes, { serviceAccounts: services.serviceAccounts });
   await app.register(auditRoutes, { audit: services.audit });
   await app.register(accountPagesRoutes);
+  // Introspection and userinfo judge an access token exactly as the routes' hook does.
+  const verifyLiveAccessToken = async (raw: string) =>
+    (await resolveBearer(verifier, raw, { serviceTokens: true })).token;
+  await app.register(userInfoRoutes, {
+    userInfo: new UserInfoService({ accounts, profiles: services.profiles }),
+    verifyLiveAccessToken,
+  });
+  await app.register(tokenManagementRoutes, {
+    oauthClients: oauthClientRegistry,
+    tokenStatus: new TokenStatusService({
+      sessions,
+      verifyLiveAccessToken,
+      readAccessToken: (raw) => deps.tokens.verify(raw).catch(() => undefined),
+      issuer: config.jwt.issuer,
+    }),
+  });
   return app;
 }

@@ -27,6 +27,9 @@ export interface VerifiedAccessToken {
   email: string | undefined;
   roles: string[];
   scope: string | undefined;
+  /** RFC 9068: the OAuth client the token was issued to (client grants, service tokens). */
+  clientId: string | undefined;
+  aud: string[];
   jti: string;
   iat: number;
   exp: number;
@@ -164,7 +167,7 @@ export class AccessTokens {
 
 /** Callers get their own copy: the cached one must not change under a later request. */
 function copyOf(token: VerifiedAccessToken): VerifiedAccessToken {
-  return { ...token, roles: [...token.roles] };
+  return { ...token, roles: [...token.roles], aud: [...token.aud] };
 }
 
 function toVerified(payload: JWTPayload): VerifiedAccessToken {
@@ -178,6 +181,8 @@ function toVerified(payload: JWTPayload): VerifiedAccessToken {
     email: text(payload['email']),
     roles,
     scope: text(payload['scope']),
+    clientId: text(payload['client_id']),
+    aud: Array.isArray(payload.aud) ? payload.aud : payload.aud ? [payload.aud] : [],
     jti: payload.jti as string,
     iat: payload.iat as number,
     exp: payload.exp as number,

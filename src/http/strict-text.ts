@@ -1,3 +1,4 @@
+import type { FastifyInstance } from 'fastify';
 import { AppError } from '../errors.js';
 
 // Bytes that are not UTF-8 would otherwise become U+FFFD without a word, and be compared or
@@ -32,4 +33,23 @@ export function formEscapesAreUtf8(form: string): boolean {
     }
   }
   return true;
+}
+
+/**
+ * Lets the routes of the plugin it is called in accept `application/x-www-form-urlencoded`
+ * bodies, handed to them as the decoded text (read it with URLSearchParams): the OAuth
+ * endpoints and the hosted pages' forms. Bytes that are not UTF-8 are refused.
+ */
+export function acceptFormBodies(app: FastifyInstance): void {
+  app.addContentTypeParser(
+    'application/x-www-form-urlencoded',
+    { parseAs: 'buffer' },
+    (_request, body, done) => {
+      try {
+        done(null, decodeUtf8Body(body as Buffer));
+      } catch (error) {
+        done(error as Error, undefined);
+      }
+    },
+  );
 }

@@ -96,7 +96,7 @@ export async function authenticateClient(
   registry: Pick<ClientRegistry, 'authenticateClient'>,
   params: TokenParams,
   authorization: string | undefined,
-  grantType: string,
+  grantType?: string,
 ): Promise<OAuthClient> {
   const claimed = readClientAuthentication(params, authorization);
   if (!claimed)
@@ -116,7 +116,7 @@ export async function authenticateClient(
       );
     throw error;
   }
-  if (!client.grant_types.includes(grantType))
+  if (grantType !== undefined && !client.grant_types.includes(grantType))
     throw new OAuthError('unauthorized_client', `The client may not use the ${grantType} grant`);
   return client;
 }

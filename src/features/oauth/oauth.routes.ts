@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import type { FastifyError, FastifyReply } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { clientContext } from '../../http/client-context.js';
-import { decodeUtf8Body } from '../../http/strict-text.js';
+import { acceptFormBodies } from '../../http/strict-text.js';
 import { toAppError } from '../../http/problem.js';
 import { TokenResponseSchema } from '../sessions/sessions.schemas.js';
 import type { GrantServices } from './grants/grant.js';
@@ -10,7 +10,7 @@ import { OAuthError, OAuthErrorSchema } from './oauth.errors.js';
 import { TOKEN_REQUEST_DESCRIPTION, TokenRequestSchema } from './oauth.schemas.js';
 import { parseTokenRequest } from './token-request.js';
 
-function sendOAuthError(reply: FastifyReply, error: OAuthError, status = error.status) {
+export function sendOAuthError(reply: FastifyReply, error: OAuthError, status = error.status) {
   return reply
     .status(status)
     .headers({ 'cache-control': 'no-store', pragma: 'no-cache', ...error.headers })
@@ -18,23 +18,13 @@ function sendOAuthError(reply: FastifyReply, error: OAuthError, status = error.s
     .send(JSON.stringify({ error: error.code, error_description: error.description }));
 }
 
-/** The RFC 6749 token endpoint: form-encoded or JSON, with its own error format. */
-export const oauthRoutes: FastifyPluginAsyncTypebox<{ services: GrantServices }> = async (
-  app,
-  { services },
-) => {
-  app.addContentTypeParser(
-    'application/x-www-form-urlencoded',
-    { parseAs: 'buffer' },
-    (_request, body, done) => {
-      try {
-        done(null, decodeUtf8Body(body as Buffer));
-      } catch (error) {
-        done(error as Error, undefined);
-      }
-    },
-  );
-
+/**
+ * The conventions of the OAuth endpoints (token, revocation, introspection), for every route
+ * of the plugin it is called in: form-encoded bodies read strictly as UTF-8, and every
+ * failure answered as RFC 6749's `{error, error_description}`.
+ */
+export function useOAuthFormat(app: FastifyInstance): void {
+  acceptFormBodies(app);
   app.setErrorHandler((error: FastifyError, request, reply) => {
     if (error instanceof OAuthError) return sendOAuthError(reply, error);
     const appError = toAppError(error);
@@ -64,6 +54,14 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<{ services: GrantServices }>
     request.log.error({ err: error }, 'unhandled error at the token endpoint');
     return sendOAuthError(reply, new OAuthError('server_error', 'An unexpected error occurred'));
   });
+}
+
+/** The RFC 6749 token endpoint: form-encoded or JSON, with its own error format. */
+export const oauthRoutes: FastifyPluginAsyncTypebox<{ services: GrantServices }> = async (
+  app,
+  { services },
+) => {
+  useOAuthFormat(app);
 
   app.post(
     '/api/auth/token',

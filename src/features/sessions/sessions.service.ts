@@ -9,7 +9,12 @@ import { type KeysetCursor, toPage } from '../../lib/cursor.js';
 import type { AuditService } from '../audit/audit.service.js';
 import type { SessionGuard } from './session-guard.js';
 import * as repo from './sessions.repository.js';
-import { type BrowserSession, INVALID_REFRESH, type SessionView } from './sessions.types.js';
+import {
+  type BrowserSession,
+  INVALID_REFRESH,
+  type RefreshTokenState,
+  type SessionView,
+} from './sessions.types.js';
 
 export interface SessionsServiceDeps {
   db: Db;
@@ -134,6 +139,41 @@ export class SessionsService {
    */
   async revokeAllForUserWithin(trx: Trx, userId: string, reason: string): Promise<string[]> {
     return repo.revokeSessions(trx, { userId }, reason, this.deps.clock.now());
+  }
+
+  /**
+   * What a refresh token is, for RFC 7009 revocation and RFC 7662 introspection: its session,
+   * client and state. Undefined when unknown.
+   */
+  async findRefreshTokenState(refreshToken: string): Promise<RefreshTokenState | undefined> {
+    if (refreshToken.length > 512) return undefined;
+    const row = await repo.findRefreshToken(this.deps.db, hashOpaqueToken(refreshToken));
+    if (!row) return undefined;
+    const now = this.deps.clock.now();
+    const active =
+      row.spent_at === null &&
+      row.revoked_at === null &&
+      row.token_expires_at > now &&
+      row.session_expires_at > now &&
+      row.absolute_expires_at > now;
+    return {
+      sessionId: row.session_id,
+      userId: row.user_id,
+      clientId: row.client_id,
+      scopes: row.scopes ?? [],
+      active,
+      expiresAt: row.token_expires_at,
+    };
+  }
+
+  /** Ends one session (and the grants under it) on behalf of a client; audited as a sign-out. */
+  async revokeSession(
+    sessionId: string,
+    userId: string,
+    reason: string,
+    client: ClientContext,
+  ): Promise<void> {
+    await this.#revoke({ sessionId, userId }, reason, { actorId: userId, userId, client });
   }
 
   /**

@@ -99,3 +99,15 @@ const USER_AGENT_MAX = 512;
 export function trimUserAgent(userAgent: string | null): string | null {
   return userAgent ? userAgent.slice(0, USER_AGENT_MAX) : null;
 }
+
+/** A refresh token as revocation and introspection see it. */
+export interface RefreshTokenState {
+  sessionId: string;
+  userId: string;
+  /** The OAuth client it was issued to; null for this service's own sessions. */
+  clientId: string | null;
+  scopes: string[];
+  /** Unspent, unexpired, and its session live. */
+  active: boolean;
+  expiresAt: Date;
+}

@@ -1,0 +1,64 @@
+import type { FastifyInstance } from 'fastify';
+import * as oidc from 'openid-client';
+import { type TestApp, type TestAppOptions, json, signedInAdmin, startTestApp } from './app.js';
+import { freePort } from './free-port.js';
+
+/** A test app listening on a real port of 127.0.0.1, its issuer (PUBLIC_URL) that address. */
+export interface OidcTestApp extends TestApp {
+  issuer: string;
+  /** An admin's bearer headers, for the client registry. */
+  admin: { authorization: string };
+}
+
+/**
+ * The provider as a relying party meets it: over real HTTP, so `openid-client` (a certified
+ * relying party, written by another hand) can discover it and judge its answers.
+ */
+export async function startOidcApp(options: TestAppOptions = {}): Promise<OidcTestApp> {
+  const port = await freePort();
+  const issuer = `http://127.0.0.1:${port}`;
+  const started = await startTestApp({
+    ...options,
+    env: { ...options.env, PUBLIC_URL: issuer },
+  });
+  await started.app.listen({ port, host: '127.0.0.1' });
+  const { auth } = await signedInAdmin(started.app, started.deps);
+  return { ...started, issuer, admin: auth };
+}
+
+export interface RegisteredClient {
+  client_id: string;
+  client_secret?: string;
+  redirect_uris: string[];
+}
+
+/** Registers an OAuth client through the admin API. */
+export async function registerClient(
+  app: FastifyInstance,
+  admin: { authorization: string },
+  body: Record<string, unknown>,
+): Promise<RegisteredClient> {
+  const response = await app.inject({
+    method: 'POST',
+    url: '/api/admin/oauth-clients',
+    headers: admin,
+    payload: { name: 'Test app', type: 'confidential', ...body },
+  });
+  if (response.statusCode !== 201)
+    throw new Error(`client registration: ${response.statusCode} ${response.body}`);
+  return json<RegisteredClient>(response);
+}
+
+/** openid-client's view of the provider, found by discovery, as this client. */
+export async function relyingParty(
+  issuer: string,
+  client: RegisteredClient,
+): Promise<oidc.Configuration> {
+  return oidc.discovery(
+    new URL(issuer),
+    client.client_id,
+    client.client_secret ? { client_secret: client.client_secret } : undefined,
+    client.client_secret ? oidc.ClientSecretBasic(client.client_secret) : oidc.None(),
+    { execute: [oidc.allowInsecureRequests] },
+  );
+}
