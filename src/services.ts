@@ -97,6 +97,7 @@ export function createServices(infra: Infrastructure): Services {
     audit,
     signer: clientTokens,
     config,
+    metrics,
   });
   const emailTokens = new EmailTokensService({ db, clock, publicUrl: config.publicUrl });
   const emailVerification = new EmailVerificationService({

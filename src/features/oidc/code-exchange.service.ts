@@ -8,6 +8,7 @@ import { type Clock, addSeconds } from '../../lib/clock.js';
 import type { AccountsService } from '../accounts/accounts.service.js';
 import type { UserWithRoles } from '../accounts/accounts.types.js';
 import type { AuditService } from '../audit/audit.service.js';
+import type { MetricsRecorder } from '../ops/metrics.js';
 import type { SessionsService } from '../sessions/sessions.service.js';
 import { trimUserAgent, type ClientTokens } from '../sessions/sessions.types.js';
 import * as codes from './authorization-codes.repository.js';
@@ -25,6 +26,7 @@ export interface CodeExchangeServiceDeps {
   audit: AuditService;
   signer: Pick<OidcTokenSigner, 'sign'>;
   config: Pick<Config, 'accessTokenTtl' | 'refreshTokenTtl' | 'sessionMaxLifetime'>;
+  metrics?: Pick<MetricsRecorder, 'oauthCodeExchange'>;
 }
 
 /** The tokens a code is exchanged for. */
@@ -77,6 +79,14 @@ export class CodeExchangeService {
     const outcome = await this.deps.db
       .transaction()
       .execute((trx) => this.#redeem(trx, redemption, client));
+    this.deps.metrics?.oauthCodeExchange(
+      redemption.client.client_id,
+      outcome.kind === 'issued'
+        ? 'success'
+        : outcome.kind === 'reused'
+          ? 'reused'
+          : 'invalid_grant',
+    );
     if (outcome.kind === 'reused') {
       await this.deps.sessions.announceRevoked(outcome.revoked);
       throw new InvalidGrantError('The authorization code was already used');

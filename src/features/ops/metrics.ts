@@ -11,6 +11,13 @@ export interface MetricsRecorder {
   tokenIssued(kind: 'user' | 'service'): void;
   passwordHashTimed(operation: 'hash' | 'verify', ms: number): void;
   rateLimited(limit: string): void;
+  /**
+   * The OpenID Connect provider, by registered client (never an unregistered id: the label
+   * must stay bounded) and outcome: an authorization request's end (`code`, or the error
+   * sent back), and a code exchange's (`success`, `invalid_grant`, `reused`).
+   */
+  oauthAuthorization(clientId: string, outcome: string): void;
+  oauthCodeExchange(clientId: string, outcome: string): void;
 }
 
 /** Gauges read when Prometheus scrapes: nothing is polled in between. */
@@ -89,6 +96,19 @@ export class Metrics implements MetricsRecorder {
     registers: [this.registry],
   });
 
+  readonly #authorizations = new Counter({
+    name: 'hyperion_oauth_authorizations_total',
+    help: 'Authorization requests ended, by registered client and outcome (code or the error)',
+    labelNames: ['client_id', 'outcome'] as const,
+    registers: [this.registry],
+  });
+  readonly #codeExchanges = new Counter({
+    name: 'hyperion_oauth_code_exchanges_total',
+    help: 'Authorization codes presented at the token endpoint, by client and outcome',
+    labelNames: ['client_id', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
   constructor(sources: MetricsSources = {}) {
     const { databasePool, outboxDepth } = sources;
     if (databasePool) {
@@ -140,6 +160,14 @@ export class Metrics implements MetricsRecorder {
 
   rateLimited(limit: string): void {
     this.#rejections.inc({ limit });
+  }
+
+  oauthAuthorization(clientId: string, outcome: string): void {
+    this.#authorizations.inc({ client_id: clientId, outcome });
+  }
+
+  oauthCodeExchange(clientId: string, outcome: string): void {
+    this.#codeExchanges.inc({ client_id: clientId, outcome });
   }
 
   get contentType(): string {
