@@ -26,6 +26,14 @@ export const AUDIT_EVENT_TYPES = [
   'service_account.rotated',
   'service_account.deleted',
   'keys.rotated',
+  'oauth.authorized',
+  'oauth.consent_granted',
+  'oauth.consent_revoked',
+  'oauth.code_reused',
+  'oauth.client_created',
+  'oauth.client_updated',
+  'oauth.client_rotated',
+  'oauth.client_deleted',
 ] as const;
 
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
