@@ -16,6 +16,8 @@ import { passwordRoutes } from './features/password/password.routes.js';
 import { mfaRoutes } from './features/mfa/mfa.routes.js';
 import { oauthRoutes } from './features/oauth/oauth.routes.js';
 import { oauth2Flows } from './features/oauth/oauth.schemas.js';
+import { consentsRoutes } from './features/oauth-clients/consents.routes.js';
+import { oauthClientsRoutes } from './features/oauth-clients/oauth-clients.routes.js';
 import { groupsRoutes } from './features/groups/groups.routes.js';
 import { profileRoutes } from './features/profile/profile.routes.js';
 import { rolesRoutes } from './features/roles/roles.routes.js';
@@ -176,6 +178,8 @@ export async function buildApp(
   await app.register(groupsRoutes, { groups: services.groups });
   await app.register(serviceAccountsRoutes, { serviceAccounts: services.serviceAccounts });
   await app.register(auditRoutes, { audit: services.audit });
+  await app.register(oauthClientsRoutes, { oauthClients: services.oauthClients });
+  await app.register(consentsRoutes, { consents: services.consents });
   await app.register(accountPagesRoutes);
   return app;
 }

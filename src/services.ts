@@ -9,6 +9,8 @@ import type { MailService } from './features/mail/mail.service.js';
 import { createFactors } from './features/mfa/factors.js';
 import { MfaChallenges } from './features/mfa/mfa-challenges.js';
 import { MfaService } from './features/mfa/mfa.service.js';
+import { ConsentsService } from './features/oauth-clients/consents.service.js';
+import { OAuthClientsService } from './features/oauth-clients/oauth-clients.service.js';
 import { PasswordService } from './features/password/password.service.js';
 import { ProfileService } from './features/profile/profile.service.js';
 import { FailureCounter } from './features/rate-limit/counted-attempt.js';
@@ -39,6 +41,8 @@ export interface Services {
   userImport: UserImportService;
   mfa: MfaService;
   profiles: ProfileService;
+  oauthClients: OAuthClientsService;
+  consents: ConsentsService;
 }
 
 /**
@@ -129,6 +133,8 @@ export function createServices(infra: Infrastructure): Services {
   const groups = new GroupsService({ db, clock, audit, accounts, roles, adminUsers });
   const userImport = new UserImportService({ db, clock, audit, roles, hasher, accounts });
   const mfa = new MfaService({ db, clock, accounts, signIn, audit, failures, factors });
+  const oauthClients = new OAuthClientsService({ db, clock, audit, sessions });
+  const consents = new ConsentsService({ db, clock, audit, sessions });
   return {
     accounts,
     sessions,
@@ -147,5 +153,7 @@ export function createServices(infra: Infrastructure): Services {
     userImport,
     mfa,
     profiles,
+    oauthClients,
+    consents,
   };
 }
