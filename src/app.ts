@@ -15,8 +15,9 @@ import { opsRoutes } from './features/ops/ops.routes.js';
 import { passwordRoutes } from './features/password/password.routes.js';
 import { mfaRoutes } from './features/mfa/mfa.routes.js';
 import { oauthRoutes } from './features/oauth/oauth.routes.js';
-import { InvalidClientError } from './features/oauth/oauth.errors.js';
 import { oauth2Flows } from './features/oauth/oauth.schemas.js';
+import { consentsRoutes } from './features/oauth-clients/consents.routes.js';
+import { oauthClientsRoutes } from './features/oauth-clients/oauth-clients.routes.js';
 import { groupsRoutes } from './features/groups/groups.routes.js';
 import { profileRoutes } from './features/profile/profile.routes.js';
 import { rolesRoutes } from './features/roles/roles.routes.js';
@@ -166,12 +167,7 @@ export async function buildApp(
   await app.register(metricsRoutes, { metrics: deps.metrics, config });
   await app.register(discoveryRoutes, { keys: deps.keys, config });
   const { accounts, accountDeletion, sessions, signIn, refresh } = services;
-  // TEMPORARY until the client registry lands (same issue): no OAuth client exists yet.
-  const oauthClientRegistry = {
-    authenticateClient: async (): Promise<never> => {
-      throw new InvalidClientError('No OAuth client is registered');
-    },
-  };
+  const oauthClientRegistry = services.oauthClients;
   await app.register(accountsRoutes, { accounts, accountDeletion });
   await app.register(profileRoutes, { profiles: services.profiles });
   await app.register(sessionsRoutes, { sessions, signIn, refresh, config });
@@ -193,6 +189,8 @@ export async function buildApp(
   await app.register(groupsRoutes, { groups: services.groups });
   await app.register(serviceAccountsRoutes, { serviceAccounts: services.serviceAccounts });
   await app.register(auditRoutes, { audit: services.audit });
+  await app.register(oauthClientsRoutes, { oauthClients: services.oauthClients });
+  await app.register(consentsRoutes, { consents: services.consents });
   await app.register(accountPagesRoutes);
   // Introspection and userinfo judge an access token exactly as the routes' hook does.
   const verifyLiveAccessToken = async (raw: string) =>

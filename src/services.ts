@@ -11,6 +11,8 @@ import { MfaChallenges } from './features/mfa/mfa-challenges.js';
 import { MfaService } from './features/mfa/mfa.service.js';
 import { OidcTokenSigner } from './features/oidc/client-token-signer.js';
 import { CodeExchangeService } from './features/oidc/code-exchange.service.js';
+import { ConsentsService } from './features/oauth-clients/consents.service.js';
+import { OAuthClientsService } from './features/oauth-clients/oauth-clients.service.js';
 import { PasswordService } from './features/password/password.service.js';
 import { ProfileService } from './features/profile/profile.service.js';
 import { FailureCounter } from './features/rate-limit/counted-attempt.js';
@@ -43,6 +45,8 @@ export interface Services {
   profiles: ProfileService;
   clientTokens: OidcTokenSigner;
   codes: CodeExchangeService;
+  oauthClients: OAuthClientsService;
+  consents: ConsentsService;
 }
 
 /**
@@ -154,6 +158,8 @@ export function createServices(infra: Infrastructure): Services {
   const groups = new GroupsService({ db, clock, audit, accounts, roles, adminUsers });
   const userImport = new UserImportService({ db, clock, audit, roles, hasher, accounts });
   const mfa = new MfaService({ db, clock, accounts, signIn, audit, failures, factors });
+  const oauthClients = new OAuthClientsService({ db, clock, audit, sessions });
+  const consents = new ConsentsService({ db, clock, audit, sessions });
   return {
     accounts,
     sessions,
@@ -174,5 +180,7 @@ export function createServices(infra: Infrastructure): Services {
     profiles,
     clientTokens,
     codes,
+    oauthClients,
+    consents,
   };
 }

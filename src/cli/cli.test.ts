@@ -11,6 +11,9 @@ describe('hyperion-auth CLI', () => {
     expect(await runCli(['--help'], env, help)).toBe(0);
     expect(help.stdout.join('\n')).toMatch(/migrate[\s\S]*create-admin[\s\S]*keys rotate/);
     expect(help.stdout.join('\n')).toMatch(/users import[\s\S]*users list[\s\S]*sessions revoke/);
+    expect(help.stdout.join('\n')).toMatch(
+      /clients create[\s\S]*clients list[\s\S]*clients delete/,
+    );
     expect(help.stderr).toEqual([]);
     const unknown = capture();
     expect(await runCli(['frobnicate'], env, unknown)).toBe(2);
@@ -26,6 +29,7 @@ describe('hyperion-auth CLI', () => {
     ['users', ['users import', 'users list']],
     ['keys', ['keys rotate']],
     ['sessions', ['sessions revoke']],
+    ['clients', ['clients create', 'clients list', 'clients delete']],
   ])(
     '%s --help and -h list its commands; an unknown or missing one exits 2',
     async (group, names) => {
@@ -53,6 +57,9 @@ describe('hyperion-auth CLI', () => {
     'users import',
     'users list',
     'sessions revoke',
+    'clients create',
+    'clients list',
+    'clients delete',
   ])(
     '%s --help / -h explains the command; an unknown flag exits 2 with the usage',
     async (command) => {

@@ -14,6 +14,7 @@ import {
   stringOption,
   withDeps,
 } from './command.js';
+import { clientsCreate, clientsDelete, clientsList } from './client-commands.js';
 import { sessionsRevoke, usersImport, usersList } from './user-commands.js';
 
 const migrate: Command = {
@@ -92,6 +93,9 @@ const COMMANDS: Record<string, Command> = {
   'users import': usersImport,
   'users list': usersList,
   'sessions revoke': sessionsRevoke,
+  'clients create': clientsCreate,
+  'clients list': clientsList,
+  'clients delete': clientsDelete,
 };
 
 function overview(): string {
@@ -109,7 +113,7 @@ function overview(): string {
   ].join('\n');
 }
 
-/** The commands under `group` (`users`, `keys`, `sessions`), for `hyperion-auth users --help`. */
+/** The commands under `group` (`users`, `keys`, `sessions`, `clients`), for `hyperion-auth users --help`. */
 function groupUsage(group: string): string | undefined {
   const names = Object.keys(COMMANDS).filter((name) => name.startsWith(`${group} `));
   if (names.length === 0) return undefined;

@@ -35,11 +35,12 @@ export function parse(args: string[], options: ParseArgsOptionsConfig): OptionVa
   return parseWithPositionals(args, options, 0).values;
 }
 
-/** Options and exactly `positionals` operands (a file name). */
+/** Options and exactly `positionals` operands (`operand` names one: a file, a client id). */
 export function parseWithPositionals(
   args: string[],
   options: ParseArgsOptionsConfig,
   positionals: number,
+  operand = 'file',
 ): { values: OptionValues; positionals: string[] } {
   let parsed: { values: unknown; positionals: string[] };
   try {
@@ -49,7 +50,7 @@ export function parseWithPositionals(
   }
   if (parsed.positionals.length !== positionals)
     throw new UsageError(
-      positionals === 1 ? 'give exactly one file' : `expected ${positionals} operands`,
+      positionals === 1 ? `give exactly one ${operand}` : `expected ${positionals} operands`,
     );
   return { values: parsed.values as OptionValues, positionals: parsed.positionals };
 }

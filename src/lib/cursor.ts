@@ -13,13 +13,16 @@ export function encodeCursor(cursor: KeysetCursor): string {
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-export function decodeCursor(text: string): KeysetCursor {
+const isUuid = (id: string): boolean => UUID.test(id);
+
+/** `isId` checks the tie-breaking id: a UUID unless the list is keyed otherwise (client ids). */
+export function decodeCursor(text: string, isId: (id: string) => boolean = isUuid): KeysetCursor {
   try {
     const parsed: unknown = JSON.parse(Buffer.from(text, 'base64url').toString('utf8'));
     if (Array.isArray(parsed) && parsed.length === 2) {
       const [at, id] = parsed as [unknown, unknown];
       const date = typeof at === 'string' ? new Date(at) : undefined;
-      if (date && !Number.isNaN(date.getTime()) && typeof id === 'string' && UUID.test(id))
+      if (date && !Number.isNaN(date.getTime()) && typeof id === 'string' && isId(id))
         return { at: date, id };
     }
   } catch {

@@ -1,0 +1,109 @@
+import { Type, type Static } from 'typebox';
+import { Timestamp } from '../../lib/schemas.js';
+import { CLIENT_GRANT_TYPES, OIDC_SCOPES } from '../oidc/oidc.types.js';
+
+/** A client id chosen at registration: URL-safe unreserved characters (RFC 3986), 3 to 64. */
+export const CLIENT_ID_PATTERN = '^[A-Za-z0-9._~-]{3,64}$';
+const CLIENT_ID = new RegExp(CLIENT_ID_PATTERN);
+
+export function isClientId(text: string): boolean {
+  return CLIENT_ID.test(text);
+}
+
+export const ClientId = Type.String({ pattern: CLIENT_ID_PATTERN });
+
+export const OAuthClientSchema = Type.Object({
+  client_id: Type.String(),
+  name: Type.String(),
+  type: Type.Union([Type.Literal('confidential'), Type.Literal('public')]),
+  redirect_uris: Type.Array(Type.String()),
+  post_logout_redirect_uris: Type.Array(Type.String()),
+  grant_types: Type.Array(Type.String()),
+  scopes: Type.Array(Type.String()),
+  first_party: Type.Boolean(),
+  created_at: Timestamp,
+  secret_rotated_at: Type.Union([Timestamp, Type.Null()]),
+});
+export type OAuthClientView = Static<typeof OAuthClientSchema>;
+
+export const OAuthClientWithSecretSchema = Type.Object({
+  ...OAuthClientSchema.properties,
+  client_secret: Type.Optional(
+    Type.String({
+      description:
+        'Confidential clients only. Shown only in this response; store it now. Only its hash is kept.',
+    }),
+  ),
+});
+export type OAuthClientWithSecret = Static<typeof OAuthClientWithSecretSchema>;
+
+export const ClientIdParams = Type.Object({ client_id: ClientId });
+
+// Redirect URIs are checked further by the service (redirect-uris.ts): absolute, https or
+// loopback http or a private-use scheme, no fragment, no wildcard.
+const RedirectUris = (description: string, minItems = 0) =>
+  Type.Array(Type.String({ minLength: 1, maxLength: 2000 }), {
+    minItems,
+    maxItems: 20,
+    description,
+  });
+
+const GrantTypes = Type.Array(Type.Union(CLIENT_GRANT_TYPES.map((grant) => Type.Literal(grant))), {
+  minItems: 1,
+  maxItems: CLIENT_GRANT_TYPES.length * 2,
+  description: 'Grant types the client may use; duplicates are dropped',
+});
+
+const Scopes = Type.Array(
+  Type.Union(Object.keys(OIDC_SCOPES).map((scope) => Type.Literal(scope))),
+  { maxItems: 20, description: 'Scopes the client may ask for; duplicates are dropped' },
+);
+
+const Name = Type.String({ minLength: 1, maxLength: 100, pattern: '\\S' });
+
+export const CreateOAuthClientBody = Type.Object(
+  {
+    name: Name,
+    type: Type.Union([Type.Literal('confidential'), Type.Literal('public')], {
+      description: 'confidential: a server that keeps a secret; public: a browser or native app',
+    }),
+    redirect_uris: RedirectUris('Exact redirect URIs (compared as strings at /oauth/authorize)', 1),
+    post_logout_redirect_uris: Type.Optional(
+      RedirectUris('Where /oauth/logout may send the browser back to'),
+    ),
+    grant_types: Type.Optional(GrantTypes),
+    scopes: Type.Optional(Scopes),
+    first_party: Type.Optional(
+      Type.Boolean({ description: 'Trusted by the operator: the consent page is skipped' }),
+    ),
+    client_id: Type.Optional(
+      Type.String({ pattern: CLIENT_ID_PATTERN, description: 'Generated when absent' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+export type CreateOAuthClient = Static<typeof CreateOAuthClientBody>;
+
+export const UpdateOAuthClientBody = Type.Object(
+  {
+    name: Type.Optional(Name),
+    redirect_uris: Type.Optional(RedirectUris('Replaces the list', 1)),
+    post_logout_redirect_uris: Type.Optional(RedirectUris('Replaces the list')),
+    grant_types: Type.Optional(GrantTypes),
+    scopes: Type.Optional(Scopes),
+    first_party: Type.Optional(Type.Boolean()),
+  },
+  {
+    additionalProperties: false,
+    description: 'The fields to change; a client keeps its type and client_id for life',
+  },
+);
+export type UpdateOAuthClient = Static<typeof UpdateOAuthClientBody>;
+
+export const ConsentSchema = Type.Object({
+  client_id: Type.String(),
+  client_name: Type.String(),
+  scopes: Type.Array(Type.String()),
+  granted_at: Timestamp,
+});
+export type ConsentView = Static<typeof ConsentSchema>;

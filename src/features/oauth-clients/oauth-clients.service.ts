@@ -1,0 +1,278 @@
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { generateOpaqueToken, hashOpaqueToken } from '../../crypto/opaque-token.js';
+import type { Db, Trx } from '../../db/create-db.js';
+import { AppError, type FieldError } from '../../errors.js';
+import { type Actor, auditedBy } from '../../lib/actor.js';
+import type { Clock } from '../../lib/clock.js';
+import { decodeCursor, toPage } from '../../lib/cursor.js';
+import type { AuditService } from '../audit/audit.service.js';
+import { InvalidClientError } from '../oauth/oauth.errors.js';
+import { CLIENT_GRANT_TYPES, OIDC_SCOPES, type OAuthClient } from '../oidc/oidc.types.js';
+import type { SessionsService } from '../sessions/sessions.service.js';
+import { deleteClientConsents } from './consents.repository.js';
+import * as repo from './oauth-clients.repository.js';
+import {
+  type CreateOAuthClient,
+  type OAuthClientView,
+  type OAuthClientWithSecret,
+  type UpdateOAuthClient,
+  isClientId,
+} from './oauth-clients.schemas.js';
+import { redirectUriProblem } from './redirect-uris.js';
+
+export interface OAuthClientsServiceDeps {
+  db: Db;
+  clock: Clock;
+  audit: AuditService;
+  /** Ends a deleted client's grants, so its tokens stop at once on every instance. */
+  sessions: Pick<SessionsService, 'revokeClientGrants'>;
+}
+
+export const DEFAULT_GRANT_TYPES = ['authorization_code', 'refresh_token'];
+export const DEFAULT_SCOPES = ['openid', 'profile', 'email', 'offline_access'];
+
+// Recognisable in a leaked-secret scan, like the service accounts' `hsas_`.
+const SECRET_PREFIX = 'hcs_';
+const CLIENT_ID_PREFIX = 'hc_';
+// Compared against when the client is unknown (or public), so every failure costs the same
+// work as a wrong secret and timing does not tell which client ids exist.
+const ABSENT_SECRET_HASH = hashOpaqueToken('absent');
+
+type ClientEvent =
+  'oauth.client_created' | 'oauth.client_updated' | 'oauth.client_rotated' | 'oauth.client_deleted';
+
+export function toClientView(client: OAuthClient): OAuthClientView {
+  return {
+    client_id: client.client_id,
+    name: client.name,
+    type: client.type,
+    redirect_uris: client.redirect_uris,
+    post_logout_redirect_uris: client.post_logout_redirect_uris,
+    grant_types: client.grant_types,
+    scopes: client.scopes,
+    first_party: client.first_party,
+    created_at: client.created_at.toISOString(),
+    secret_rotated_at: client.secret_rotated_at?.toISOString() ?? null,
+  };
+}
+
+function newSecret(): { secret: string; hash: string } {
+  const secret = SECRET_PREFIX + generateOpaqueToken();
+  return { secret, hash: hashOpaqueToken(secret) };
+}
+
+function sameHash(a: string, b: string): boolean {
+  return timingSafeEqual(Buffer.from(a, 'hex'), Buffer.from(b, 'hex'));
+}
+
+/** Drops duplicates and puts the values in the order of `known` (a stable, readable list). */
+function inOrderOf(known: readonly string[], values: readonly string[]): string[] {
+  return known.filter((value) => values.includes(value));
+}
+
+/** Checks every URI of a list; the field errors name the index that failed. */
+function checkUris(field: string, uris: readonly string[]): string[] {
+  const errors: FieldError[] = [];
+  uris.forEach((uri, i) => {
+    const problem = redirectUriProblem(uri);
+    if (problem) errors.push({ field: `${field}.${i}`, message: problem });
+  });
+  if (errors.length > 0)
+    throw new AppError('validation_failed', 'A redirect URI may not be registered', errors);
+  return [...new Set(uris)];
+}
+
+/**
+ * The registry of OAuth / OpenID Connect clients: the admin API's rules, and the lookups the
+ * authorization and token endpoints make.
+ */
+export class OAuthClientsService {
+  constructor(private readonly deps: OAuthClientsServiceDeps) {}
+
+  /** The client as registered, or undefined; never its secret. */
+  async findClient(clientId: string): Promise<OAuthClient | undefined> {
+    return repo.findClient(this.deps.db, clientId);
+  }
+
+  /**
+   * Client authentication at the token side (RFC 6749 §2.3): a confidential client must
+   * present its secret, a public client must present none. Throws InvalidClientError on any
+   * failure, with the same work done whether or not the client exists.
+   */
+  async authenticateClient(input: {
+    clientId: string;
+    clientSecret: string | undefined;
+  }): Promise<OAuthClient> {
+    const found = await repo.findClientWithSecret(this.deps.db, input.clientId);
+    // Always one hash and one constant-time comparison, whichever way this ends.
+    const matches = sameHash(
+      found?.secret_hash ?? ABSENT_SECRET_HASH,
+      hashOpaqueToken(input.clientSecret ?? ''),
+    );
+    if (!found) throw new InvalidClientError('Client authentication failed');
+    const { secret_hash: secretHash, ...client } = found;
+    if (client.type === 'public') {
+      // A secret sent by a public client means a confused or misconfigured client: refusing
+      // it keeps "public" from silently meaning "secret optional".
+      if (input.clientSecret !== undefined)
+        throw new InvalidClientError('A public client does not authenticate with a secret');
+      return client;
+    }
+    if (input.clientSecret === undefined || secretHash === null || !matches)
+      throw new InvalidClientError('Client authentication failed');
+    return client;
+  }
+
+  async list(page: {
+    limit: number;
+    cursor?: string | undefined;
+  }): Promise<{ items: OAuthClientView[]; next_cursor: string | null }> {
+    const after = page.cursor ? decodeCursor(page.cursor, isClientId) : undefined;
+    const rows = await repo.listClients(this.deps.db, { limit: page.limit, after });
+    const { items, next_cursor } = toPage(rows, page.limit, (row) => ({
+      at: row.created_at,
+      id: row.client_id,
+    }));
+    return { items: items.map(toClientView), next_cursor };
+  }
+
+  async get(clientId: string): Promise<OAuthClientView> {
+    return toClientView(await this.#existing(clientId));
+  }
+
+  /** Registers a client; a confidential client's secret is in the answer and nowhere else. */
+  async create(input: CreateOAuthClient, actor: Actor): Promise<OAuthClientWithSecret> {
+    const redirectUris = checkUris('redirect_uris', input.redirect_uris);
+    const postLogout = checkUris(
+      'post_logout_redirect_uris',
+      input.post_logout_redirect_uris ?? [],
+    );
+    const generated = input.type === 'confidential' ? newSecret() : undefined;
+    return this.deps.db.transaction().execute(async (trx) => {
+      const client = await repo.insertClient(trx, {
+        clientId: input.client_id ?? CLIENT_ID_PREFIX + randomBytes(16).toString('hex'),
+        name: input.name.trim(),
+        type: input.type,
+        secretHash: generated?.hash ?? null,
+        redirectUris,
+        postLogoutRedirectUris: postLogout,
+        grantTypes: inOrderOf(CLIENT_GRANT_TYPES, input.grant_types ?? DEFAULT_GRANT_TYPES),
+        scopes: inOrderOf(Object.keys(OIDC_SCOPES), input.scopes ?? DEFAULT_SCOPES),
+        firstParty: input.first_party ?? false,
+        createdBy: actor.actorId,
+        now: this.deps.clock.now(),
+      });
+      await this.#audit(trx, 'oauth.client_created', client, actor, {
+        type: client.type,
+        first_party: client.first_party,
+        redirect_uris: client.redirect_uris,
+        grant_types: client.grant_types,
+        scopes: client.scopes,
+      });
+      const view = toClientView(client);
+      return generated ? { ...view, client_secret: generated.secret } : view;
+    });
+  }
+
+  /**
+   * Changes what is given. Grants already made keep working: narrowing the client's scopes
+   * or URIs applies to the next authorization (revoke consents or delete the client to end
+   * them at once).
+   */
+  async update(clientId: string, patch: UpdateOAuthClient, actor: Actor): Promise<OAuthClientView> {
+    const changes: repo.ClientChanges = {};
+    if (patch.name !== undefined) changes.name = patch.name.trim();
+    if (patch.redirect_uris !== undefined)
+      changes.redirect_uris = checkUris('redirect_uris', patch.redirect_uris);
+    if (patch.post_logout_redirect_uris !== undefined)
+      changes.post_logout_redirect_uris = checkUris(
+        'post_logout_redirect_uris',
+        patch.post_logout_redirect_uris,
+      );
+    if (patch.grant_types !== undefined)
+      changes.grant_types = inOrderOf(CLIENT_GRANT_TYPES, patch.grant_types);
+    if (patch.scopes !== undefined)
+      changes.scopes = inOrderOf(Object.keys(OIDC_SCOPES), patch.scopes);
+    if (patch.first_party !== undefined) changes.first_party = patch.first_party;
+    if (Object.keys(changes).length === 0)
+      throw new AppError('validation_failed', 'Nothing to change', [
+        { field: 'body', message: 'names no field that can be changed' },
+      ]);
+    return this.deps.db.transaction().execute(async (trx) => {
+      const client = await repo.updateClient(trx, clientId, changes, this.deps.clock.now());
+      if (!client) throw new AppError('not_found', 'No such client');
+      await this.#audit(trx, 'oauth.client_updated', client, actor, { changes });
+      return toClientView(client);
+    });
+  }
+
+  /** A new secret for a confidential client; the old one stops authenticating at once. */
+  async rotateSecret(
+    clientId: string,
+    actor: Actor,
+  ): Promise<OAuthClientView & { client_secret: string }> {
+    const existing = await this.#existing(clientId);
+    if (existing.type !== 'confidential')
+      throw new AppError('conflict', 'A public client has no secret to rotate');
+    const { secret, hash } = newSecret();
+    return this.deps.db.transaction().execute(async (trx) => {
+      const client = await repo.replaceSecret(trx, clientId, hash, this.deps.clock.now());
+      if (!client) throw new AppError('not_found', 'No such client');
+      await this.#audit(trx, 'oauth.client_rotated', client, actor);
+      return { ...toClientView(client), client_secret: secret };
+    });
+  }
+
+  /** Deletes the client with every consent given to it, and ends every grant it holds. */
+  async delete(clientId: string, actor: Actor): Promise<void> {
+    const deleted = await this.deps.db.transaction().execute(async (trx) => {
+      const consents = await deleteClientConsents(trx, clientId);
+      const client = await repo.deleteClient(trx, clientId);
+      if (client)
+        await this.#audit(trx, 'oauth.client_deleted', client, actor, {
+          consents_deleted: consents,
+        });
+      return client;
+    });
+    // After the commit (the revocation announces itself to every instance), and even when the
+    // client was already gone: a retry after a failure right here still ends its grants.
+    const revoked = await this.deps.sessions.revokeClientGrants(
+      undefined,
+      clientId,
+      'client_deleted',
+    );
+    if (!deleted && revoked.length === 0) throw new AppError('not_found', 'No such client');
+  }
+
+  async #existing(clientId: string): Promise<OAuthClient> {
+    const client = await repo.findClient(this.deps.db, clientId);
+    if (!client) throw new AppError('not_found', 'No such client');
+    return client;
+  }
+
+  async #audit(
+    trx: Trx,
+    type: ClientEvent,
+    client: OAuthClient,
+    actor: Actor,
+    extra: Record<string, unknown> = {},
+  ): Promise<void> {
+    // `client_id` names the OAuth client the event is about; a service account that acted
+    // goes under `actor_client_id` (as in the service accounts' events).
+    await this.deps.audit.record(
+      {
+        type,
+        ...auditedBy(
+          { ...actor, clientId: undefined },
+          {
+            client_id: client.client_id,
+            name: client.name,
+            ...extra,
+            ...(actor.clientId ? { actor_client_id: actor.clientId } : {}),
+          },
+        ),
+      },
+      trx,
+    );
+  }
+}
