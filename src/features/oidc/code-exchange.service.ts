@@ -2,7 +2,6 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Config } from '../../config/config.js';
 import { generateOpaqueToken, hashOpaqueToken } from '../../crypto/opaque-token.js';
 import type { Db, Trx } from '../../db/create-db.js';
-import { AppError } from '../../errors.js';
 import type { ClientContext } from '../../lib/client.js';
 import { type Clock, addSeconds } from '../../lib/clock.js';
 import type { AccountsService } from '../accounts/accounts.service.js';
@@ -21,7 +20,7 @@ export interface CodeExchangeServiceDeps {
   accounts: Pick<AccountsService, 'findUser'>;
   sessions: Pick<
     SessionsService,
-    'openClientSession' | 'revokeSessionWithin' | 'announceRevoked' | 'assertSessionActive'
+    'openClientSession' | 'revokeSessionWithin' | 'announceRevoked' | 'isLive'
   >;
   audit: AuditService;
   signer: Pick<OidcTokenSigner, 'sign'>;
@@ -145,13 +144,8 @@ export class CodeExchangeService {
     if (!pkceMatches(codeVerifier, record.codeChallenge))
       return { kind: 'invalid', reason: 'code_verifier does not match the code_challenge' };
     // Signed out (or revoked) between the authorization and the exchange: nothing to issue.
-    try {
-      await sessions.assertSessionActive(record.browserSessionId, record.userId);
-    } catch (error) {
-      if (error instanceof AppError && error.code === 'unauthorized')
-        return { kind: 'invalid', reason: 'The sign-in behind the code has ended' };
-      throw error;
-    }
+    if (!(await sessions.isLive(record.browserSessionId, record.userId, trx)))
+      return { kind: 'invalid', reason: 'The sign-in behind the code has ended' };
     const user = await accounts.findUser(record.userId, trx);
     if (!user || !user.is_active) return { kind: 'invalid', reason: 'The account is disabled' };
     const refreshToken = this.#mayRefresh(oauthClient, record.scopes)

@@ -142,6 +142,22 @@ export class SessionsService {
   }
 
   /**
+   * Whether a session is live, read from the database (inside the caller's transaction when
+   * given one: on the embedded database a transaction holds the only connection).
+   */
+  async isLive(sessionId: string, userId: string, db: Db = this.deps.db): Promise<boolean> {
+    const row = await repo.findSessionStatus(db, sessionId);
+    const now = this.deps.clock.now();
+    return (
+      row !== undefined &&
+      row.user_id === userId &&
+      row.revoked_at === null &&
+      row.expires_at > now &&
+      row.absolute_expires_at > now
+    );
+  }
+
+  /**
    * What a refresh token is, for RFC 7009 revocation and RFC 7662 introspection: its session,
    * client and state. Undefined when unknown.
    */
