@@ -17,6 +17,8 @@ import { mfaRoutes } from './features/mfa/mfa.routes.js';
 import { oauthRoutes } from './features/oauth/oauth.routes.js';
 import { oauth2Flows } from './features/oauth/oauth.schemas.js';
 import { groupsRoutes } from './features/groups/groups.routes.js';
+import { authorizeRoutes } from './features/oidc/authorize.routes.js';
+import { loginRoutes } from './features/oidc/login.routes.js';
 import { profileRoutes } from './features/profile/profile.routes.js';
 import { rolesRoutes } from './features/roles/roles.routes.js';
 import { serviceAccountsRoutes } from './features/service-accounts/service-accounts.routes.js';
@@ -177,5 +179,11 @@ export async function buildApp(
   await app.register(serviceAccountsRoutes, { serviceAccounts: services.serviceAccounts });
   await app.register(auditRoutes, { audit: services.audit });
   await app.register(accountPagesRoutes);
+  await app.register(authorizeRoutes, { authorize: services.authorize, config });
+  await app.register(loginRoutes, {
+    hostedSignIn: services.hostedSignIn,
+    authorize: services.authorize,
+    config,
+  });
   return app;
 }

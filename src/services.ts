@@ -9,6 +9,9 @@ import type { MailService } from './features/mail/mail.service.js';
 import { createFactors } from './features/mfa/factors.js';
 import { MfaChallenges } from './features/mfa/mfa-challenges.js';
 import { MfaService } from './features/mfa/mfa.service.js';
+import { AuthorizeService } from './features/oidc/authorize.service.js';
+import { HostedSignInService } from './features/oidc/hosted-signin.service.js';
+import { InterimClientStore } from './features/oidc/interim-client-store.js';
 import { PasswordService } from './features/password/password.service.js';
 import { ProfileService } from './features/profile/profile.service.js';
 import { FailureCounter } from './features/rate-limit/counted-attempt.js';
@@ -39,6 +42,8 @@ export interface Services {
   userImport: UserImportService;
   mfa: MfaService;
   profiles: ProfileService;
+  authorize: AuthorizeService;
+  hostedSignIn: HostedSignInService;
 }
 
 /**
@@ -129,6 +134,20 @@ export function createServices(infra: Infrastructure): Services {
   const groups = new GroupsService({ db, clock, audit, accounts, roles, adminUsers });
   const userImport = new UserImportService({ db, clock, audit, roles, hasher, accounts });
   const mfa = new MfaService({ db, clock, accounts, signIn, audit, failures, factors });
+  // INTERIM until the client registry is merged: then `clients: oauthClients, consents`.
+  const clientStore = new InterimClientStore({ db, clock });
+  const authorize = new AuthorizeService({
+    db,
+    clock,
+    clients: clientStore,
+    consents: clientStore,
+    sessions,
+    accounts,
+    idTokens: infra.idTokens,
+    audit,
+    config,
+  });
+  const hostedSignIn = new HostedSignInService({ signIn, mfa, sessions, authorize });
   return {
     accounts,
     sessions,
@@ -147,5 +166,7 @@ export function createServices(infra: Infrastructure): Services {
     userImport,
     mfa,
     profiles,
+    authorize,
+    hostedSignIn,
   };
 }

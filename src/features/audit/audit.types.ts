@@ -26,6 +26,7 @@ export const AUDIT_EVENT_TYPES = [
   'service_account.rotated',
   'service_account.deleted',
   'keys.rotated',
+  'oauth.authorized',
 ] as const;
 
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];
