@@ -85,6 +85,10 @@ export const authorizeRoutes: FastifyPluginAsyncTypebox<AuthorizeRoutesOptions> 
     },
   );
 
+  // No CSRF token here: the form that posts to this endpoint is the client's, on its own site.
+  // Nothing is granted by the post itself: the answer goes only to a registered redirect URI,
+  // and the browser cookie (SameSite=Lax) does not ride on a cross-site post, so a post from
+  // elsewhere meets the sign-in page rather than a live session.
   app.post(
     '/oauth/authorize',
     {

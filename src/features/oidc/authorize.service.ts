@@ -108,7 +108,8 @@ export class AuthorizeService {
   async forConsent(requestId: string | undefined, cookie: string | undefined) {
     const pending = await this.pending(requestId);
     if (!pending) return undefined;
-    const session = await this.deps.sessions.findBrowserSession(cookie);
+    const found = await this.deps.sessions.findBrowserSession(cookie);
+    const session = found && (await this.#stillActive(found));
     if (!session || session.id !== pending.sessionId) return undefined;
     return { ...pending, session };
   }

@@ -13,5 +13,10 @@ export interface ConsentStore {
   /** The scopes the user has granted the client, if any. */
   findGranted(userId: string, clientId: string): Promise<string[] | undefined>;
   /** Adds these scopes to what the user granted the client (audited by the store). */
-  grant(userId: string, clientId: string, scopes: string[], client: ClientContext): Promise<void>;
+  grant(
+    userId: string,
+    clientId: string,
+    scopes: string[],
+    client: ClientContext,
+  ): Promise<unknown>;
 }
