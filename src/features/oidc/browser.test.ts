@@ -22,9 +22,17 @@ const publicUrl = `http://127.0.0.1:${port}`;
 const { app, deps, clock } = await startTestApp({ env: { PUBLIC_URL: publicUrl } });
 if (browser) await app.listen({ port, host: '127.0.0.1' });
 
-// The relying party's callback: a local server that answers every request with a small page.
-const callback = createServer((_request, response) => {
-  response.writeHead(200, { 'content-type': 'text/html' }).end('<h1>Callback</h1>');
+// The relying party: a local server whose /start page links to the URL in its `to` parameter
+// (opened as http://localhost:…, another site than 127.0.0.1), and whose callback answers
+// every other request with a small page.
+const callback = createServer((request, response) => {
+  const url = new URL(request.url ?? '/', 'http://localhost');
+  const to = url.searchParams.get('to');
+  const body =
+    url.pathname === '/start' && to
+      ? `<h1>App</h1><a href="${to.replace(/&/g, '&amp;').replace(/"/g, '&quot;')}">Sign in with Hyperion</a>`
+      : '<h1>Callback</h1>';
+  response.writeHead(200, { 'content-type': 'text/html' }).end(body);
 });
 if (browser) {
   callback.listen(0, '127.0.0.1');
@@ -129,6 +137,26 @@ describe.skipIf(!browser)('hosted pages in Chromium', () => {
     const params = await landed(page);
     expect(params.get('code')).toEqual(expect.any(String));
     expect(params.get('iss')).toBe(publicUrl);
+  });
+
+  it('from an app on another site: the link, the sign-in and the SSO hop work cross-site', async () => {
+    const first = await client({ firstParty: true });
+    const second = await client({ firstParty: true });
+    const { email, password } = await signUp(app);
+    const { page } = await newPage();
+    const appPort = (callback.address() as AddressInfo).port;
+    const start = (target: TestClient) =>
+      `http://localhost:${appPort}/start?to=${encodeURIComponent(urlOf(target))}`;
+    // A cross-site navigation: the CSRF cookie (SameSite=Strict) is set on the way and the
+    // form still posts.
+    await page.goto(start(first));
+    await page.getByRole('link', { name: 'Sign in with Hyperion' }).click();
+    await signInAt(page, email, password);
+    expect((await landed(page)).get('code')).toEqual(expect.any(String));
+    // The session cookie (SameSite=Lax) rides on another site's link: no password.
+    await page.goto(start(second));
+    await page.getByRole('link', { name: 'Sign in with Hyperion' }).click();
+    expect((await landed(page)).get('code')).toEqual(expect.any(String));
   });
 
   it('keyboard only: Tab and Enter sign in; a wrong password is announced', async () => {

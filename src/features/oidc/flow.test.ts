@@ -244,6 +244,19 @@ describe('prompts, max_age and id_token_hint force a new sign-in', () => {
     expect(locationParams(none).get('error')).toBe('login_required');
   });
 
+  it('a pending request lives 10 minutes', async () => {
+    const client = await registerClient(deps);
+    const browser = new InjectBrowser(app);
+    const start = await browser.get(authorizeUrl(client));
+    const loginUrl = String(start.headers['location']);
+    clock.advance(590);
+    expect((await browser.get(loginUrl)).statusCode).toBe(200);
+    clock.advance(20);
+    const expired = await browser.get(loginUrl);
+    expect(expired.statusCode).toBe(400);
+    expect(expired.body).toContain('expired');
+  });
+
   it('login_hint prefills the e-mail address', async () => {
     const client = await registerClient(deps);
     const browser = new InjectBrowser(app);
