@@ -19,6 +19,8 @@ import { oauth2Flows } from './features/oauth/oauth.schemas.js';
 import { consentsRoutes } from './features/oauth-clients/consents.routes.js';
 import { oauthClientsRoutes } from './features/oauth-clients/oauth-clients.routes.js';
 import { groupsRoutes } from './features/groups/groups.routes.js';
+import { authorizeRoutes } from './features/oidc/authorize.routes.js';
+import { loginRoutes } from './features/oidc/login.routes.js';
 import { profileRoutes } from './features/profile/profile.routes.js';
 import { rolesRoutes } from './features/roles/roles.routes.js';
 import { serviceAccountsRoutes } from './features/service-accounts/service-accounts.routes.js';
@@ -207,6 +209,12 @@ export async function buildApp(
       readAccessToken: (raw) => deps.tokens.verify(raw).catch(() => undefined),
       issuer: config.jwt.issuer,
     }),
+  });
+  await app.register(authorizeRoutes, { authorize: services.authorize, config });
+  await app.register(loginRoutes, {
+    hostedSignIn: services.hostedSignIn,
+    authorize: services.authorize,
+    config,
   });
   return app;
 }

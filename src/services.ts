@@ -13,6 +13,8 @@ import { OidcTokenSigner } from './features/oidc/client-token-signer.js';
 import { CodeExchangeService } from './features/oidc/code-exchange.service.js';
 import { ConsentsService } from './features/oauth-clients/consents.service.js';
 import { OAuthClientsService } from './features/oauth-clients/oauth-clients.service.js';
+import { AuthorizeService } from './features/oidc/authorize.service.js';
+import { HostedSignInService } from './features/oidc/hosted-signin.service.js';
 import { PasswordService } from './features/password/password.service.js';
 import { ProfileService } from './features/profile/profile.service.js';
 import { FailureCounter } from './features/rate-limit/counted-attempt.js';
@@ -47,6 +49,8 @@ export interface Services {
   codes: CodeExchangeService;
   oauthClients: OAuthClientsService;
   consents: ConsentsService;
+  authorize: AuthorizeService;
+  hostedSignIn: HostedSignInService;
 }
 
 /**
@@ -160,6 +164,18 @@ export function createServices(infra: Infrastructure): Services {
   const mfa = new MfaService({ db, clock, accounts, signIn, audit, failures, factors });
   const oauthClients = new OAuthClientsService({ db, clock, audit, sessions });
   const consents = new ConsentsService({ db, clock, audit, sessions });
+  const authorize = new AuthorizeService({
+    db,
+    clock,
+    clients: oauthClients,
+    consents,
+    sessions,
+    accounts,
+    idTokens: infra.idTokens,
+    audit,
+    config,
+  });
+  const hostedSignIn = new HostedSignInService({ signIn, mfa, sessions, authorize });
   return {
     accounts,
     sessions,
@@ -182,5 +198,7 @@ export function createServices(infra: Infrastructure): Services {
     codes,
     oauthClients,
     consents,
+    authorize,
+    hostedSignIn,
   };
 }

@@ -189,10 +189,18 @@ export function fillPath(path: string, values: string[]): string {
   return path.replace(/\{[^}]+\}/g, () => values[index++ % values.length]!);
 }
 
+/** The hosted sign-in pages: a person reads their refusals, so those are HTML pages. */
+const HTML_PAGES = new Set(['/oauth/authorize', '/login', '/login/mfa', '/consent', '/logout']);
+
 export function expectGoodFailure(operation: Operation, response: LightMyRequestResponse) {
   const where = `${operation.method} ${operation.path} → ${response.statusCode} ${response.body.slice(0, 200)}`;
   expect(response.statusCode, where).toBeLessThan(500);
   if (response.statusCode < 400) return;
+  if (HTML_PAGES.has(operation.path)) {
+    expect(response.headers['content-type'], where).toMatch(/^text\/html/);
+    expect(response.body, where).toContain('role="alert"');
+    return;
+  }
   if (operation.path === '/api/auth/token' && response.statusCode !== 415) {
     expect(json(response)['error'], where).toEqual(expect.any(String));
     return;

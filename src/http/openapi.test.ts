@@ -47,6 +47,9 @@ const needsToken = ({ operation }: Operation) =>
   (operation.security ?? []).length > 0 &&
   !(operation.security ?? []).some((entry) => Object.keys(entry).length === 0);
 const readsBody = ({ method }: Operation) => method !== 'GET';
+/** The hosted pages (/login, /consent, /oauth/authorize…): HTML answers, errors included. */
+const isPage = ({ operation }: Pick<Operation, 'operation'>) =>
+  Array.isArray(operation['tags']) && operation['tags'].includes('pages');
 
 async function send(options: InjectOptions): Promise<LightMyRequestResponse> {
   return app.inject(options);
@@ -72,6 +75,9 @@ describe('the published document', () => {
     for (const { path, operation } of operations) {
       for (const [status, response] of Object.entries(operation.responses)) {
         if (Number(status) < 400 || path === '/api/auth/token') continue;
+        // The hosted sign-in pages answer a person: their errors are pages too.
+        const media = Object.keys(response.content ?? {});
+        if (isPage({ operation }) && media.includes('text/html')) continue;
         // Every error a route answers is a problem (the readiness check's JSON 503 besides).
         expect(Object.keys(response.content ?? {}), `${path} ${status}`).toContain(
           'application/problem+json',
@@ -230,7 +236,8 @@ describe('every operation', () => {
   });
 
   it('answers a JSON body that is not an object with a documented 400 that says so', async () => {
-    for (const op of operations.filter(({ operation }) => operation.requestBody)) {
+    // Pages read forms only: a JSON body of any shape is a 415 there (below).
+    for (const op of operations.filter((op) => op.operation.requestBody && !isPage(op))) {
       const response = await send({
         method: op.method,
         url: urlOf(op.path),
@@ -260,7 +267,9 @@ describe('every operation', () => {
       });
       // The token endpoint answers both in its own format, as invalid_request: a wrong content
       // type with OAuth's 400, an oversized body keeping HTTP's 413.
-      const expected = label(op) === TOKEN_ENDPOINT ? [400, 413] : [415, 413];
+      // A page refuses the JSON of the oversized body by its type, before its size.
+      const expected =
+        label(op) === TOKEN_ENDPOINT ? [400, 413] : isPage(op) ? [415, 415] : [415, 413];
       expect([textual.statusCode, large.statusCode], label(op)).toEqual(expected);
       if (label(op) === TOKEN_ENDPOINT)
         for (const answer of [textual, large])

@@ -1,55 +1,33 @@
-import { createHash } from 'node:crypto';
 import type { FastifyPluginAsync } from 'fastify';
+import { type RenderedPage, htmlPage, pageResponses, sendPage } from '../../http/html-page.js';
 import { EMAIL_LINK_PAGES } from '../email-tokens/email-tokens.service.js';
 
-/**
+/*
  * The pages the links in our e-mails open, for teams without a front end of their own yet.
  * The token travels in the URL fragment, which browsers never send to a server: it stays out
  * of access logs and proxies, and a mail scanner that fetches the link spends nothing. The
  * page posts it to the API only when the person acts.
  */
-function page(title: string, body: string, script: string): { html: string; csp: string } {
-  const html = pageHtml(title, body, script);
-  return { html, csp: contentSecurityPolicy(html) };
-}
-
-const sha256 = (text: string) => `'sha256-${createHash('sha256').update(text).digest('base64')}'`;
-
-/**
- * Only this page's own inline script and style run (by hash), it talks only to this origin,
- * and nothing may frame it: an injected script or a clickjacking frame gets nowhere.
- */
-function contentSecurityPolicy(html: string): string {
-  const script = /<script>([\s\S]*?)<\/script>/.exec(html)?.[1] ?? '';
-  const style = /<style>([\s\S]*?)<\/style>/.exec(html)?.[1] ?? '';
-  return [
-    "default-src 'none'",
-    `script-src ${sha256(script)}`,
-    `style-src ${sha256(style)}`,
-    "connect-src 'self'",
-    "form-action 'none'",
-    "frame-ancestors 'none'",
-    "base-uri 'none'",
-  ].join('; ');
-}
-
-function pageHtml(title: string, body: string, script: string): string {
-  return `<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<meta name="referrer" content="no-referrer"><title>${title}</title>
-<style>body{font:16px/1.5 system-ui,sans-serif;max-width:28rem;margin:4rem auto;padding:0 1rem;color:#222}
-button,input{font:inherit;padding:.5rem;margin:.25rem 0;width:100%;box-sizing:border-box}#status{margin-top:1rem}</style>
-</head><body><h1>${title}</h1>${body}<p id="status" role="status"></p>
-<script>
-const token = new URLSearchParams(location.hash.slice(1)).get('token') || '';
+// The script every e-mail-link page shares: read the token from the fragment, post to the API.
+const COMMON_SCRIPT = `const token = new URLSearchParams(location.hash.slice(1)).get('token') || '';
 const status = (text) => { document.getElementById('status').textContent = text; };
 async function post(path, body) {
   const response = await fetch(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
   const data = await response.json().catch(() => ({}));
   return { ok: response.ok, data };
-}
-${script}
-</script></body></html>`;
+}`;
+
+/**
+ * Through the shared page kit: only this page's own script and style run (by hash), it talks
+ * only to this origin, no form posts anywhere (the script posts), and nothing may frame it.
+ */
+function page(title: string, body: string, script: string): RenderedPage {
+  return htmlPage({
+    title,
+    body: `${body}<p id="status" role="status"></p>`,
+    script: `${COMMON_SCRIPT}\n${script}`,
+    noForms: true,
+  });
 }
 
 const VERIFY_PAGE = page(
@@ -74,7 +52,7 @@ const RESET_PAGE = page(
 );
 
 export const accountPagesRoutes: FastifyPluginAsync = async (app) => {
-  for (const [path, { html, csp }, summary] of [
+  for (const [path, rendered, summary] of [
     [
       EMAIL_LINK_PAGES.verify_email,
       VERIFY_PAGE,
@@ -90,14 +68,8 @@ export const accountPagesRoutes: FastifyPluginAsync = async (app) => {
       tags: ['pages'],
       summary,
       produces: ['text/html'],
-      response: { 200: { description: 'An HTML page', type: 'string' } },
+      response: pageResponses({ 200: 'An HTML page' }),
     };
-    app.get(path, { schema }, async (_request, reply) =>
-      reply
-        .header('cache-control', 'no-store')
-        .header('content-security-policy', csp)
-        .type('text/html; charset=utf-8')
-        .send(html),
-    );
+    app.get(path, { schema }, async (_request, reply) => sendPage(reply, rendered));
   }
 };

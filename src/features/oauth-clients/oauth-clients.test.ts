@@ -11,7 +11,13 @@ import type { ProblemBody } from '../../http/problem.js';
 import { OPERATOR } from '../../lib/actor.js';
 import { InvalidClientError } from '../oauth/oauth.errors.js';
 import { insertClientSession } from '../sessions/sessions.repository.js';
-import type { OAuthClientView, OAuthClientWithSecret } from './oauth-clients.schemas.js';
+import { CLIENT_GRANT_TYPES, OIDC_SCOPES } from '../oidc/oidc.types.js';
+import {
+  GrantTypes,
+  type OAuthClientView,
+  type OAuthClientWithSecret,
+  Scopes,
+} from './oauth-clients.schemas.js';
 
 const { app, deps, clock } = await startTestApp();
 const admin = await signedInAdmin(app, deps);
@@ -94,6 +100,17 @@ async function clientGrant(userId: string, clientId: string) {
 
 const me = (auth: Record<string, string>) =>
   app.inject({ method: 'GET', url: '/api/auth/me', headers: auth });
+
+describe('the schema', () => {
+  it("names exactly the provider's scopes and grant types", () => {
+    const literals = (schema: object) =>
+      (schema as { items: { anyOf: { const: string }[] } }).items.anyOf
+        .map((item) => item.const)
+        .sort();
+    expect(literals(Scopes)).toEqual(Object.keys(OIDC_SCOPES).sort());
+    expect(literals(GrantTypes)).toEqual([...CLIENT_GRANT_TYPES].sort());
+  });
+});
 
 describe('who may use the registry', () => {
   it('401 without a token on every route', async () => {

@@ -1,0 +1,186 @@
+import type { IdTokenHint } from '../../crypto/id-tokens.js';
+import type { ClientLookup } from './oidc.ports.js';
+import { type AuthorizationParams, type OAuthClient, isOidcScope } from './oidc.types.js';
+
+/** Every value of every parameter, as sent (a query string or a form body). */
+export type RawParams = ReadonlyMap<string, readonly string[]>;
+
+export function readRawParams(text: string): RawParams {
+  const params = new Map<string, string[]>();
+  for (const [key, value] of new URLSearchParams(text))
+    params.set(key, [...(params.get(key) ?? []), value]);
+  return params;
+}
+
+/** An error the client hears about at its redirect URI (RFC 6749 §4.1.2.1). */
+export interface RedirectError {
+  redirectUri: string;
+  error: string;
+  description: string;
+  state: string | null;
+}
+
+export type ParsedAuthorizeRequest =
+  | { kind: 'valid'; client: OAuthClient; params: AuthorizationParams }
+  /** Unknown client or redirect URI: told to the person only, never redirected (RFC 6749 §4.1.2.1). */
+  | { kind: 'page'; message: string }
+  | { kind: 'redirect'; error: RedirectError };
+
+// The parameters this endpoint reads; each may be sent once (RFC 6749 §3.1). Others are ignored.
+const KNOWN = [
+  'client_id',
+  'redirect_uri',
+  'response_type',
+  'response_mode',
+  'scope',
+  'state',
+  'nonce',
+  'prompt',
+  'max_age',
+  'login_hint',
+  'id_token_hint',
+  'code_challenge',
+  'code_challenge_method',
+  'resource',
+  'request',
+  'request_uri',
+  'display',
+  'ui_locales',
+  'acr_values',
+  'claims_locales',
+];
+const MAX_LENGTH = 4096;
+const PROMPTS = new Set(['none', 'login', 'consent', 'select_account']);
+// RFC 7636 §4.2: BASE64URL(SHA-256(verifier)) is 43 characters; the grammar allows 43–128.
+const CODE_CHALLENGE = /^[A-Za-z0-9._~-]{43,128}$/;
+
+class Refusal {
+  constructor(
+    readonly error: string,
+    readonly description: string,
+  ) {}
+}
+
+function refuse(error: string, description: string): never {
+  throw new Refusal(error, description);
+}
+
+/**
+ * Reads and checks an authorization request. The client and its redirect URI come first: until
+ * both are known good nothing may be sent to that URI, since an open redirector would hand an
+ * attacker the person's browser. Every later problem is reported to the client by redirect.
+ */
+export async function parseAuthorizeRequest(
+  raw: RawParams,
+  clients: ClientLookup,
+  readHint: (token: string) => Promise<IdTokenHint | undefined>,
+): Promise<ParsedAuthorizeRequest> {
+  const only = (name: string) => {
+    const values = raw.get(name);
+    return values?.length === 1 ? values[0] : undefined;
+  };
+  const clientId = only('client_id');
+  const client =
+    clientId && clientId.length <= 256 ? await clients.findClient(clientId) : undefined;
+  if (!client) return { kind: 'page', message: 'The application that sent you here is not known.' };
+  const redirectUri = only('redirect_uri');
+  // Exact string comparison (OAuth 2.1 §4.1.1.3): no prefix, no normalisation.
+  if (!redirectUri || !client.redirect_uris.includes(redirectUri))
+    return {
+      kind: 'page',
+      message: `The address ${client.name} asked to send you back to is not registered for it.`,
+    };
+  const stateValue = only('state');
+  const state = stateValue !== undefined && stateValue.length <= MAX_LENGTH ? stateValue : null;
+  try {
+    const params = await checkParams(raw, client, redirectUri, state, readHint);
+    return { kind: 'valid', client, params };
+  } catch (error) {
+    if (!(error instanceof Refusal)) throw error;
+    const { error: code, description } = error;
+    return { kind: 'redirect', error: { redirectUri, error: code, description, state } };
+  }
+}
+
+async function checkParams(
+  raw: RawParams,
+  client: OAuthClient,
+  redirectUri: string,
+  state: string | null,
+  readHint: (token: string) => Promise<IdTokenHint | undefined>,
+): Promise<AuthorizationParams> {
+  for (const name of KNOWN) {
+    const values = raw.get(name) ?? [];
+    if (values.length > 1) refuse('invalid_request', `Parameter ${name} is repeated`);
+    if ((values[0]?.length ?? 0) > MAX_LENGTH)
+      refuse('invalid_request', `Parameter ${name} is too long`);
+  }
+  const get = (name: string) => {
+    const value = raw.get(name)?.[0];
+    return value === undefined || value === '' ? undefined : value;
+  };
+  if (get('request') !== undefined)
+    refuse('request_not_supported', 'Request objects are not supported');
+  if (get('request_uri') !== undefined)
+    refuse('request_uri_not_supported', 'request_uri is not supported');
+  const responseType = get('response_type');
+  if (responseType === undefined) refuse('invalid_request', 'response_type is required');
+  if (responseType !== 'code')
+    refuse('unsupported_response_type', 'Only response_type=code is supported');
+  const responseMode = get('response_mode');
+  if (responseMode !== undefined && responseMode !== 'query')
+    refuse('invalid_request', 'Only response_mode=query is supported');
+  if (!client.grant_types.includes('authorization_code'))
+    refuse('unauthorized_client', 'The client may not use the authorization code grant');
+  const challenge = get('code_challenge');
+  // PKCE for every client (OAuth 2.1): without it a stolen code could be redeemed.
+  if (challenge === undefined) refuse('invalid_request', 'code_challenge (PKCE) is required');
+  // A missing method means `plain`, which protects nothing once the challenge leaks.
+  if (get('code_challenge_method') !== 'S256')
+    refuse('invalid_request', 'code_challenge_method must be S256');
+  if (!CODE_CHALLENGE.test(challenge ?? ''))
+    refuse('invalid_request', 'code_challenge is not a valid S256 challenge');
+  const scopes = [...new Set((get('scope') ?? '').split(' ').filter(Boolean))];
+  if (scopes.length === 0) refuse('invalid_scope', 'A scope is required');
+  const unknown = scopes.filter((scope) => !isOidcScope(scope) || !client.scopes.includes(scope));
+  if (unknown.length > 0) refuse('invalid_scope', `Scope not allowed: ${unknown.join(' ')}`);
+  // Resource indicators (RFC 8707) come with the resource-server registry, in a later issue.
+  if (get('resource') !== undefined)
+    refuse('invalid_target', 'Resource indicators are not supported yet');
+  const prompt = [...new Set((get('prompt') ?? '').split(' ').filter(Boolean))];
+  if (prompt.some((value) => !PROMPTS.has(value)))
+    refuse('invalid_request', 'prompt may only be none, login, consent or select_account');
+  if (prompt.includes('none') && prompt.length > 1)
+    refuse('invalid_request', 'prompt=none cannot be combined with other values');
+  const maxAge = get('max_age');
+  if (maxAge !== undefined && !/^\d{1,9}$/.test(maxAge))
+    refuse('invalid_request', 'max_age must be a number of seconds');
+  const hint = get('id_token_hint');
+  const hinted = hint === undefined ? undefined : await readHint(hint);
+  if (hint !== undefined && !hinted)
+    refuse('invalid_request', 'id_token_hint is not an ID token this provider issued');
+  return {
+    client_id: client.client_id,
+    redirect_uri: redirectUri,
+    scopes,
+    state,
+    nonce: get('nonce') ?? null,
+    code_challenge: challenge ?? '',
+    prompt: prompt.map((value) => (value === 'select_account' ? 'login' : value)),
+    max_age: maxAge === undefined ? null : Number(maxAge),
+    login_hint: get('login_hint') ?? null,
+    id_token_hint_sub: hinted?.sub ?? null,
+    resource: null,
+  };
+}
+
+/** The redirect URI with the response's parameters added to whatever query it has. */
+export function clientRedirect(
+  redirectUri: string,
+  params: Readonly<Record<string, string | null>>,
+): string {
+  const url = new URL(redirectUri);
+  for (const [key, value] of Object.entries(params))
+    if (value !== null) url.searchParams.append(key, value);
+  return url.toString();
+}

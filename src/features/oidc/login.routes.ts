@@ -1,0 +1,270 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { Type } from 'typebox';
+import type { Config } from '../../config/config.js';
+import { AppError } from '../../errors.js';
+import { clientContext } from '../../http/client-context.js';
+import {
+  FORM_CSRF_FIELD,
+  assertFormCsrf,
+  formCsrfOptions,
+  formCsrfToken,
+} from '../../http/form-csrf.js';
+import { sendPage } from '../../http/html-page.js';
+import {
+  EXPIRED_REQUEST,
+  type AuthorizeService,
+  type PendingRequest,
+} from './authorize.service.js';
+import {
+  browserCookieSecure,
+  clearBrowserCookie,
+  readBrowserCookie,
+  setBrowserCookie,
+} from './browser-cookie.js';
+import type { HostedSignInService, SignInStep } from './hosted-signin.service.js';
+import { pageSchema, preparePagePlugin, readForm, sendOutcome } from './page-routes.js';
+import { loginPage, logoutPage, messagePage, mfaPage } from './pages.js';
+
+export interface LoginRoutesOptions {
+  hostedSignIn: HostedSignInService;
+  authorize: Pick<AuthorizeService, 'pending'>;
+  config: Pick<Config, 'publicUrl'>;
+}
+
+const RequestQuery = Type.Object({
+  request: Type.Optional(Type.String({ maxLength: 128, description: 'The pending request' })),
+});
+
+const FORM = { consumes: ['application/x-www-form-urlencoded'] };
+
+// One message for an unknown e-mail and a wrong password: the page must not tell which.
+const WRONG_CREDENTIALS = 'The e-mail address or password is wrong.';
+
+/** /login (with its second step at /login/mfa) and /logout: the browser session's pages. */
+export const loginRoutes: FastifyPluginAsyncTypebox<LoginRoutesOptions> = async (
+  app,
+  { hostedSignIn, authorize, config },
+) => {
+  await preparePagePlugin(app);
+  const csrf = formCsrfOptions(config.publicUrl);
+  const secure = browserCookieSecure(config.publicUrl);
+
+  /** The pending authorization request a page continues, or a 400 page if it is gone. */
+  async function pendingOf(requestId: string | undefined, reply: FastifyReply) {
+    if (requestId === undefined) return { pending: undefined };
+    const pending = await authorize.pending(requestId);
+    if (!pending) {
+      await sendPage(reply, messagePage('Request expired', EXPIRED_REQUEST, true), 400);
+      return undefined;
+    }
+    return { pending };
+  }
+
+  const targetOf = (pending: PendingRequest | undefined) => pending?.params.redirect_uri;
+
+  function afterStep(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    step: SignInStep,
+    requestId: string | undefined,
+    pending: PendingRequest | undefined,
+  ) {
+    if (step.kind === 'mfa') {
+      const page = mfaPage({
+        csrf: formCsrfToken(request, reply, csrf),
+        mfaToken: step.mfaToken,
+        ...(requestId === undefined ? {} : { requestId }),
+        ...(pending ? { formTarget: pending.params.redirect_uri } : {}),
+      });
+      return sendPage(reply, page);
+    }
+    setBrowserCookie(reply, step.browser, secure);
+    if (step.next) return sendOutcome(reply, step.next, 303);
+    return sendPage(reply, messagePage('You are signed in', 'You can close this page.'));
+  }
+
+  app.get(
+    '/login',
+    {
+      schema: pageSchema(
+        'Sign-in page',
+        { 200: 'The sign-in form' },
+        { querystring: RequestQuery },
+      ),
+    },
+    async (request, reply) => {
+      const found = await pendingOf(request.query.request, reply);
+      if (!found) return reply;
+      const { pending } = found;
+      const target = targetOf(pending);
+      const email = pending?.params.login_hint;
+      return sendPage(
+        reply,
+        loginPage({
+          csrf: formCsrfToken(request, reply, csrf),
+          ...(request.query.request === undefined ? {} : { requestId: request.query.request }),
+          ...(pending ? { client: pending.client } : {}),
+          ...(target ? { formTarget: target } : {}),
+          ...(email ? { email } : {}),
+        }),
+      );
+    },
+  );
+
+  app.post(
+    '/login',
+    {
+      // Counted per address like the API's sign-in; the per-account limits are the service's.
+      config: { rateLimit: 'auth' },
+      schema: pageSchema(
+        'Sign in with e-mail and password',
+        {
+          200: 'The second-factor form, or "you are signed in"',
+          303: 'Signed in: on to the client, /consent or /login',
+        },
+        {
+          ...FORM,
+          body: Type.Object({
+            [FORM_CSRF_FIELD]: Type.String(),
+            email: Type.String(),
+            password: Type.String(),
+            request: Type.Optional(Type.String()),
+          }),
+        },
+      ),
+      attachValidation: true,
+    },
+    async (request, reply) => {
+      const form = readForm(request.body);
+      // First: a forged post must not even count as a sign-in attempt.
+      assertFormCsrf(request, form.get(FORM_CSRF_FIELD), csrf);
+      const requestId = form.get('request');
+      const found = await pendingOf(requestId, reply);
+      if (!found) return reply;
+      const { pending } = found;
+      const email = form.get('email') ?? '';
+      const password = form.get('password') ?? '';
+      const again = (error: string, status: number) => {
+        const target = targetOf(pending);
+        return sendPage(
+          reply,
+          loginPage({
+            csrf: formCsrfToken(request, reply, csrf),
+            email,
+            error,
+            ...(requestId === undefined ? {} : { requestId }),
+            ...(pending ? { client: pending.client } : {}),
+            ...(target ? { formTarget: target } : {}),
+          }),
+          status,
+        );
+      };
+      if (email === '' || password === '')
+        return again('Enter your e-mail address and password.', 400);
+      let step: SignInStep;
+      try {
+        step = await hostedSignIn.password(email, password, requestId, clientContext(request));
+      } catch (error) {
+        if (!(error instanceof AppError)) throw error;
+        if (error.code === 'invalid_credentials' || error.code === 'validation_failed')
+          return again(WRONG_CREDENTIALS, 401);
+        if (error.code === 'account_disabled' || error.code === 'email_not_verified')
+          return again(error.detail ?? error.message, 403);
+        throw error;
+      }
+      return afterStep(request, reply, step, requestId, pending);
+    },
+  );
+
+  app.post(
+    '/login/mfa',
+    {
+      config: { rateLimit: 'auth' },
+      schema: pageSchema(
+        'Second step of the sign-in: a TOTP or recovery code',
+        {
+          200: '"You are signed in"',
+          303: 'Signed in: on to the client, /consent or /login',
+        },
+        {
+          ...FORM,
+          body: Type.Object({
+            [FORM_CSRF_FIELD]: Type.String(),
+            mfa_token: Type.String(),
+            code: Type.String(),
+            request: Type.Optional(Type.String()),
+          }),
+        },
+      ),
+      attachValidation: true,
+    },
+    async (request, reply) => {
+      const form = readForm(request.body);
+      assertFormCsrf(request, form.get(FORM_CSRF_FIELD), csrf);
+      const requestId = form.get('request');
+      const found = await pendingOf(requestId, reply);
+      if (!found) return reply;
+      const { pending } = found;
+      const mfaToken = form.get('mfa_token') ?? '';
+      let step: SignInStep;
+      try {
+        step = await hostedSignIn.secondFactor(
+          mfaToken,
+          form.get('code') ?? '',
+          requestId,
+          clientContext(request),
+        );
+      } catch (error) {
+        if (!(error instanceof AppError)) throw error;
+        if (error.code === 'invalid_mfa_code') {
+          const target = targetOf(pending);
+          const page = mfaPage({
+            csrf: formCsrfToken(request, reply, csrf),
+            mfaToken,
+            error: 'The code is wrong. Try the current code from your app.',
+            ...(requestId === undefined ? {} : { requestId }),
+            ...(target ? { formTarget: target } : {}),
+          });
+          return sendPage(reply, page, 401);
+        }
+        if (error.code === 'unauthorized') {
+          const page = messagePage(
+            'Sign-in expired',
+            'This sign-in took too long or was already completed. Sign in again.',
+            true,
+          );
+          return sendPage(reply, page, 401);
+        }
+        throw error;
+      }
+      return afterStep(request, reply, step, requestId, pending);
+    },
+  );
+
+  app.get(
+    '/logout',
+    { schema: pageSchema('Sign-out page', { 200: 'The sign-out form' }) },
+    async (request, reply) => sendPage(reply, logoutPage(formCsrfToken(request, reply, csrf))),
+  );
+
+  app.post(
+    '/logout',
+    {
+      schema: pageSchema(
+        'Sign out of the browser session',
+        { 200: '"You are signed out"' },
+        { ...FORM, body: Type.Object({ [FORM_CSRF_FIELD]: Type.String() }) },
+      ),
+      attachValidation: true,
+    },
+    async (request, reply) => {
+      const form = readForm(request.body);
+      // A forged sign-out is a nuisance attack; refused like every other form.
+      assertFormCsrf(request, form.get(FORM_CSRF_FIELD), csrf);
+      await hostedSignIn.signOut(readBrowserCookie(request), clientContext(request));
+      clearBrowserCookie(reply, secure);
+      return sendPage(reply, messagePage('You are signed out', 'You can close this page.'));
+    },
+  );
+};

@@ -1,0 +1,129 @@
+import { FORM_CSRF_FIELD } from '../../http/form-csrf.js';
+import { type RenderedPage, escapeHtml, htmlPage } from '../../http/html-page.js';
+import { OIDC_SCOPES, type OAuthClient, isOidcScope } from './oidc.types.js';
+
+// The hosted pages' HTML. Accessibility: one <h1> per page (the title), every field with its
+// <label for>, autofocus on the first field to fill, the natural tab order (no tabindex), plain
+// submit buttons (Enter submits), and errors in a role=alert paragraph the fields point at
+// (aria-describedby), which a screen reader announces when the page loads.
+
+const hidden = (name: string, value: string) =>
+  `<input type="hidden" name="${name}" value="${escapeHtml(value)}">`;
+
+const csrfField = (csrf: string) => hidden(FORM_CSRF_FIELD, csrf);
+
+const requestField = (requestId: string | undefined) =>
+  requestId === undefined ? '' : hidden('request', requestId);
+
+const alert = (message: string | undefined) =>
+  message === undefined ? '' : `<p id="error" role="alert">${escapeHtml(message)}</p>`;
+
+const describedBy = (message: string | undefined) =>
+  message === undefined ? '' : ' aria-describedby="error" aria-invalid="true"';
+
+export interface LoginPageInput {
+  csrf: string;
+  requestId?: string;
+  client?: OAuthClient;
+  /** A redirect URI the form may end at (its origin goes into form-action). */
+  formTarget?: string;
+  email?: string;
+  error?: string;
+}
+
+export function loginPage(input: LoginPageInput): RenderedPage {
+  const email = input.email ?? '';
+  const focusEmail = email === '' ? ' autofocus' : '';
+  const focusPassword = email === '' ? '' : ' autofocus';
+  const forClient = input.client
+    ? `<p>to continue to <strong>${escapeHtml(input.client.name)}</strong></p>`
+    : '';
+  return htmlPage({
+    title: 'Sign in',
+    formTargets: input.formTarget ? [input.formTarget] : [],
+    body: `${forClient}${alert(input.error)}
+<form method="post" action="/login">${csrfField(input.csrf)}${requestField(input.requestId)}
+<label for="email">E-mail address</label>
+<input id="email" name="email" type="email" autocomplete="username" required maxlength="320" value="${escapeHtml(email)}"${focusEmail}${describedBy(input.error)}>
+<label for="password">Password</label>
+<input id="password" name="password" type="password" autocomplete="current-password" required maxlength="1024"${focusPassword}${describedBy(input.error)}>
+<button type="submit">Sign in</button>
+</form>
+<p>No account yet, or forgot your password? Sign-up and password reset are in
+<a href="/docs">the API documentation</a>.</p>`,
+  });
+}
+
+export interface MfaPageInput {
+  csrf: string;
+  requestId?: string;
+  formTarget?: string;
+  mfaToken: string;
+  error?: string;
+}
+
+export function mfaPage(input: MfaPageInput): RenderedPage {
+  return htmlPage({
+    title: 'Two-step verification',
+    formTargets: input.formTarget ? [input.formTarget] : [],
+    body: `${alert(input.error)}
+<form method="post" action="/login/mfa">${csrfField(input.csrf)}${requestField(input.requestId)}${hidden('mfa_token', input.mfaToken)}
+<label for="code">Code from your authenticator app, or a recovery code</label>
+<input id="code" name="code" type="text" inputmode="text" autocomplete="one-time-code" required maxlength="64" autofocus${describedBy(input.error)}>
+<button type="submit">Verify</button>
+</form>`,
+  });
+}
+
+export interface ConsentPageInput {
+  csrf: string;
+  requestId: string;
+  client: OAuthClient;
+  scopes: readonly string[];
+  redirectUri: string;
+}
+
+export function consentPage(input: ConsentPageInput): RenderedPage {
+  const items = input.scopes
+    .map((scope) => `<li>${escapeHtml(isOidcScope(scope) ? OIDC_SCOPES[scope] : scope)}</li>`)
+    .join('');
+  let host: string;
+  try {
+    host = new URL(input.redirectUri).host || input.redirectUri;
+  } catch {
+    host = input.redirectUri;
+  }
+  const name = escapeHtml(input.client.name);
+  return htmlPage({
+    title: `Allow ${input.client.name} access?`,
+    // Deny ends at the redirect URI too (error=access_denied).
+    formTargets: [input.redirectUri],
+    body: `<p><strong>${name}</strong> asks to:</p>
+<ul>${items}</ul>
+<p>You will then be sent back to <strong>${escapeHtml(host)}</strong>.</p>
+<form method="post" action="/consent">${csrfField(input.csrf)}${requestField(input.requestId)}
+<div class="actions">
+<button type="submit" name="decision" value="allow" autofocus>Allow</button>
+<button type="submit" name="decision" value="deny">Deny</button>
+</div>
+</form>`,
+  });
+}
+
+export function logoutPage(csrf: string): RenderedPage {
+  return htmlPage({
+    title: 'Sign out?',
+    body: `<p>You will be signed out of this service and of the applications you signed in to here.</p>
+<form method="post" action="/logout">${csrfField(csrf)}
+<button type="submit" autofocus>Sign out</button>
+</form>`,
+  });
+}
+
+/** A page that only says something: signed in, signed out, or what went wrong. */
+export function messagePage(title: string, message: string, isError = false): RenderedPage {
+  const paragraph = isError
+    ? `<p role="alert">${escapeHtml(message)}</p>`
+    : `<p role="status">${escapeHtml(message)}</p>`;
+  return htmlPage({ title, body: paragraph, noForms: true });
+}
