@@ -35,8 +35,14 @@ const operations: Operation[] = Object.entries(document.paths).flatMap(([path, i
     operation,
   })),
 );
-const label = ({ method, path }: Operation) => `${method} ${path}`;
-const TOKEN_ENDPOINT = 'POST /api/auth/token';
+const label = ({ method, path }: Pick<Operation, 'method' | 'path'>) => `${method} ${path}`;
+// The OAuth endpoints answer in RFC 6749's {error, error_description}, not as problems.
+const OAUTH_FORMAT = new Set([
+  'POST /api/auth/token',
+  'POST /oauth/revoke',
+  'POST /oauth/introspect',
+]);
+const speaksOAuth = (op: Pick<Operation, 'method' | 'path'>) => OAUTH_FORMAT.has(label(op));
 
 /** A URL for the operation, with a well-formed id that names nothing. */
 function urlOf(path: string, value: (name: string) => string = () => randomUUID()): string {
@@ -74,7 +80,7 @@ describe('the published document', () => {
     expect(properties['code']?.['enum']).toEqual(['email_taken', 'conflict']);
     for (const { path, operation } of operations) {
       for (const [status, response] of Object.entries(operation.responses)) {
-        if (Number(status) < 400 || path === '/api/auth/token') continue;
+        if (Number(status) < 400 || speaksOAuth({ method: 'POST', path })) continue;
         // The hosted sign-in pages answer a person: their errors are pages too.
         const media = Object.keys(response.content ?? {});
         if (isPage({ operation }) && media.includes('text/html')) continue;
@@ -91,8 +97,8 @@ describe('the published document', () => {
       const statuses = Object.keys(op.operation.responses);
       expect(statuses, label(op)).toEqual(expect.arrayContaining(['400', '500', '503']));
       if (needsToken(op)) expect(statuses, label(op)).toContain('401');
-      // The token endpoint answers an oversized body in its own format, as a 400.
-      if (readsBody(op) && label(op) !== TOKEN_ENDPOINT)
+      // The OAuth endpoints answer an oversized body in their own format, as a 400.
+      if (readsBody(op) && !speaksOAuth(op))
         expect(statuses, label(op)).toEqual(expect.arrayContaining(['413', '415']));
     }
     const rotate = document.paths['/api/admin/service-accounts/{id}/rotate']?.['post'];
@@ -245,7 +251,7 @@ describe('every operation', () => {
         payload: '[1, 2]',
       });
       expect(response.statusCode, label(op)).toBe(400);
-      if (label(op) === TOKEN_ENDPOINT) continue;
+      if (speaksOAuth(op)) continue;
       expect(problemOf(response).detail, label(op)).toBe('The body must be a JSON object');
     }
   });
@@ -268,10 +274,9 @@ describe('every operation', () => {
       // The token endpoint answers both in its own format, as invalid_request: a wrong content
       // type with OAuth's 400, an oversized body keeping HTTP's 413.
       // A page refuses the JSON of the oversized body by its type, before its size.
-      const expected =
-        label(op) === TOKEN_ENDPOINT ? [400, 413] : isPage(op) ? [415, 415] : [415, 413];
+      const expected = speaksOAuth(op) ? [400, 413] : isPage(op) ? [415, 415] : [415, 413];
       expect([textual.statusCode, large.statusCode], label(op)).toEqual(expected);
-      if (label(op) === TOKEN_ENDPOINT)
+      if (speaksOAuth(op))
         for (const answer of [textual, large])
           expect(answer.json(), label(op)).toMatchObject({ error: 'invalid_request' });
     }

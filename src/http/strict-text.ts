@@ -37,16 +37,18 @@ export function formEscapesAreUtf8(form: string): boolean {
 
 /**
  * Lets the routes of the plugin it is called in accept `application/x-www-form-urlencoded`
- * bodies, handed to them as the decoded text (read it with URLSearchParams): the OAuth
- * endpoints and the hosted pages' forms. Bytes that are not UTF-8 are refused.
+ * bodies: as the decoded text (`'text'`, read with URLSearchParams where repeated parameters
+ * matter, as at the OAuth endpoints), or as an object of its fields (`'fields'`, the last of
+ * a repeated one). Bytes that are not UTF-8 are refused.
  */
-export function acceptFormBodies(app: FastifyInstance): void {
+export function acceptFormBodies(app: FastifyInstance, as: 'text' | 'fields' = 'text'): void {
   app.addContentTypeParser(
     'application/x-www-form-urlencoded',
     { parseAs: 'buffer' },
     (_request, body, done) => {
       try {
-        done(null, decodeUtf8Body(body as Buffer));
+        const text = decodeUtf8Body(body as Buffer);
+        done(null, as === 'text' ? text : Object.fromEntries(new URLSearchParams(text)));
       } catch (error) {
         done(error as Error, undefined);
       }

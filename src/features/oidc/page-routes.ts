@@ -3,7 +3,7 @@ import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { AppError } from '../../errors.js';
 import { pageResponses, sendPage, sendRedirect } from '../../http/html-page.js';
 import { toAppError } from '../../http/problem.js';
-import { decodeUtf8Body } from '../../http/strict-text.js';
+import { acceptFormBodies } from '../../http/strict-text.js';
 import type { AuthorizeOutcome } from './authorize.service.js';
 import { messagePage } from './pages.js';
 
@@ -46,17 +46,7 @@ export function pageSchema<Extra extends object = object>(
 export async function preparePagePlugin(app: FastifyInstance): Promise<void> {
   await app.register(cookie);
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser(
-    'application/x-www-form-urlencoded',
-    { parseAs: 'buffer' },
-    (_request, body, done) => {
-      try {
-        done(null, decodeUtf8Body(body as Buffer));
-      } catch (error) {
-        done(error as Error, undefined);
-      }
-    },
-  );
+  acceptFormBodies(app);
   app.setErrorHandler((error: FastifyError, request, reply) => {
     const appError = toAppError(error);
     if (!appError) request.log.error({ err: error }, 'unhandled error on a page');

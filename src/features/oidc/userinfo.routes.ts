@@ -44,8 +44,14 @@ function bearerError(
 /** The access token: in the Authorization header, or (POST, RFC 6750 §2.2) in the form body. */
 function tokenOf(request: FastifyRequest): string {
   const header = readBearerToken(request);
-  const form =
-    typeof request.body === 'string' ? new URLSearchParams(request.body).get('access_token') : null;
+  const body: unknown = request.body;
+  const field =
+    typeof body === 'object' && body !== null
+      ? (body as Record<string, unknown>)['access_token']
+      : undefined;
+  if (field !== undefined && (typeof field !== 'string' || field.length > 8192))
+    throw bearerError('invalid_request', 'access_token must be a token');
+  const form = field ?? null;
   if (header && form) throw bearerError('invalid_request', 'Send the token one way, not two');
   const token = header ?? form;
   if (!token) {
@@ -61,7 +67,8 @@ export const userInfoRoutes: FastifyPluginAsyncTypebox<UserInfoRoutesOptions> = 
   app,
   { userInfo, verifyLiveAccessToken },
 ) => {
-  acceptFormBodies(app);
+  // RFC 6750 §2.2: the form body is read into its fields (the token, and nothing else used).
+  acceptFormBodies(app, 'fields');
 
   const handler = async (request: FastifyRequest, reply: FastifyReply) => {
     const raw = tokenOf(request);
@@ -98,8 +105,9 @@ export const userInfoRoutes: FastifyPluginAsyncTypebox<UserInfoRoutesOptions> = 
     {
       schema: {
         ...schema,
+        // No body schema: the body is optional (the token may come in the header alone),
+        // and tokenOf reads the one field it uses.
         consumes: ['application/x-www-form-urlencoded'],
-        body: Type.Optional(Type.String()),
       },
     },
     handler,
