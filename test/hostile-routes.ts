@@ -192,6 +192,13 @@ export function fillPath(path: string, values: string[]): string {
 /** The hosted sign-in pages: a person reads their refusals, so those are HTML pages. */
 const HTML_PAGES = new Set(['/oauth/authorize', '/login', '/login/mfa', '/consent', '/logout']);
 
+/** The OAuth endpoints, which answer in RFC 6749's `{error, error_description}`. */
+export const OAUTH_FORMAT_PATHS: ReadonlySet<string> = new Set([
+  '/api/auth/token',
+  '/oauth/revoke',
+  '/oauth/introspect',
+]);
+
 export function expectGoodFailure(operation: Operation, response: LightMyRequestResponse) {
   const where = `${operation.method} ${operation.path} → ${response.statusCode} ${response.body.slice(0, 200)}`;
   expect(response.statusCode, where).toBeLessThan(500);
@@ -201,7 +208,7 @@ export function expectGoodFailure(operation: Operation, response: LightMyRequest
     expect(response.body, where).toContain('role="alert"');
     return;
   }
-  if (operation.path === '/api/auth/token' && response.statusCode !== 415) {
+  if (OAUTH_FORMAT_PATHS.has(operation.path) && response.statusCode !== 415) {
     expect(json(response)['error'], where).toEqual(expect.any(String));
     return;
   }

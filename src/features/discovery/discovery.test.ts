@@ -45,6 +45,7 @@ describe('GET /.well-known/openid-configuration', () => {
     expect(body['token_endpoint_auth_methods_supported']).toEqual([
       'client_secret_basic',
       'client_secret_post',
+      'none',
     ]);
   });
 

@@ -4,6 +4,7 @@ import { Type } from 'typebox';
 import type { VerifiedAccessToken } from '../../crypto/access-tokens.js';
 import { AppError } from '../../errors.js';
 import { readBearerToken } from '../../http/authenticate.js';
+import { problemResponses } from '../../http/schemas.js';
 import { acceptFormBodies } from '../../http/strict-text.js';
 import type { UserInfoService } from './userinfo.service.js';
 
@@ -97,7 +98,7 @@ export const userInfoRoutes: FastifyPluginAsyncTypebox<UserInfoRoutesOptions> = 
       '`phone_number` (phone). The token comes as a bearer header or, with POST, as ' +
       '`access_token` in a form body.',
     security: [{ bearerAuth: [] }],
-    response: { 200: UserInfoSchema },
+    response: { 200: UserInfoSchema, ...problemResponses('unauthorized', 'forbidden') },
   };
   app.get('/oauth/userinfo', { schema }, handler);
   app.post(
