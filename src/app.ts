@@ -20,6 +20,7 @@ import { consentsRoutes } from './features/oauth-clients/consents.routes.js';
 import { oauthClientsRoutes } from './features/oauth-clients/oauth-clients.routes.js';
 import { groupsRoutes } from './features/groups/groups.routes.js';
 import { authorizeRoutes } from './features/oidc/authorize.routes.js';
+import { endSessionRoutes } from './features/oidc/end-session.routes.js';
 import { loginRoutes } from './features/oidc/login.routes.js';
 import { profileRoutes } from './features/profile/profile.routes.js';
 import { rolesRoutes } from './features/roles/roles.routes.js';
@@ -211,6 +212,7 @@ export async function buildApp(
     }),
   });
   await app.register(authorizeRoutes, { authorize: services.authorize, config });
+  await app.register(endSessionRoutes, { endSession: services.endSession, config });
   await app.register(loginRoutes, {
     hostedSignIn: services.hostedSignIn,
     authorize: services.authorize,

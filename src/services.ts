@@ -14,6 +14,7 @@ import { CodeExchangeService } from './features/oidc/code-exchange.service.js';
 import { ConsentsService } from './features/oauth-clients/consents.service.js';
 import { OAuthClientsService } from './features/oauth-clients/oauth-clients.service.js';
 import { AuthorizeService } from './features/oidc/authorize.service.js';
+import { EndSessionService } from './features/oidc/end-session.service.js';
 import { HostedSignInService } from './features/oidc/hosted-signin.service.js';
 import { PasswordService } from './features/password/password.service.js';
 import { ProfileService } from './features/profile/profile.service.js';
@@ -51,6 +52,7 @@ export interface Services {
   consents: ConsentsService;
   authorize: AuthorizeService;
   hostedSignIn: HostedSignInService;
+  endSession: EndSessionService;
 }
 
 /**
@@ -176,6 +178,11 @@ export function createServices(infra: Infrastructure): Services {
     config,
   });
   const hostedSignIn = new HostedSignInService({ signIn, mfa, sessions, authorize });
+  const endSession = new EndSessionService({
+    clients: oauthClients,
+    idTokens: infra.idTokens,
+    sessions,
+  });
   return {
     accounts,
     sessions,
@@ -200,5 +207,6 @@ export function createServices(infra: Infrastructure): Services {
     consents,
     authorize,
     hostedSignIn,
+    endSession,
   };
 }

@@ -190,7 +190,14 @@ export function fillPath(path: string, values: string[]): string {
 }
 
 /** The hosted sign-in pages: a person reads their refusals, so those are HTML pages. */
-const HTML_PAGES = new Set(['/oauth/authorize', '/login', '/login/mfa', '/consent', '/logout']);
+const HTML_PAGES = new Set([
+  '/oauth/authorize',
+  '/oauth/logout',
+  '/login',
+  '/login/mfa',
+  '/consent',
+  '/logout',
+]);
 
 /** The OAuth endpoints, which answer in RFC 6749's `{error, error_description}`. */
 export const OAUTH_FORMAT_PATHS: ReadonlySet<string> = new Set([

@@ -127,3 +127,30 @@ export function messagePage(title: string, message: string, isError = false): Re
     : `<p role="status">${escapeHtml(message)}</p>`;
   return htmlPage({ title, body: paragraph, noForms: true });
 }
+
+export interface EndSessionPageInput {
+  csrf: string;
+  client: OAuthClient | undefined;
+  /** Carried through the confirmation, already checked (registered for the client). */
+  fields: Readonly<Record<string, string | undefined>>;
+  /** Where the form ends after signing out (its origin goes into form-action). */
+  formTarget: string | undefined;
+}
+
+/** RP-initiated logout without proof of who asks: the person confirms, or simply leaves. */
+export function endSessionPage(input: EndSessionPageInput): RenderedPage {
+  const from = input.client
+    ? `<p><strong>${escapeHtml(input.client.name)}</strong> asks to sign you out.</p>`
+    : '';
+  const carried = Object.entries(input.fields)
+    .flatMap(([name, value]) => (value === undefined ? [] : [hidden(name, value)]))
+    .join('');
+  return htmlPage({
+    title: 'Sign out?',
+    body: `${from}<p>You will be signed out of this service and of the applications you signed in to here.</p>
+<form method="post" action="/oauth/logout">${csrfField(input.csrf)}${carried}${hidden('confirm', 'yes')}
+<button type="submit" autofocus>Sign out</button>
+</form>`,
+    ...(input.formTarget ? { formTargets: [input.formTarget] } : {}),
+  });
+}
