@@ -176,6 +176,7 @@ export function createServices(infra: Infrastructure): Services {
     idTokens: infra.idTokens,
     audit,
     config,
+    metrics,
   });
   const hostedSignIn = new HostedSignInService({ signIn, mfa, sessions, authorize });
   const endSession = new EndSessionService({

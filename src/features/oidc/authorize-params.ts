@@ -14,6 +14,8 @@ export function readRawParams(text: string): RawParams {
 
 /** An error the client hears about at its redirect URI (RFC 6749 §4.1.2.1). */
 export interface RedirectError {
+  /** The registered client it goes back to. */
+  clientId: string;
   redirectUri: string;
   error: string;
   description: string;
@@ -98,7 +100,10 @@ export async function parseAuthorizeRequest(
   } catch (error) {
     if (!(error instanceof Refusal)) throw error;
     const { error: code, description } = error;
-    return { kind: 'redirect', error: { redirectUri, error: code, description, state } };
+    return {
+      kind: 'redirect',
+      error: { clientId: client.client_id, redirectUri, error: code, description, state },
+    };
   }
 }
 

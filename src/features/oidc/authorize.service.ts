@@ -6,6 +6,7 @@ import type { ClientContext } from '../../lib/client.js';
 import { type Clock, addSeconds } from '../../lib/clock.js';
 import type { AccountsService } from '../accounts/accounts.service.js';
 import type { AuditService } from '../audit/audit.service.js';
+import type { MetricsRecorder } from '../ops/metrics.js';
 import type { SessionsService } from '../sessions/sessions.service.js';
 import type { BrowserSession } from '../sessions/sessions.types.js';
 import { insertCode } from './authorization-codes.repository.js';
@@ -32,6 +33,7 @@ export interface AuthorizeServiceDeps {
   idTokens: Pick<IdTokens, 'readHint'>;
   audit: Pick<AuditService, 'record'>;
   config: Pick<Config, 'publicUrl' | 'authorizationCodeTtl'>;
+  metrics?: Pick<MetricsRecorder, 'oauthAuthorization'>;
 }
 
 /** What the browser is shown or sent to next. */
@@ -128,6 +130,7 @@ export class AuthorizeService {
       if (!(await requests.deleteRequest(this.deps.db, hashOpaqueToken(requestId))))
         return { kind: 'error_page', message: EXPIRED_REQUEST };
       return this.#errorRedirect({
+        clientId: params.client_id,
         redirectUri: params.redirect_uri,
         error: 'access_denied',
         description: 'The user denied the request',
@@ -235,6 +238,7 @@ export class AuthorizeService {
       ...context.client,
       data: { client_id: params.client_id, scopes: params.scopes, session_id: session.id },
     });
+    this.deps.metrics?.oauthAuthorization(params.client_id, 'code');
     return {
       kind: 'redirect',
       redirectUri: params.redirect_uri,
@@ -248,6 +252,7 @@ export class AuthorizeService {
 
   #refuse(params: AuthorizationParams, error: string, description: string): AuthorizeOutcome {
     return this.#errorRedirect({
+      clientId: params.client_id,
       redirectUri: params.redirect_uri,
       error,
       description,
@@ -258,6 +263,7 @@ export class AuthorizeService {
   /** Every redirect back names us (`iss`, RFC 9207): a client talking to several providers can
    * tell whose answer it got (the mix-up attack). */
   #errorRedirect(error: RedirectError): AuthorizeOutcome {
+    this.deps.metrics?.oauthAuthorization(error.clientId, error.error);
     return {
       kind: 'redirect',
       redirectUri: error.redirectUri,

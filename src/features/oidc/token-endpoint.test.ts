@@ -515,3 +515,30 @@ describe('discovery', () => {
     expect(json(oauth)).toEqual(json(openid));
   });
 });
+
+describe('metrics', () => {
+  it('counts authorizations and code exchanges by registered client and outcome', async () => {
+    await exchange(confidential, await mintCode(confidential, ['openid']));
+    const rp = await relyingParty(t.issuer, confidential);
+    const silent = oidc.buildAuthorizationUrl(rp, {
+      redirect_uri: REDIRECT,
+      scope: 'openid',
+      prompt: 'none',
+      code_challenge: await oidc.calculatePKCECodeChallenge(oidc.randomPKCECodeVerifier()),
+      code_challenge_method: 'S256',
+    });
+    const refused = await t.app.inject({ url: `${silent.pathname}${silent.search}` });
+    expect(new URL(String(refused.headers['location'])).searchParams.get('error')).toBe(
+      'login_required',
+    );
+    const scrape = (await t.app.inject({ url: '/metrics' })).body;
+    expect(scrape).toMatch(
+      new RegExp(
+        `hyperion_oauth_code_exchanges_total\\{client_id="${confidential.client_id}",outcome="success"\\} [1-9]`,
+      ),
+    );
+    expect(scrape).toContain(
+      `hyperion_oauth_authorizations_total{client_id="${confidential.client_id}",outcome="login_required"} 1`,
+    );
+  });
+});
