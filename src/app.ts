@@ -170,7 +170,6 @@ export async function buildApp(
   await app.register(metricsRoutes, { metrics: deps.metrics, config });
   await app.register(discoveryRoutes, { keys: deps.keys, config });
   const { accounts, accountDeletion, sessions, signIn, refresh } = services;
-  const oauthClientRegistry = services.oauthClients;
   await app.register(accountsRoutes, { accounts, accountDeletion });
   await app.register(profileRoutes, { profiles: services.profiles });
   await app.register(sessionsRoutes, { sessions, signIn, refresh, config });
@@ -180,7 +179,7 @@ export async function buildApp(
       signIn,
       refresh,
       serviceAccounts: services.serviceAccounts,
-      oauthClients: oauthClientRegistry,
+      oauthClients: services.oauthClients,
       codes: services.codes,
     },
   });
@@ -203,7 +202,7 @@ export async function buildApp(
     verifyLiveAccessToken,
   });
   await app.register(tokenManagementRoutes, {
-    oauthClients: oauthClientRegistry,
+    oauthClients: services.oauthClients,
     tokenStatus: new TokenStatusService({
       sessions,
       verifyLiveAccessToken,

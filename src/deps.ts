@@ -52,6 +52,7 @@ export async function createDeps(
   if (overrides.startWorkers !== false) {
     services.mail.start();
     services.audit.startRetention();
+    services.oidcHousekeeping.start();
   }
   const { clock, db, redis, hasher, keys, tokens, idTokens, metrics, broadcast, guard } = infra;
   return {
@@ -70,6 +71,7 @@ export async function createDeps(
     async close() {
       // Before the database closes: a retention sweep in flight still finishes.
       await services.audit.stopRetention();
+      await services.oidcHousekeeping.stop();
       await infra.close();
     },
   };

@@ -41,6 +41,7 @@ async function start(): Promise<void> {
   app = await buildApp(deps);
   deps.services.mail.start();
   deps.services.audit.startRetention();
+  deps.services.oidcHousekeeping.start();
   if (config.admin) {
     const result = await ensureBootstrapAdmin(deps.services.accounts, config.admin);
     if (result === 'created')

@@ -27,6 +27,9 @@ import { SessionsService } from './features/sessions/sessions.service.js';
 import { SignInService } from './features/sessions/signin.service.js';
 import { UserImportService } from './features/user-import/user-import.service.js';
 import type { Infrastructure } from './infrastructure.js';
+import { PeriodicJob } from './lib/periodic-job.js';
+
+const HOUSEKEEPING_INTERVAL_MS = 3_600_000;
 
 export interface Services {
   accounts: AccountsService;
@@ -53,6 +56,8 @@ export interface Services {
   authorize: AuthorizeService;
   hostedSignIn: HostedSignInService;
   endSession: EndSessionService;
+  /** Hourly: expired authorization requests and codes are deleted. */
+  oidcHousekeeping: PeriodicJob;
 }
 
 /**
@@ -179,6 +184,11 @@ export function createServices(infra: Infrastructure): Services {
     metrics,
   });
   const hostedSignIn = new HostedSignInService({ signIn, mfa, sessions, authorize });
+  const oidcHousekeeping = new PeriodicJob(
+    () => authorize.sweepExpired(),
+    HOUSEKEEPING_INTERVAL_MS,
+    onError,
+  );
   const endSession = new EndSessionService({
     clients: oauthClients,
     idTokens: infra.idTokens,
@@ -209,5 +219,6 @@ export function createServices(infra: Infrastructure): Services {
     authorize,
     hostedSignIn,
     endSession,
+    oidcHousekeeping,
   };
 }

@@ -1,6 +1,7 @@
 import type { Db } from '../../db/create-db.js';
 import type { AuditEventRow, AuditOutcome } from '../../db/database.js';
 import { decodeCursor, toPage } from '../../lib/cursor.js';
+import { PeriodicJob } from '../../lib/periodic-job.js';
 import * as repo from './audit.repository.js';
 import type { AuditEventView } from './audit.schemas.js';
 import type { AuditEventType } from './audit.types.js';
@@ -58,10 +59,15 @@ function toView(row: AuditEventRow): AuditEventView {
  * AUDIT_RETENTION are deleted.
  */
 export class AuditService {
-  #timer: NodeJS.Timeout | undefined;
-  #running: Promise<unknown> | undefined;
+  readonly #retention: PeriodicJob;
 
-  constructor(private readonly deps: AuditServiceDeps) {}
+  constructor(private readonly deps: AuditServiceDeps) {
+    this.#retention = new PeriodicJob(
+      () => this.runRetentionOnce(),
+      RETENTION_INTERVAL_MS,
+      (error) => this.deps.onBackgroundError?.(error),
+    );
+  }
 
   /** Events newest first, filtered, a keyset page at a time. */
   async list(request: AuditListRequest) {
@@ -90,26 +96,12 @@ export class AuditService {
 
   /** Enforces retention now and then hourly, in the background; never two runs at once. */
   startRetention(): void {
-    if (this.#timer) return;
-    const run = () => {
-      if (this.#running) return;
-      this.#running = this.runRetentionOnce()
-        .catch((error: unknown) => this.deps.onBackgroundError?.(error))
-        .finally(() => {
-          this.#running = undefined;
-        });
-    };
-    this.#timer = setInterval(run, RETENTION_INTERVAL_MS);
-    // The job must not keep a process (the CLI, a test) alive on its own.
-    this.#timer.unref();
-    run();
+    this.#retention.start();
   }
 
   /** Stops the job, waiting for a run in flight, so the database can close after. */
   async stopRetention(): Promise<void> {
-    if (this.#timer) clearInterval(this.#timer);
-    this.#timer = undefined;
-    await this.#running;
+    await this.#retention.stop();
   }
 
   /** Records an event; pass a transaction to make it part of the change it describes. */

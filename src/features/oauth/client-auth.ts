@@ -1,4 +1,5 @@
-import type { ClientRegistry, OAuthClient } from '../oidc/oidc.types.js';
+import type { ClientRegistry } from '../oidc/oidc.ports.js';
+import type { OAuthClient } from '../oidc/oidc.types.js';
 import { InvalidClientError, OAuthError } from './oauth.errors.js';
 import { MAX_PARAM_LENGTH, type TokenParams } from './token-params.js';
 

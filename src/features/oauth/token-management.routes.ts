@@ -1,7 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
 import { clientContext } from '../../http/client-context.js';
-import type { ClientRegistry } from '../oidc/oidc.types.js';
+import type { ClientRegistry } from '../oidc/oidc.ports.js';
 import type { TokenStatusService } from '../oidc/token-status.service.js';
 import { noStore } from '../sessions/token-response.js';
 import { authenticateClient } from './client-auth.js';

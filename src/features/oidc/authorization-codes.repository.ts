@@ -71,7 +71,7 @@ export async function spendCode(
     .execute();
 }
 
-/** Codes and pending requests past their life; spent codes are kept a day to catch replays. */
+/** Codes that expired before `before`. */
 export async function deleteExpiredCodes(db: Db, before: Date): Promise<void> {
   await db.deleteFrom('authorization_codes').where('expires_at', '<', before).execute();
 }

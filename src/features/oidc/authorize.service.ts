@@ -9,7 +9,7 @@ import type { AuditService } from '../audit/audit.service.js';
 import type { MetricsRecorder } from '../ops/metrics.js';
 import type { SessionsService } from '../sessions/sessions.service.js';
 import type { BrowserSession } from '../sessions/sessions.types.js';
-import { insertCode } from './authorization-codes.repository.js';
+import { deleteExpiredCodes, insertCode } from './authorization-codes.repository.js';
 import * as requests from './authorization-requests.repository.js';
 import {
   type RawParams,
@@ -22,6 +22,8 @@ import type { AuthorizationParams, OAuthClient } from './oidc.types.js';
 
 /** A pending request lives this long: time enough to sign in, with a second factor. */
 const REQUEST_TTL_SECONDS = 600;
+/** How long an expired code is remembered (see sweepExpired). */
+const SPENT_CODE_MEMORY_SECONDS = 24 * 3600;
 
 export interface AuthorizeServiceDeps {
   db: Db;
@@ -80,6 +82,17 @@ export class AuthorizeService {
         client,
       },
     );
+  }
+
+  /**
+   * Deletes what can no longer be used: pending requests past their life, and codes a day
+   * after they expired (kept that long so a replayed code is still recognised, and revokes
+   * what it issued, rather than reading as unknown).
+   */
+  async sweepExpired(): Promise<void> {
+    const now = this.deps.clock.now();
+    await requests.deleteExpiredRequests(this.deps.db, now);
+    await deleteExpiredCodes(this.deps.db, addSeconds(now, -SPENT_CODE_MEMORY_SECONDS));
   }
 
   /** The pending request behind a page's `request` parameter, unless expired or unknown. */

@@ -1,13 +1,25 @@
 import type { ClientContext } from '../../lib/client.js';
 import type { OAuthClient } from './oidc.types.js';
 
-// What the front channel needs of the client registry and the consent store (the
-// oauth-clients feature: OAuthClientsService and ConsentsService), as narrow ports: the
-// authorization endpoint and the pages depend on these two methods each, nothing more.
+// What the provider needs of the client registry and the consent store (the oauth-clients
+// feature: OAuthClientsService and ConsentsService), as narrow ports: the token endpoint
+// authenticates clients, the front channel looks them up and reads and records consent.
 
-export interface ClientLookup {
+/**
+ * What the provider asks of the client registry (the oauth-clients feature): the token side
+ * authenticates clients, the front channel looks them up.
+ */
+export interface ClientRegistry {
   findClient(clientId: string): Promise<OAuthClient | undefined>;
+  /** Throws InvalidClientError (features/oauth/oauth.errors.ts) on any failure. */
+  authenticateClient(input: {
+    clientId: string;
+    clientSecret: string | undefined;
+  }): Promise<OAuthClient>;
 }
+
+/** The front channel only looks clients up. */
+export type ClientLookup = Pick<ClientRegistry, 'findClient'>;
 
 export interface ConsentStore {
   /** The scopes the user has granted the client, if any. */

@@ -77,16 +77,3 @@ export interface IssuedCode {
   authTime: Date;
   amr: string[];
 }
-
-/**
- * What the provider asks of the client registry (the oauth-clients feature): the token side
- * authenticates clients, the front channel looks them up.
- */
-export interface ClientRegistry {
-  findClient(clientId: string): Promise<OAuthClient | undefined>;
-  /** Throws InvalidClientError (features/oauth/oauth.errors.ts) on any failure. */
-  authenticateClient(input: {
-    clientId: string;
-    clientSecret: string | undefined;
-  }): Promise<OAuthClient>;
-}

@@ -542,3 +542,25 @@ describe('metrics', () => {
     );
   });
 });
+
+describe('housekeeping', () => {
+  it('deletes codes a day after they expired, and keeps younger ones (replays still recognised)', async () => {
+    const old = await mintCode(confidential, ['openid']);
+    const rowOf = (code: string) =>
+      t.deps.db
+        .selectFrom('authorization_codes')
+        .select('code_hash')
+        .where('code_hash', '=', hashOpaqueToken(code))
+        .executeTakeFirst();
+    t.clock.advance(3600);
+    const young = await mintCode(confidential, ['openid']);
+    t.clock.advance(24 * 3600 - 3600 + t.config.authorizationCodeTtl + 1);
+    try {
+      await t.deps.services.authorize.sweepExpired();
+      expect(await rowOf(old.code)).toBeUndefined();
+      expect(await rowOf(young.code)).toBeDefined();
+    } finally {
+      t.clock.advance(-(24 * 3600 + t.config.authorizationCodeTtl + 1));
+    }
+  });
+});

@@ -7,7 +7,7 @@ import type { RefreshService } from '../../sessions/refresh.service.js';
 import type { SignInService } from '../../sessions/signin.service.js';
 import type { TokenParams } from '../token-params.js';
 import type { CodeExchangeService } from '../../oidc/code-exchange.service.js';
-import type { ClientRegistry } from '../../oidc/oidc.types.js';
+import type { ClientRegistry } from '../../oidc/oidc.ports.js';
 
 /**
  * What the grants call. Only the methods they use, so the route plugin can be handed exactly
