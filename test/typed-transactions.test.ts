@@ -8,7 +8,10 @@ import { lockAdminChanges } from '../src/features/accounts/user-roles.repository
 import { lockToken } from '../src/features/email-tokens/email-tokens.repository.js';
 import type { EmailTokensService } from '../src/features/email-tokens/email-tokens.service.js';
 import { claimDueMails } from '../src/features/mail/mail.repository.js';
+import { lockCode, spendCode } from '../src/features/oidc/authorization-codes.repository.js';
 import {
+  insertBrowserSession,
+  insertClientSession,
   insertSessionWithRefreshToken,
   lockChildSpent,
   lockRefreshToken,
@@ -38,6 +41,10 @@ describe('typed transactions', () => {
     expectTypeOf(lockRefreshToken).parameter(0).toEqualTypeOf<Trx>();
     expectTypeOf(lockChildSpent).parameter(0).toEqualTypeOf<Trx>();
     expectTypeOf(insertSessionWithRefreshToken).parameter(0).toEqualTypeOf<Trx>();
+    expectTypeOf(insertBrowserSession).parameter(0).toEqualTypeOf<Trx>();
+    expectTypeOf(insertClientSession).parameter(0).toEqualTypeOf<Trx>();
+    expectTypeOf(lockCode).parameter(0).toEqualTypeOf<Trx>();
+    expectTypeOf(spendCode).parameter(0).toEqualTypeOf<Trx>();
     expectTypeOf(lockUser).parameter(0).toEqualTypeOf<Trx>();
     expectTypeOf(lockAdminChanges).parameter(0).toEqualTypeOf<Trx>();
     expectTypeOf(insertAccount).parameter(0).toEqualTypeOf<Trx>();
