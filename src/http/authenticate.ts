@@ -66,6 +66,8 @@ export interface CallerVerifier {
   ): Promise<{ roles: string[]; permissions: string[]; mfaEnabled: boolean }>;
   /** MFA_REQUIRED_ROLES: those roles' rights wait until the user has enrolled. */
   readonly mfaRequiredRoles: readonly string[];
+  /** Whether an OAuth client is first-party (trusted by the operator as this service is). */
+  isFirstPartyClient(clientId: string): Promise<boolean>;
 }
 
 /** Who presents a verified bearer token: a live session's user, or a usable service account. */
@@ -175,6 +177,19 @@ async function authenticate(request: FastifyRequest, verifier: CallerVerifier): 
     return;
   }
   const { token, sessionId } = bearer;
+  // A token issued to an application through "sign in with Hyperion" speaks for the person
+  // only as far as they consented: it may read their own account here, but not change it
+  // (enrol a second factor, delete sessions…) nor use the admin API — unless the operator
+  // made the application first-party.
+  if (
+    token.clientId !== undefined &&
+    (permission || role || request.method !== 'GET') &&
+    !(await verifier.isFirstPartyClient(token.clientId))
+  )
+    throw new AppError(
+      'forbidden',
+      'A token issued to an application cannot change the account or use the admin API',
+    );
   request.auth = {
     userId: token.sub,
     sessionId,

@@ -564,3 +564,33 @@ describe('housekeeping', () => {
     }
   });
 });
+
+describe("an application's token on this service's own API", () => {
+  const call = (method: 'GET' | 'POST', url: string, token: string) =>
+    t.app.inject({ method, url, headers: { authorization: `Bearer ${token}` } });
+
+  it('reads the account, but changes nothing and reaches no admin route (third-party)', async () => {
+    const minted = await mintCode(confidential, ['openid']);
+    await t.deps.db
+      .insertInto('user_roles')
+      .values({ user_id: minted.userId, role_name: 'admin' })
+      .execute();
+    const { access_token } = await exchange(confidential, minted);
+    expect((await call('GET', '/api/auth/me', access_token)).statusCode).toBe(200);
+    const enrol = await call('POST', '/api/auth/mfa/totp/setup', access_token);
+    expect(enrol.statusCode).toBe(403);
+    expect((await call('GET', '/api/admin/users', access_token)).statusCode).toBe(403);
+    expect(
+      await t.deps.db
+        .selectFrom('mfa_totp')
+        .select('user_id')
+        .where('user_id', '=', minted.userId)
+        .execute(),
+    ).toHaveLength(0);
+  });
+
+  it('a first-party application acts as the person does', async () => {
+    const { access_token } = await exchange(firstParty, await mintCode(firstParty, ['openid']));
+    expect((await call('POST', '/api/auth/mfa/totp/setup', access_token)).statusCode).toBe(200);
+  });
+});
