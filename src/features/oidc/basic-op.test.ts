@@ -119,7 +119,7 @@ async function relyingPartyOf(
 
 type Tokens = Awaited<ReturnType<typeof oidc.authorizationCodeGrant>>;
 
-interface Request0 {
+interface AuthRequest {
   url: URL;
   verifier: string;
   state: string;
@@ -131,7 +131,7 @@ async function authorizationRequest(
   config: oidc.Configuration,
   params: Record<string, string> = {},
   options: { nonce?: boolean } = {},
-): Promise<Request0> {
+): Promise<AuthRequest> {
   const verifier = oidc.randomPKCECodeVerifier();
   const state = oidc.randomState();
   const nonce = options.nonce === false ? undefined : oidc.randomNonce();
@@ -150,7 +150,7 @@ async function authorizationRequest(
 /** The code exchange, with every check openid-client makes of the callback and the tokens. */
 function exchange(
   config: oidc.Configuration,
-  request: Request0,
+  request: AuthRequest,
   flow: FlowResult,
   maxAge?: number,
 ): Promise<Tokens> {
@@ -166,7 +166,7 @@ function exchange(
 interface Run {
   config: oidc.Configuration;
   exchanges: { request: Request; response: Response }[];
-  request: Request0;
+  request: AuthRequest;
   flow: FlowResult;
   tokens: Tokens;
   claims: oidc.IDToken;
@@ -189,7 +189,7 @@ async function codeFlow(
 const pagesOf = (flow: FlowResult) => flow.seen.map((seen) => seen.page);
 
 /** An error answer at the callback, through openid-client (which checks its iss and state). */
-async function callbackError(config: oidc.Configuration, request: Request0, flow: FlowResult) {
+async function callbackError(config: oidc.Configuration, request: AuthRequest, flow: FlowResult) {
   const failed = await exchange(config, request, flow).then(
     () => undefined,
     (error: unknown) => error,
