@@ -86,7 +86,11 @@ export function locationParams(response: LightMyRequestResponse): URLSearchParam
 export class InjectBrowser {
   readonly cookies = new Map<string, string>();
 
-  constructor(private readonly app: FastifyInstance) {}
+  /** `origin`: the provider's own origin, which the pages' CSRF check wants on a form post. */
+  constructor(
+    private readonly app: FastifyInstance,
+    private readonly origin = 'http://auth.test',
+  ) {}
 
   async request(options: InjectOptions): Promise<LightMyRequestResponse> {
     const cookie = [...this.cookies].map(([name, value]) => `${name}=${value}`).join('; ');
@@ -113,7 +117,7 @@ export class InjectBrowser {
       url,
       headers: {
         'content-type': 'application/x-www-form-urlencoded',
-        origin: 'http://auth.test',
+        origin: this.origin,
         ...headers,
       },
       payload: new URLSearchParams(fields).toString(),

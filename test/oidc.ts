@@ -49,16 +49,21 @@ export async function registerClient(
   return json<RegisteredClient>(response);
 }
 
-/** openid-client's view of the provider, found by discovery, as this client. */
+/**
+ * openid-client's view of the provider, found by discovery, as this client: client_secret_basic
+ * for a confidential client unless `clientAuth` says otherwise, none for a public one.
+ */
 export async function relyingParty(
   issuer: string,
   client: RegisteredClient,
+  clientAuth?: oidc.ClientAuth,
 ): Promise<oidc.Configuration> {
   return oidc.discovery(
     new URL(issuer),
     client.client_id,
     client.client_secret ? { client_secret: client.client_secret } : undefined,
-    client.client_secret ? oidc.ClientSecretBasic(client.client_secret) : oidc.None(),
+    clientAuth ??
+      (client.client_secret ? oidc.ClientSecretBasic(client.client_secret) : oidc.None()),
     { execute: [oidc.allowInsecureRequests] },
   );
 }

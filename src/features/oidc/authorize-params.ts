@@ -52,6 +52,8 @@ const KNOWN = [
   'claims_locales',
 ];
 const MAX_LENGTH = 4096;
+/** Standard OpenID scopes (OIDC Core §5.4) this provider has no claims for. */
+const UNSERVED_OIDC_SCOPES = new Set(['address']);
 const PROMPTS = new Set(['none', 'login', 'consent', 'select_account']);
 // RFC 7636 §4.2: BASE64URL(SHA-256(verifier)) is 43 characters; the grammar allows 43–128.
 const CODE_CHALLENGE = /^[A-Za-z0-9._~-]{43,128}$/;
@@ -145,7 +147,12 @@ async function checkParams(
     refuse('invalid_request', 'code_challenge_method must be S256');
   if (!CODE_CHALLENGE.test(challenge ?? ''))
     refuse('invalid_request', 'code_challenge is not a valid S256 challenge');
-  const scopes = [...new Set((get('scope') ?? '').split(' ').filter(Boolean))];
+  // OIDC Core §5.4 scopes whose claims we hold nothing for (address) are ignored, not refused
+  // (§3.1.2.1: scope values not understood SHOULD be ignored); the token response's `scope`
+  // tells the client what was granted. Any other unknown scope is still invalid_scope.
+  const scopes = [...new Set((get('scope') ?? '').split(' ').filter(Boolean))].filter(
+    (scope) => !UNSERVED_OIDC_SCOPES.has(scope),
+  );
   if (scopes.length === 0) refuse('invalid_scope', 'A scope is required');
   const unknown = scopes.filter((scope) => !isOidcScope(scope) || !client.scopes.includes(scope));
   if (unknown.length > 0) refuse('invalid_scope', `Scope not allowed: ${unknown.join(' ')}`);
