@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import type { Deps } from '../src/deps.js';
 import * as oidc from 'openid-client';
 import { type TestApp, type TestAppOptions, json, signedInAdmin, startTestApp } from './app.js';
 import { freePort } from './free-port.js';
@@ -66,4 +67,39 @@ export async function relyingParty(
       (client.client_secret ? oidc.ClientSecretBasic(client.client_secret) : oidc.None()),
     { execute: [oidc.allowInsecureRequests] },
   );
+}
+
+/**
+ * An OAuth client's grant to a user, opened as a code exchange opens one (without the
+ * browser hop), and an access token of it: for tests of what revokes a grant.
+ */
+export async function openClientGrant(
+  deps: Deps,
+  now: Date,
+  grant: { userId: string; clientId: string; scopes?: string[] },
+) {
+  const scopes = grant.scopes ?? ['openid'];
+  const later = new Date(now.getTime() + 86_400_000);
+  const session = await deps.db.transaction().execute((trx) =>
+    deps.services.sessions.openClientSession(trx, {
+      userId: grant.userId,
+      clientId: grant.clientId,
+      parentId: null,
+      scopes,
+      resource: null,
+      authTime: now,
+      amr: ['pwd'],
+      now,
+      expiresAt: later,
+      absoluteExpiresAt: later,
+      userAgent: null,
+      ip: null,
+      refreshTokenHash: null,
+    }),
+  );
+  const token = await deps.tokens.sign(
+    { sub: grant.userId, sid: session.id, client_id: grant.clientId, scope: scopes.join(' ') },
+    300,
+  );
+  return { session, auth: { authorization: `Bearer ${token}` } };
 }

@@ -1,11 +1,11 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { GOOD_PASSWORD, json } from '../../test/app.js';
 import { blankDatabaseEnv, capture } from '../../test/cli.js';
+import { openClientGrant } from '../../test/oidc.js';
 import { buildApp } from '../app.js';
 import { loadConfig } from '../config/config.js';
 import { createDeps } from '../deps.js';
 import type { OAuthClientView } from '../features/oauth-clients/oauth-clients.schemas.js';
-import { insertClientSession } from '../features/sessions/sessions.repository.js';
 import { runCli } from './cli.js';
 
 const env = await blankDatabaseEnv();
@@ -208,30 +208,10 @@ describe('clients delete', () => {
         email: 'grant.holder@example.com',
         password: GOOD_PASSWORD,
       });
-      const now = new Date();
-      const later = new Date(now.getTime() + 3_600_000);
-      const session = await deps.db.transaction().execute((trx) =>
-        insertClientSession(trx, {
-          userId: user.id,
-          clientId: 'native-app',
-          parentId: null,
-          scopes: ['openid'],
-          resource: null,
-          authTime: now,
-          amr: ['pwd'],
-          now,
-          expiresAt: later,
-          absoluteExpiresAt: later,
-          userAgent: null,
-          ip: null,
-          refreshTokenHash: null,
-        }),
-      );
-      const token = await deps.tokens.sign(
-        { sub: user.id, sid: session.id, client_id: 'native-app', scope: 'openid' },
-        300,
-      );
-      const auth = { authorization: `Bearer ${token}` };
+      const { auth, session } = await openClientGrant(deps, new Date(), {
+        userId: user.id,
+        clientId: 'native-app',
+      });
       const me = await app.inject({ method: 'GET', url: '/api/auth/me', headers: auth });
       expect(me.statusCode).toBe(200);
       return { auth, sessionId: session.id };

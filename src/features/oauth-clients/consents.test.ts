@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { openClientGrant } from '../../../test/oidc.js';
 import {
   auditEventsOf,
   json,
@@ -9,7 +10,6 @@ import {
 import { AppError } from '../../errors.js';
 import type { ProblemBody } from '../../http/problem.js';
 import { OPERATOR } from '../../lib/actor.js';
-import { insertClientSession } from '../sessions/sessions.repository.js';
 import type { ConsentView } from './oauth-clients.schemas.js';
 
 const { app, deps, clock } = await startTestApp();
@@ -32,32 +32,8 @@ async function registerClient(firstParty = false) {
 }
 
 /** A grant of the client to the user, as the token side opens one, and an access token of it. */
-async function clientGrant(userId: string, clientId: string) {
-  const now = clock.now();
-  const later = new Date(now.getTime() + 86_400_000);
-  const session = await deps.db.transaction().execute((trx) =>
-    insertClientSession(trx, {
-      userId,
-      clientId,
-      parentId: null,
-      scopes: ['openid', 'email'],
-      resource: null,
-      authTime: now,
-      amr: ['pwd'],
-      now,
-      expiresAt: later,
-      absoluteExpiresAt: later,
-      userAgent: null,
-      ip: null,
-      refreshTokenHash: null,
-    }),
-  );
-  const token = await deps.tokens.sign(
-    { sub: userId, sid: session.id, client_id: clientId, scope: 'openid email' },
-    300,
-  );
-  return { session, auth: { authorization: `Bearer ${token}` } };
-}
+const clientGrant = (userId: string, clientId: string) =>
+  openClientGrant(deps, clock.now(), { userId, clientId, scopes: ['openid', 'email'] });
 
 const me = (auth: Record<string, string>) =>
   app.inject({ method: 'GET', url: '/api/auth/me', headers: auth });

@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import { describe, expect, it } from 'vitest';
+import { openClientGrant } from '../../../test/oidc.js';
 import {
   grantPermissions,
   json,
@@ -10,7 +11,6 @@ import {
 import type { ProblemBody } from '../../http/problem.js';
 import { OPERATOR } from '../../lib/actor.js';
 import { InvalidClientError } from '../oauth/oauth.errors.js';
-import { insertClientSession } from '../sessions/sessions.repository.js';
 import { CLIENT_GRANT_TYPES, OIDC_SCOPES } from '../oidc/oidc.types.js';
 import {
   GrantTypes,
@@ -71,32 +71,8 @@ async function eventsAbout(clientId: string, type: string) {
 }
 
 /** A grant of the client to the user, as the token side opens one, and an access token of it. */
-async function clientGrant(userId: string, clientId: string) {
-  const now = clock.now();
-  const later = new Date(now.getTime() + 86_400_000);
-  const session = await deps.db.transaction().execute((trx) =>
-    insertClientSession(trx, {
-      userId,
-      clientId,
-      parentId: null,
-      scopes: ['openid', 'profile'],
-      resource: null,
-      authTime: now,
-      amr: ['pwd'],
-      now,
-      expiresAt: later,
-      absoluteExpiresAt: later,
-      userAgent: null,
-      ip: null,
-      refreshTokenHash: null,
-    }),
-  );
-  const token = await deps.tokens.sign(
-    { sub: userId, sid: session.id, client_id: clientId, scope: 'openid profile' },
-    300,
-  );
-  return { session, auth: { authorization: `Bearer ${token}` } };
-}
+const clientGrant = (userId: string, clientId: string) =>
+  openClientGrant(deps, clock.now(), { userId, clientId, scopes: ['openid', 'profile'] });
 
 const me = (auth: Record<string, string>) =>
   app.inject({ method: 'GET', url: '/api/auth/me', headers: auth });

@@ -31,16 +31,25 @@ export async function insertSessionWithRefreshToken(
     })
     .returningAll()
     .executeTakeFirstOrThrow();
+  await insertFirstRefreshToken(trx, row.id, session);
+  return row;
+}
+
+/** A session's first refresh token, stored as its hash; it expires with the session. */
+async function insertFirstRefreshToken(
+  trx: Trx,
+  sessionId: string,
+  token: { refreshTokenHash: string; now: Date; expiresAt: Date },
+): Promise<void> {
   await trx
     .insertInto('refresh_tokens')
     .values({
-      token_hash: session.refreshTokenHash,
-      session_id: row.id,
-      created_at: session.now,
-      expires_at: session.expiresAt,
+      token_hash: token.refreshTokenHash,
+      session_id: sessionId,
+      created_at: token.now,
+      expires_at: token.expiresAt,
     })
     .execute();
-  return row;
 }
 
 export interface NewBrowserSession {
@@ -161,17 +170,9 @@ export async function insertClientSession(
     })
     .returningAll()
     .executeTakeFirstOrThrow();
-  if (session.refreshTokenHash !== null) {
-    await trx
-      .insertInto('refresh_tokens')
-      .values({
-        token_hash: session.refreshTokenHash,
-        session_id: row.id,
-        created_at: session.now,
-        expires_at: session.expiresAt,
-      })
-      .execute();
-  }
+  const { refreshTokenHash } = session;
+  if (refreshTokenHash !== null)
+    await insertFirstRefreshToken(trx, row.id, { ...session, refreshTokenHash });
   return row;
 }
 
