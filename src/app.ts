@@ -23,6 +23,7 @@ import { authorizeRoutes } from './features/oidc/authorize.routes.js';
 import { endSessionRoutes } from './features/oidc/end-session.routes.js';
 import { loginRoutes } from './features/oidc/login.routes.js';
 import { profileRoutes } from './features/profile/profile.routes.js';
+import { resourcesRoutes } from './features/resources/resources.routes.js';
 import { rolesRoutes } from './features/roles/roles.routes.js';
 import { serviceAccountsRoutes } from './features/service-accounts/service-accounts.routes.js';
 import { forwardAuthRoutes } from './features/sessions/forward-auth.routes.js';
@@ -175,7 +176,10 @@ export async function buildApp(
   await app.register(accountsRoutes, { accounts, accountDeletion });
   await app.register(profileRoutes, { profiles: services.profiles });
   await app.register(sessionsRoutes, { sessions, signIn, refresh, config });
-  await app.register(forwardAuthRoutes, { verifier });
+  await app.register(forwardAuthRoutes, {
+    verifier,
+    challenges: services.resources,
+  });
   await app.register(oauthRoutes, {
     services: {
       signIn,
@@ -195,6 +199,7 @@ export async function buildApp(
   await app.register(auditRoutes, { audit: services.audit });
   await app.register(oauthClientsRoutes, { oauthClients: services.oauthClients });
   await app.register(consentsRoutes, { consents: services.consents });
+  await app.register(resourcesRoutes, { resources: services.resources });
   await app.register(accountPagesRoutes);
   // Introspection and userinfo judge an access token exactly as the routes' hook does.
   const verifyLiveAccessToken = async (raw: string) =>

@@ -20,6 +20,7 @@ import { PasswordService } from './features/password/password.service.js';
 import { ProfileService } from './features/profile/profile.service.js';
 import { FailureCounter } from './features/rate-limit/counted-attempt.js';
 import type { RateLimits } from './features/rate-limit/rate-limits.js';
+import { ResourcesService } from './features/resources/resources.service.js';
 import { RolesService } from './features/roles/roles.service.js';
 import { ServiceAccountsService } from './features/service-accounts/service-accounts.service.js';
 import { RefreshService } from './features/sessions/refresh.service.js';
@@ -58,6 +59,7 @@ export interface Services {
   endSession: EndSessionService;
   /** Hourly: expired authorization requests and codes are deleted. */
   oidcHousekeeping: PeriodicJob;
+  resources: ResourcesService;
 }
 
 /**
@@ -220,5 +222,6 @@ export function createServices(infra: Infrastructure): Services {
     hostedSignIn,
     endSession,
     oidcHousekeeping,
+    resources: new ResourcesService({ db, clock, audit }),
   };
 }

@@ -270,6 +270,22 @@ export interface OAuthConsentsTable {
   updated_at: Timestamp;
 }
 
+export interface ApiResourceScope {
+  name: string;
+  description: string;
+}
+
+export interface ApiResourcesTable {
+  id: Generated<string>;
+  identifier: string;
+  name: string;
+  scopes: ColumnType<ApiResourceScope[], string, string>;
+  /** Seconds; null: ACCESS_TOKEN_TTL. */
+  access_token_ttl: number | null;
+  created_at: CreatedAt;
+  updated_at: Timestamp;
+}
+
 export type AuditOutcome = 'success' | 'failure';
 
 export interface Database {
@@ -296,6 +312,7 @@ export interface Database {
   authorization_requests: AuthorizationRequestsTable;
   authorization_codes: AuthorizationCodesTable;
   oauth_consents: OAuthConsentsTable;
+  api_resources: ApiResourcesTable;
 }
 
 export type UserRow = Selectable<UsersTable>;

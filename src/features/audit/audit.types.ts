@@ -34,6 +34,9 @@ export const AUDIT_EVENT_TYPES = [
   'oauth.client_updated',
   'oauth.client_rotated',
   'oauth.client_deleted',
+  'resource.created',
+  'resource.updated',
+  'resource.deleted',
 ] as const;
 
 export type AuditEventType = (typeof AUDIT_EVENT_TYPES)[number];

@@ -1,5 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
+import type { ResourcesService } from '../resources/resources.service.js';
 import { AppError } from '../../errors.js';
 import { type CallerVerifier, readBearerToken, resolveBearer } from '../../http/authenticate.js';
 import { sendProblem } from '../../http/problem.js';
@@ -23,11 +25,44 @@ const ForwardAuthBody = Type.Object({
 export interface ForwardAuthOptions {
   /** The route hook's own verifier (app.ts), so a gateway is told what a route would be. */
   verifier: CallerVerifier;
+  /** The protected APIs (the resources feature): what a refused client is pointed to. */
+  challenges: Pick<ResourcesService, 'challengeFor'>;
+}
+
+/**
+ * The URL the gateway was asked for: nginx sends it whole (`X-Original-URL`), Traefik and
+ * others the path (`X-Forwarded-Uri`) with `X-Forwarded-Proto` and `X-Forwarded-Host`.
+ * Only ever used to choose a challenge, never to grant anything.
+ */
+function forwardedUrl(request: FastifyRequest): string | undefined {
+  const header = (name: string) => {
+    const value = request.headers[name];
+    return typeof value === 'string' && value.length <= 2048 ? value : undefined;
+  };
+  const original = header('x-original-url');
+  if (original && /^https?:\/\//i.test(original)) return original;
+  const path = header('x-forwarded-uri') ?? original;
+  if (!path?.startsWith('/')) return undefined;
+  const host = header('x-forwarded-host') ?? header('host');
+  const proto = header('x-forwarded-proto') ?? 'https';
+  return host ? `${proto}://${host}${path}` : undefined;
+}
+
+/** RFC 6750, and RFC 9728 §5.1 when the request was for a registered protected API. */
+async function challengeHeader(
+  request: FastifyRequest,
+  challenges: ForwardAuthOptions['challenges'],
+): Promise<string> {
+  const url = forwardedUrl(request);
+  const challenge = url ? await challenges.challengeFor(url) : undefined;
+  if (!challenge) return `Bearer realm="hyperion-auth", error="invalid_token"`;
+  const scope = challenge.scope ? `, scope="${challenge.scope}"` : '';
+  return `Bearer resource_metadata="${challenge.resourceMetadata}"${scope}`;
 }
 
 export const forwardAuthRoutes: FastifyPluginAsyncTypebox<ForwardAuthOptions> = async (
   app,
-  { verifier },
+  { verifier, challenges },
 ) => {
   app.get(
     '/api/auth/verify',
@@ -67,8 +102,9 @@ export const forwardAuthRoutes: FastifyPluginAsyncTypebox<ForwardAuthOptions> = 
         });
       } catch (error) {
         if (!(error instanceof AppError)) throw error;
-        // RFC 6750: tell the client how to authenticate; the gateway passes it through.
-        reply.header('www-authenticate', `Bearer realm="hyperion-auth", error="invalid_token"`);
+        // RFC 6750 (and RFC 9728 for a registered API): tell the client how to authenticate
+        // and where; the gateway passes it through. An MCP client finds us from here.
+        reply.header('www-authenticate', await challengeHeader(request, challenges));
         return sendProblem(request, reply, error);
       }
     },
