@@ -95,7 +95,14 @@ export function createServices(infra: Infrastructure): Services {
     config,
   });
   // A client grant's tokens are signed by the OIDC feature; refresh sees only this port.
-  const clientTokens = new OidcTokenSigner({ tokens, idTokens: infra.idTokens, signIn, config });
+  const resources = new ResourcesService({ db, clock, audit });
+  const clientTokens = new OidcTokenSigner({
+    tokens,
+    idTokens: infra.idTokens,
+    signIn,
+    resources,
+    config,
+  });
   const refresh = new RefreshService({
     db,
     clock,
@@ -178,6 +185,7 @@ export function createServices(infra: Infrastructure): Services {
     clock,
     clients: oauthClients,
     consents,
+    resources,
     sessions,
     accounts,
     idTokens: infra.idTokens,
@@ -222,6 +230,6 @@ export function createServices(infra: Infrastructure): Services {
     hostedSignIn,
     endSession,
     oidcHousekeeping,
-    resources: new ResourcesService({ db, clock, audit }),
+    resources,
   };
 }

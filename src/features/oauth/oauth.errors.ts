@@ -8,6 +8,8 @@ export const OAUTH_ERRORS = {
   unauthorized_client: 400,
   unsupported_grant_type: 400,
   invalid_scope: 400,
+  /** RFC 8707: the resource is unknown, or not the one the grant was for. */
+  invalid_target: 400,
   temporarily_unavailable: 503,
   server_error: 500,
 } as const;

@@ -1,5 +1,5 @@
 import type { IdTokenHint } from '../../crypto/id-tokens.js';
-import type { ClientLookup } from './oidc.ports.js';
+import type { ClientLookup, ResourceLookup } from './oidc.ports.js';
 import { type AuthorizationParams, type OAuthClient, isOidcScope } from './oidc.types.js';
 
 /** Every value of every parameter, as sent (a query string or a form body). */
@@ -77,6 +77,7 @@ function refuse(error: string, description: string): never {
 export async function parseAuthorizeRequest(
   raw: RawParams,
   clients: ClientLookup,
+  resources: ResourceLookup,
   readHint: (token: string) => Promise<IdTokenHint | undefined>,
 ): Promise<ParsedAuthorizeRequest> {
   const only = (name: string) => {
@@ -97,7 +98,7 @@ export async function parseAuthorizeRequest(
   const stateValue = only('state');
   const state = stateValue !== undefined && stateValue.length <= MAX_LENGTH ? stateValue : null;
   try {
-    const params = await checkParams(raw, client, redirectUri, state, readHint);
+    const params = await checkParams(raw, client, redirectUri, state, readHint, resources);
     return { kind: 'valid', client, params };
   } catch (error) {
     if (!(error instanceof Refusal)) throw error;
@@ -115,6 +116,7 @@ async function checkParams(
   redirectUri: string,
   state: string | null,
   readHint: (token: string) => Promise<IdTokenHint | undefined>,
+  resources: ResourceLookup,
 ): Promise<AuthorizationParams> {
   for (const name of KNOWN) {
     const values = raw.get(name) ?? [];
@@ -154,11 +156,16 @@ async function checkParams(
     (scope) => !UNSERVED_OIDC_SCOPES.has(scope),
   );
   if (scopes.length === 0) refuse('invalid_scope', 'A scope is required');
-  const unknown = scopes.filter((scope) => !isOidcScope(scope) || !client.scopes.includes(scope));
+  // RFC 8707: a token for one registered protected API, with only scopes it defines.
+  const resourceId = get('resource');
+  const resource = resourceId === undefined ? undefined : await resources.findResource(resourceId);
+  if (resourceId !== undefined && !resource)
+    refuse('invalid_target', 'The resource is not a registered protected API');
+  const resourceScopes = new Set(resource?.scopes.map((scope) => scope.name));
+  const unknown = scopes.filter(
+    (scope) => !(isOidcScope(scope) && client.scopes.includes(scope)) && !resourceScopes.has(scope),
+  );
   if (unknown.length > 0) refuse('invalid_scope', `Scope not allowed: ${unknown.join(' ')}`);
-  // Resource indicators (RFC 8707) come with the resource-server registry, in a later issue.
-  if (get('resource') !== undefined)
-    refuse('invalid_target', 'Resource indicators are not supported yet');
   const prompt = [...new Set((get('prompt') ?? '').split(' ').filter(Boolean))];
   if (prompt.some((value) => !PROMPTS.has(value)))
     refuse('invalid_request', 'prompt may only be none, login, consent or select_account');
@@ -182,7 +189,7 @@ async function checkParams(
     max_age: maxAge === undefined ? null : Number(maxAge),
     login_hint: get('login_hint') ?? null,
     id_token_hint_sub: hinted?.sub ?? null,
-    resource: null,
+    resource: resource?.identifier ?? null,
   };
 }
 

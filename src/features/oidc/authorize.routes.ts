@@ -133,6 +133,7 @@ export const authorizeRoutes: FastifyPluginAsyncTypebox<AuthorizeRoutesOptions> 
         client: found.client,
         scopes: found.params.scopes,
         redirectUri: found.params.redirect_uri,
+        resource: found.resource,
       });
       return sendPage(reply, page);
     },

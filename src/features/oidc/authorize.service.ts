@@ -17,7 +17,7 @@ import {
   clientRedirect,
   parseAuthorizeRequest,
 } from './authorize-params.js';
-import type { ClientLookup, ConsentStore } from './oidc.ports.js';
+import type { ClientLookup, ConsentStore, ResourceLookup } from './oidc.ports.js';
 import type { AuthorizationParams, OAuthClient } from './oidc.types.js';
 
 /** A pending request lives this long: time enough to sign in, with a second factor. */
@@ -30,6 +30,7 @@ export interface AuthorizeServiceDeps {
   clock: Clock;
   clients: ClientLookup;
   consents: ConsentStore;
+  resources: ResourceLookup;
   sessions: Pick<SessionsService, 'findBrowserSession'>;
   accounts: Pick<AccountsService, 'findUser'>;
   idTokens: Pick<IdTokens, 'readHint'>;
@@ -71,7 +72,9 @@ export class AuthorizeService {
     client: ClientContext,
   ): Promise<AuthorizeOutcome> {
     const { clients, idTokens } = this.deps;
-    const parsed = await parseAuthorizeRequest(raw, clients, (token) => idTokens.readHint(token));
+    const parsed = await parseAuthorizeRequest(raw, clients, this.deps.resources, (token) =>
+      idTokens.readHint(token),
+    );
     if (parsed.kind === 'page') return { kind: 'error_page', message: parsed.message };
     if (parsed.kind === 'redirect') return this.#errorRedirect(parsed.error);
     const session = await this.deps.sessions.findBrowserSession(cookie);
@@ -126,7 +129,12 @@ export class AuthorizeService {
     const found = await this.deps.sessions.findBrowserSession(cookie);
     const session = found && (await this.#stillActive(found));
     if (!session || session.id !== pending.sessionId) return undefined;
-    return { ...pending, session };
+    const { resource } = pending.params;
+    return {
+      ...pending,
+      session,
+      resource: resource === null ? undefined : await this.deps.resources.findResource(resource),
+    };
   }
 
   /** The answer of the consent page: allow → remembered, and the code; deny → access_denied. */

@@ -8,11 +8,14 @@ import type {
   ClientTokens,
 } from '../sessions/sessions.types.js';
 import type { SignInService } from '../sessions/signin.service.js';
+import { AppError } from '../../errors.js';
+import type { ResourceLookup } from './oidc.ports.js';
 
 export interface OidcTokenSignerDeps {
   tokens: AccessTokens;
   idTokens: IdTokens;
   signIn: Pick<SignInService, 'rolesClaim'>;
+  resources: ResourceLookup;
   config: Pick<Config, 'accessTokenTtl'>;
 }
 
@@ -27,9 +30,17 @@ export class OidcTokenSigner implements ClientTokenSigner {
   async sign(
     user: UserWithRoles,
     grant: ClientSessionGrant,
-  ): Promise<{ accessToken: string; client: ClientTokens }> {
+  ): Promise<{ accessToken: string; client: ClientTokens; expiresIn: number }> {
     const { tokens, idTokens, signIn, config } = this.deps;
     const scope = grant.scopes.join(' ');
+    // A token bound to a protected API lives as long as that API says; one that is no longer
+    // registered gets none (the grant reads as invalid).
+    const resource = grant.resource
+      ? await this.deps.resources.findResource(grant.resource)
+      : undefined;
+    if (grant.resource && !resource)
+      throw new AppError('unauthorized', 'The protected API of this grant is no longer registered');
+    const expiresIn = resource?.accessTokenTtl ?? config.accessTokenTtl;
     const accessToken = await tokens.sign(
       {
         sub: user.id,
@@ -40,8 +51,8 @@ export class OidcTokenSigner implements ClientTokenSigner {
         // The e-mail address is released to a client only with the scope that names it.
         ...(grant.scopes.includes('email') ? { email: user.email } : {}),
       },
-      config.accessTokenTtl,
-      grant.resource ? { audience: grant.resource } : {},
+      expiresIn,
+      resource ? { audience: resource.identifier } : {},
     );
     const client: ClientTokens = { clientId: grant.clientId, scope };
     if (grant.scopes.includes('openid')) {
@@ -55,6 +66,6 @@ export class OidcTokenSigner implements ClientTokenSigner {
         accessToken,
       });
     }
-    return { accessToken, client };
+    return { accessToken, client, expiresIn };
   }
 }

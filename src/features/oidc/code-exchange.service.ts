@@ -41,12 +41,21 @@ export interface CodeRedemption {
   code: string;
   redirectUri: string;
   codeVerifier: string;
+  /** RFC 8707 `resource` sent with the exchange: it must be the one the code was issued for. */
+  resource?: string | undefined;
   /** The client, already authenticated. */
   client: OAuthClient;
 }
 
-/** Every failure of a redemption reads the same to the client (RFC 6749 §5.2 invalid_grant). */
-export class InvalidGrantError extends Error {}
+/** A redemption refused: `invalid_grant` (RFC 6749 §5.2), or `invalid_target` (RFC 8707). */
+export class InvalidGrantError extends Error {
+  constructor(
+    message: string,
+    readonly code: 'invalid_grant' | 'invalid_target' = 'invalid_grant',
+  ) {
+    super(message);
+  }
+}
 
 type Outcome =
   | {
@@ -57,7 +66,7 @@ type Outcome =
       record: codes.CodeRecord;
     }
   | { kind: 'reused'; revoked: string[] }
-  | { kind: 'invalid'; reason: string };
+  | { kind: 'invalid'; reason: string; code?: 'invalid_target' };
 
 /** RFC 7636: BASE64URL(SHA256(code_verifier)) == code_challenge, compared in constant time. */
 function pkceMatches(verifier: string, challenge: string): boolean {
@@ -90,9 +99,13 @@ export class CodeExchangeService {
       await this.deps.sessions.announceRevoked(outcome.revoked);
       throw new InvalidGrantError('The authorization code was already used');
     }
-    if (outcome.kind === 'invalid') throw new InvalidGrantError(outcome.reason);
+    if (outcome.kind === 'invalid') throw new InvalidGrantError(outcome.reason, outcome.code);
     const { user, sessionId, refreshToken, record } = outcome;
-    const { accessToken, client: clientTokens } = await this.deps.signer.sign(user, {
+    const {
+      accessToken,
+      client: clientTokens,
+      expiresIn,
+    } = await this.deps.signer.sign(user, {
       sessionId,
       clientId: record.clientId,
       scopes: record.scopes,
@@ -104,7 +117,7 @@ export class CodeExchangeService {
     });
     return {
       accessToken,
-      expiresIn: this.deps.config.accessTokenTtl,
+      expiresIn,
       refreshToken,
       client: clientTokens,
     };
@@ -112,7 +125,7 @@ export class CodeExchangeService {
 
   async #redeem(
     trx: Trx,
-    { code, redirectUri, codeVerifier, client: oauthClient }: CodeRedemption,
+    { code, redirectUri, codeVerifier, resource, client: oauthClient }: CodeRedemption,
     client: ClientContext,
   ): Promise<Outcome> {
     const { clock, config, sessions, audit, accounts } = this.deps;
@@ -141,6 +154,12 @@ export class CodeExchangeService {
       return { kind: 'invalid', reason: 'The authorization code has expired' };
     if (record.redirectUri !== redirectUri)
       return { kind: 'invalid', reason: 'redirect_uri differs from the authorization request' };
+    if (resource !== undefined && resource !== record.resource)
+      return {
+        kind: 'invalid',
+        reason: 'resource differs from the authorization request',
+        code: 'invalid_target',
+      };
     if (!pkceMatches(codeVerifier, record.codeChallenge))
       return { kind: 'invalid', reason: 'code_verifier does not match the code_challenge' };
     // Signed out (or revoked) between the authorization and the exchange: nothing to issue.

@@ -1,5 +1,5 @@
 import type { ClientContext } from '../../lib/client.js';
-import type { OAuthClient } from './oidc.types.js';
+import type { OAuthClient, ProtectedResource } from './oidc.types.js';
 
 // What the provider needs of the client registry and the consent store (the oauth-clients
 // feature: OAuthClientsService and ConsentsService), as narrow ports: the token endpoint
@@ -31,4 +31,9 @@ export interface ConsentStore {
     scopes: string[],
     client: ClientContext,
   ): Promise<unknown>;
+}
+
+/** The protected APIs (the resources feature), by identifier. */
+export interface ResourceLookup {
+  findResource(identifier: string): Promise<ProtectedResource | undefined>;
 }

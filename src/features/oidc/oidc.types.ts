@@ -77,3 +77,13 @@ export interface IssuedCode {
   authTime: Date;
   amr: string[];
 }
+
+/** A protected API (RFC 8707 resource) as the provider binds tokens to it. */
+export interface ProtectedResource {
+  /** Absolute URI: the `aud` of tokens bound to it. */
+  identifier: string;
+  name: string;
+  scopes: { name: string; description: string }[];
+  /** Seconds; null: ACCESS_TOKEN_TTL. */
+  accessTokenTtl: number | null;
+}

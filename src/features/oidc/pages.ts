@@ -1,6 +1,11 @@
 import { FORM_CSRF_FIELD } from '../../http/form-csrf.js';
 import { type RenderedPage, escapeHtml, htmlPage } from '../../http/html-page.js';
-import { OIDC_SCOPES, type OAuthClient, isOidcScope } from './oidc.types.js';
+import {
+  OIDC_SCOPES,
+  type OAuthClient,
+  type ProtectedResource,
+  isOidcScope,
+} from './oidc.types.js';
 
 // The hosted pages' HTML. Accessibility: one <h1> per page (the title), every field with its
 // <label for>, autofocus on the first field to fill, the natural tab order (no tabindex), plain
@@ -81,12 +86,19 @@ export interface ConsentPageInput {
   client: OAuthClient;
   scopes: readonly string[];
   redirectUri: string;
+  /** The protected API the token will be for (RFC 8707), when one was named. */
+  resource?: ProtectedResource | undefined;
 }
 
 export function consentPage(input: ConsentPageInput): RenderedPage {
-  const items = input.scopes
-    .map((scope) => `<li>${escapeHtml(isOidcScope(scope) ? OIDC_SCOPES[scope] : scope)}</li>`)
-    .join('');
+  // A protected API's scopes in its own words, and which API they are for.
+  const described = new Map(input.resource?.scopes.map((scope) => [scope.name, scope.description]));
+  const wording = (scope: string) =>
+    isOidcScope(scope) ? OIDC_SCOPES[scope] : described.get(scope) || scope;
+  const items = input.scopes.map((scope) => `<li>${escapeHtml(wording(scope))}</li>`).join('');
+  const api = input.resource
+    ? `<p>on <strong>${escapeHtml(input.resource.name)}</strong> (${escapeHtml(input.resource.identifier)})</p>`
+    : '';
   let host: string;
   try {
     host = new URL(input.redirectUri).host || input.redirectUri;
@@ -99,7 +111,7 @@ export function consentPage(input: ConsentPageInput): RenderedPage {
     // Deny ends at the redirect URI too (error=access_denied).
     formTargets: [input.redirectUri],
     body: `<p><strong>${name}</strong> asks to:</p>
-<ul>${items}</ul>
+<ul>${items}</ul>${api}
 <p>You will then be sent back to <strong>${escapeHtml(host)}</strong>.</p>
 <form method="post" action="/consent">${csrfField(input.csrf)}${requestField(input.requestId)}
 <div class="actions">

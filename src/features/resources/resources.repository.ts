@@ -53,6 +53,17 @@ export async function findResource(db: Db, id: string): Promise<ResourceRecord |
   return db.selectFrom('api_resources').select(COLUMNS).where('id', '=', id).executeTakeFirst();
 }
 
+export async function findResourceByIdentifier(
+  db: Db,
+  identifier: string,
+): Promise<ResourceRecord | undefined> {
+  return db
+    .selectFrom('api_resources')
+    .select(COLUMNS)
+    .where('identifier', '=', identifier)
+    .executeTakeFirst();
+}
+
 export async function listAllResources(db: Db): Promise<ResourceRecord[]> {
   return db.selectFrom('api_resources').select(COLUMNS).execute();
 }

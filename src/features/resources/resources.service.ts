@@ -4,6 +4,7 @@ import { type Actor, auditedBy } from '../../lib/actor.js';
 import type { Clock } from '../../lib/clock.js';
 import { decodeCursor, toPage } from '../../lib/cursor.js';
 import type { AuditService } from '../audit/audit.service.js';
+import type { ProtectedResource } from '../oidc/oidc.types.js';
 import * as repo from './resources.repository.js';
 import type { CreateResource, ResourceView, UpdateResource } from './resources.schemas.js';
 
@@ -126,6 +127,20 @@ export class ResourcesService {
     const row = await repo.deleteResource(this.deps.db, id);
     if (!row) throw new AppError('not_found', 'No such resource');
     await this.#audit('resource.deleted', row, actor);
+  }
+
+  /** A protected API by its identifier (exact string, RFC 8707), for binding tokens to it. */
+  async findResource(identifier: string): Promise<ProtectedResource | undefined> {
+    if (identifier.length > 2048) return undefined;
+    const row = await repo.findResourceByIdentifier(this.deps.db, identifier);
+    return (
+      row && {
+        identifier: row.identifier,
+        name: row.name,
+        scopes: row.scopes,
+        accessTokenTtl: row.access_token_ttl,
+      }
+    );
   }
 
   /**

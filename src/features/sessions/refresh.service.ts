@@ -43,6 +43,14 @@ interface SealedChild {
 /** Which client presents a refresh token: null for this service's own (API) sessions. */
 export interface RefreshBinding {
   clientId: string | null;
+  /** RFC 8707 `resource` sent with the refresh: it must be the grant's own. */
+  resource?: string | undefined;
+}
+
+/** Whether the token may be refreshed by this caller (its client; its resource, if named). */
+function boundTo(token: repo.RefreshTokenWithSession, binding: RefreshBinding): boolean {
+  if (token.client_id !== binding.clientId) return false;
+  return binding.resource === undefined || binding.resource === token.resource;
 }
 
 const OWN_SESSIONS: RefreshBinding = { clientId: null };
@@ -101,7 +109,7 @@ export class RefreshService {
       return { kind: 'invalid' };
     // A token is only ever good for the client it was issued to (none: this service's own);
     // another client presenting it learns nothing and revokes nothing.
-    if (token.client_id !== binding.clientId) return { kind: 'invalid' };
+    if (!boundTo(token, binding)) return { kind: 'invalid' };
 
     if (token.spent_at !== null) {
       const child = await this.#retriableChild(trx, token, refreshToken, now);
@@ -201,7 +209,7 @@ export class RefreshService {
     const token = await repo.findRefreshToken(this.deps.db, hashOpaqueToken(refreshToken));
     if (
       !token ||
-      token.client_id !== binding.clientId ||
+      !boundTo(token, binding) ||
       token.spent_at !== null ||
       token.revoked_at !== null ||
       token.absolute_expires_at <= now ||
@@ -227,11 +235,11 @@ export class RefreshService {
   ): Promise<{ rotation: repo.Rotation; grant: TokenGrant }> {
     const { config } = this.deps;
     const childToken = generateOpaqueToken();
-    const { accessToken, client: clientTokens } = await this.#signFor(user, token);
+    const { accessToken, client: clientTokens, expiresIn } = await this.#signFor(user, token);
     const sealed: SealedChild = {
       refreshToken: childToken,
       accessToken,
-      accessExpiresAt: toEpochSeconds(now) + config.accessTokenTtl,
+      accessExpiresAt: toEpochSeconds(now) + expiresIn,
       ...(clientTokens ? { client: clientTokens } : {}),
     };
     const slidingExpiry = addSeconds(now, config.refreshTokenTtl);
@@ -250,7 +258,7 @@ export class RefreshService {
       sessionId: token.session_id,
       accessToken,
       refreshToken: childToken,
-      expiresIn: config.accessTokenTtl,
+      expiresIn,
       ...(clientTokens ? { client: clientTokens } : {}),
     };
     return { rotation, grant };
@@ -260,9 +268,12 @@ export class RefreshService {
   async #signFor(
     user: UserWithRoles,
     token: repo.RefreshTokenWithSession,
-  ): Promise<{ accessToken: string; client?: ClientTokens }> {
+  ): Promise<{ accessToken: string; client?: ClientTokens; expiresIn: number }> {
     if (token.client_id === null)
-      return { accessToken: await this.deps.signIn.signAccessToken(user, token.session_id) };
+      return {
+        accessToken: await this.deps.signIn.signAccessToken(user, token.session_id),
+        expiresIn: this.deps.config.accessTokenTtl,
+      };
     return this.deps.clientTokens.sign(user, {
       sessionId: token.session_id,
       clientId: token.client_id,

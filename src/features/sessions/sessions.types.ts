@@ -42,7 +42,7 @@ export interface ClientTokenSigner {
   sign(
     user: UserWithRoles,
     grant: ClientSessionGrant,
-  ): Promise<{ accessToken: string; client: ClientTokens }>;
+  ): Promise<{ accessToken: string; client: ClientTokens; expiresIn: number }>;
 }
 
 /** A live browser session: the person signed in at the hosted /login page. */

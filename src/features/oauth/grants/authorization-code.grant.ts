@@ -21,6 +21,7 @@ export const authorizationCodeGrant = defineGrant({
     code: Type.String(),
     redirect_uri: Type.String(),
     code_verifier: Type.String(),
+    resource: Type.String(),
   },
   parse(params, authorization) {
     const codeVerifier = requiredParam(params, 'code_verifier');
@@ -33,6 +34,7 @@ export const authorizationCodeGrant = defineGrant({
       code: requiredParam(params, 'code'),
       redirectUri: requiredParam(params, 'redirect_uri'),
       codeVerifier,
+      resource: params.get('resource') || undefined,
       authentication: params,
       authorization,
     };
@@ -50,6 +52,7 @@ export const authorizationCodeGrant = defineGrant({
           code: request.code,
           redirectUri: request.redirectUri,
           codeVerifier: request.codeVerifier,
+          resource: request.resource,
           client: oauthClient,
         },
         client,
@@ -64,7 +67,7 @@ export const authorizationCodeGrant = defineGrant({
         ...(grant.client.idToken ? { id_token: grant.client.idToken } : {}),
       };
     } catch (error) {
-      if (error instanceof InvalidGrantError) throw new OAuthError('invalid_grant', error.message);
+      if (error instanceof InvalidGrantError) throw new OAuthError(error.code, error.message);
       throw error;
     }
   },

@@ -16,6 +16,7 @@ export const refreshTokenGrant = defineGrant({
   params: { refresh_token: Type.String() },
   parse: (params, authorization) => ({
     refreshToken: requiredParam(params, 'refresh_token'),
+    resource: params.get('resource') || undefined,
     // Read now so that a malformed client authentication is refused before anything runs.
     claimsClient: readClientAuthentication(params, authorization) !== undefined,
     params,
@@ -34,7 +35,10 @@ export const refreshTokenGrant = defineGrant({
       : null;
     return sendTokenResponse(
       reply,
-      await services.refresh.refresh(request.refreshToken, client, { clientId }),
+      await services.refresh.refresh(request.refreshToken, client, {
+        clientId,
+        resource: request.resource,
+      }),
     );
   },
 });
