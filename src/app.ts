@@ -27,6 +27,7 @@ import { resourcesRoutes } from './features/resources/resources.routes.js';
 import { rolesRoutes } from './features/roles/roles.routes.js';
 import { serviceAccountsRoutes } from './features/service-accounts/service-accounts.routes.js';
 import { forwardAuthRoutes } from './features/sessions/forward-auth.routes.js';
+import { revocationsRoutes } from './features/sessions/revocations.routes.js';
 import { sessionsRoutes } from './features/sessions/sessions.routes.js';
 import { type CallerVerifier, registerAuthentication, resolveBearer } from './http/authenticate.js';
 import { tokenManagementRoutes } from './features/oauth/token-management.routes.js';
@@ -176,6 +177,7 @@ export async function buildApp(
   await app.register(accountsRoutes, { accounts, accountDeletion });
   await app.register(profileRoutes, { profiles: services.profiles });
   await app.register(sessionsRoutes, { sessions, signIn, refresh, config });
+  await app.register(revocationsRoutes, { sessions });
   await app.register(forwardAuthRoutes, {
     verifier,
     challenges: services.resources,

@@ -7,6 +7,7 @@ import * as auditActorIndex from './2026_11_23_000000_audit_actor_index.js';
 import * as mfa from './2026_11_23_010000_mfa.js';
 import * as oidcProvider from './2026_12_07_000000_oidc_provider.js';
 import * as apiResources from './2026_12_07_020000_api_resources.js';
+import * as revocationFeed from './2026_12_07_030000_revocation_feed.js';
 
 /**
  * Every migration, by name. Listed here rather than read from the folder so that the
@@ -21,4 +22,5 @@ export const migrations: Record<string, Migration> = {
   '2026_11_23_010000_mfa': mfa,
   '2026_12_07_000000_oidc_provider': oidcProvider,
   '2026_12_07_020000_api_resources': apiResources,
+  '2026_12_07_030000_revocation_feed': revocationFeed,
 };

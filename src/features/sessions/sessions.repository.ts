@@ -425,3 +425,23 @@ export async function findSignInHistory(
     .executeTakeFirstOrThrow();
   return { anySession: Number(row.sessions) > 0, sameClient: Number(row.same_client) > 0 };
 }
+
+/** Sessions revoked after a position, in the order they were revoked (the revocation feed). */
+export async function listRevokedAfter(
+  db: Db,
+  after: { at: Date; id: string },
+  limit: number,
+): Promise<{ id: string; revoked_at: Date }[]> {
+  const rows = await db
+    .selectFrom('sessions')
+    .select(['id', 'revoked_at'])
+    .where('revoked_at', 'is not', null)
+    .where(sql<boolean>`(revoked_at, id) > (${after.at}, ${after.id}::uuid)`)
+    .orderBy('revoked_at')
+    .orderBy('id')
+    .limit(limit)
+    .execute();
+  return rows.flatMap((row) =>
+    row.revoked_at ? [{ id: row.id, revoked_at: row.revoked_at }] : [],
+  );
+}

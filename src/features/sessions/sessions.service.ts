@@ -5,7 +5,9 @@ import { AppError } from '../../errors.js';
 import type { ClientContext } from '../../lib/client.js';
 import type { Clock } from '../../lib/clock.js';
 import { hashOpaqueToken } from '../../crypto/opaque-token.js';
-import { type KeysetCursor, toPage } from '../../lib/cursor.js';
+import { type KeysetCursor, decodeCursor, encodeCursor, toPage } from '../../lib/cursor.js';
+
+const ZERO_UUID = '00000000-0000-0000-0000-000000000000';
 import type { AuditService } from '../audit/audit.service.js';
 import type { SessionGuard } from './session-guard.js';
 import * as repo from './sessions.repository.js';
@@ -21,7 +23,7 @@ export interface SessionsServiceDeps {
   clock: Clock;
   audit: AuditService;
   guard: SessionGuard;
-  config: Pick<Config, 'browserSessionTtl'>;
+  config: Pick<Config, 'browserSessionTtl' | 'accessTokenTtl'>;
 }
 
 /**
@@ -139,6 +141,25 @@ export class SessionsService {
    */
   async revokeAllForUserWithin(trx: Trx, userId: string, reason: string): Promise<string[]> {
     return repo.revokeSessions(trx, { userId }, reason, this.deps.clock.now());
+  }
+
+  /**
+   * The revocation feed for resource servers: sessions revoked after the cursor, oldest first.
+   * Without a cursor it starts ACCESS_TOKEN_TTL ago: an older revocation concerns no token
+   * still unexpired. `next_cursor` is where to ask from next time (the same cursor when
+   * nothing new was revoked), so a follower always has one.
+   */
+  async listRevocations(cursor: string | undefined, limit: number) {
+    const { db, clock, config } = this.deps;
+    const after = cursor
+      ? decodeCursor(cursor)
+      : { at: addSeconds(clock.now(), -config.accessTokenTtl), id: ZERO_UUID };
+    const rows = await repo.listRevokedAfter(db, after, limit);
+    const last = rows[rows.length - 1];
+    return {
+      items: rows.map((row) => ({ session_id: row.id, revoked_at: row.revoked_at.toISOString() })),
+      next_cursor: encodeCursor(last ? { at: last.revoked_at, id: last.id } : after),
+    };
   }
 
   /**
