@@ -17,6 +17,7 @@ const CLIENT_COLUMNS = [
   'first_party',
   'created_at',
   'secret_rotated_at',
+  'registration',
 ] as const;
 
 export interface NewClient {
@@ -29,6 +30,7 @@ export interface NewClient {
   grantTypes: string[];
   scopes: string[];
   firstParty: boolean;
+  registration: 'admin' | 'dynamic';
   createdBy: string | null;
   now: Date;
 }
@@ -84,6 +86,7 @@ export async function insertClient(trx: Trx, client: NewClient): Promise<OAuthCl
         grant_types: client.grantTypes,
         scopes: client.scopes,
         first_party: client.firstParty,
+        registration: client.registration,
         created_by: client.createdBy,
         created_at: client.now,
         updated_at: client.now,
