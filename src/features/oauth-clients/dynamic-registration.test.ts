@@ -4,8 +4,10 @@ import { describe, expect, it } from 'vitest';
 import { json, signUp, startTestApp, type TestApp } from '../../../test/app.js';
 import { injectAgent } from '../../../test/oidc-flow.js';
 import { InjectBrowser } from '../../../test/oidc-pages.js';
-import { startOidcApp } from '../../../test/oidc.js';
+import { openClientGrant, startOidcApp } from '../../../test/oidc.js';
+import { OPERATOR } from '../../lib/actor.js';
 import type { OAuthClientView } from './oauth-clients.schemas.js';
+import { UNUSED_DYNAMIC_CLIENT_SECONDS } from './oauth-clients.service.js';
 
 // RFC 7591 dynamic registration as MCP clients use it: anybody registers a public client with
 // a loopback redirect URI, then runs an ordinary code flow with PKCE. Under `public` only
@@ -292,5 +294,43 @@ describe('POST /oauth/register under OAUTH_DYNAMIC_REGISTRATION=off (the default
       await off.app.inject({ method: 'GET', url: '/.well-known/openid-configuration' }),
     );
     expect(metadata).not.toHaveProperty('registration_endpoint');
+  });
+});
+
+describe('unused dynamically registered clients expire', () => {
+  it('a day after registering, a dynamic client never authorized is deleted; used ones and admin ones stay', async () => {
+    const made = async (payload: Record<string, unknown>) =>
+      json<{ client_id: string }>(await registerAt(open, payload)).client_id;
+    const unused = await made({ redirect_uris: [REDIRECT], token_endpoint_auth_method: 'none' });
+    const granted = await made({ redirect_uris: [REDIRECT], token_endpoint_auth_method: 'none' });
+    const { user } = await signUp(open.app);
+    await openClientGrant(open.deps, open.clock.now(), { userId: user.id, clientId: granted });
+    const byAdmin = await open.deps.services.oauthClients.create(
+      { name: 'Static', type: 'public', redirect_uris: [REDIRECT] },
+      OPERATOR,
+    );
+    const { oauthClients } = open.deps.services;
+
+    // Not yet a day: nothing goes.
+    open.clock.advance(UNUSED_DYNAMIC_CLIENT_SECONDS - 60);
+    expect(await oauthClients.sweepUnusedDynamicClients()).toBe(0);
+    open.clock.advance(120);
+    const fresh = await made({ redirect_uris: [REDIRECT], token_endpoint_auth_method: 'none' });
+    // (The unused clients of the tests above go too.)
+    expect(await oauthClients.sweepUnusedDynamicClients()).toBeGreaterThanOrEqual(1);
+
+    expect(await oauthClients.findClient(unused)).toBeUndefined();
+    for (const kept of [granted, byAdmin.client_id, fresh])
+      expect(await oauthClients.findClient(kept)).toBeDefined();
+    const event = await open.deps.db
+      .selectFrom('audit_events')
+      .select(['actor_id', 'data'])
+      .where('type', '=', 'oauth.client_deleted')
+      .where(sql<boolean>`data->>'client_id' = ${unused}`)
+      .executeTakeFirstOrThrow();
+    expect(event).toMatchObject({
+      actor_id: null,
+      data: { registration: 'dynamic', reason: 'unused' },
+    });
   });
 });

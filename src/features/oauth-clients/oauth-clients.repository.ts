@@ -139,6 +139,38 @@ export async function deleteClient(trx: Trx, clientId: string): Promise<OAuthCli
 }
 
 /**
+ * Deletes the dynamically registered clients made before `before` that nobody ever used: no
+ * consent given to them and no grant (a session of theirs, live or ended) ever opened. A
+ * dynamic client is never first-party, so every authorization it completed left a consent.
+ */
+export async function deleteUnusedDynamicClients(trx: Trx, before: Date): Promise<OAuthClient[]> {
+  return trx
+    .deleteFrom('oauth_clients')
+    .where('registration', '=', 'dynamic')
+    .where('created_at', '<', before)
+    .where(({ not, exists, selectFrom }) =>
+      not(
+        exists(
+          selectFrom('oauth_consents')
+            .select('oauth_consents.client_id')
+            .whereRef('oauth_consents.client_id', '=', 'oauth_clients.client_id'),
+        ),
+      ),
+    )
+    .where(({ not, exists, selectFrom }) =>
+      not(
+        exists(
+          selectFrom('sessions')
+            .select('sessions.client_id')
+            .whereRef('sessions.client_id', '=', 'oauth_clients.client_id'),
+        ),
+      ),
+    )
+    .returning(CLIENT_COLUMNS)
+    .execute();
+}
+
+/**
  * Holds the client row against deletion until the transaction ends, so a consent cannot be
  * stored for a client being deleted (its consents would outlive it).
  */

@@ -4,7 +4,7 @@ import type { Db, Trx } from '../../db/create-db.js';
 import { AppError, type FieldError } from '../../errors.js';
 import { type Actor, auditedBy } from '../../lib/actor.js';
 import type { ClientContext } from '../../lib/client.js';
-import type { Clock } from '../../lib/clock.js';
+import { addSeconds, type Clock } from '../../lib/clock.js';
 import { decodeCursor, toPage } from '../../lib/cursor.js';
 import type { AuditService } from '../audit/audit.service.js';
 import { InvalidClientError } from '../oauth/oauth.errors.js';
@@ -44,6 +44,10 @@ const CLIENT_ID_PREFIX = 'hc_';
 // Compared against when the client is unknown (or public), so every failure costs the same
 // work as a wrong secret and timing does not tell which client ids exist.
 const ABSENT_SECRET_HASH = hashOpaqueToken('absent');
+// How long a self-registered client may go without any authorization before it is deleted.
+// Registering is free and anonymous, so the registry must not keep what nobody uses; MCP
+// clients register right before they authorize, and register again if told invalid_client.
+export const UNUSED_DYNAMIC_CLIENT_SECONDS = 24 * 60 * 60;
 
 type ClientEvent =
   'oauth.client_created' | 'oauth.client_updated' | 'oauth.client_rotated' | 'oauth.client_deleted';
@@ -241,6 +245,27 @@ export class OAuthClientsService {
       scope: client.scopes.join(' '),
       application_type: checked.applicationType,
     };
+  }
+
+  /**
+   * Deletes dynamically registered clients never used within UNUSED_DYNAMIC_CLIENT_SECONDS of
+   * registering (see deleteUnusedDynamicClients), each audited as deleted without an actor.
+   * Returns how many went. Run by the OpenID Connect housekeeping job.
+   */
+  async sweepUnusedDynamicClients(): Promise<number> {
+    const before = addSeconds(this.deps.clock.now(), -UNUSED_DYNAMIC_CLIENT_SECONDS);
+    return this.deps.db.transaction().execute(async (trx) => {
+      const deleted = await repo.deleteUnusedDynamicClients(trx, before);
+      for (const client of deleted)
+        await this.#audit(
+          trx,
+          'oauth.client_deleted',
+          client,
+          { actorId: null, permissions: [] },
+          { registration: 'dynamic', reason: 'unused' },
+        );
+      return deleted.length;
+    });
   }
 
   /**
