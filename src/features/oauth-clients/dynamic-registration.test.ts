@@ -245,6 +245,28 @@ describe('POST /oauth/register under OAUTH_DYNAMIC_REGISTRATION=public', () => {
   });
 });
 
+describe('the registration budget', () => {
+  it('counts per address like the sign-in endpoints, answering 429 in the OAuth format', async () => {
+    const limited = await startTestApp({
+      env: {
+        OAUTH_DYNAMIC_REGISTRATION: 'public',
+        RATE_LIMIT: 'on',
+        RATE_LIMIT_AUTH_PER_MINUTE: '2',
+      },
+    });
+    const statuses: number[] = [];
+    let last = await registerAt(limited, { redirect_uris: [REDIRECT] });
+    statuses.push(last.statusCode);
+    for (let i = 0; i < 2; i += 1) {
+      last = await registerAt(limited, { redirect_uris: [REDIRECT] });
+      statuses.push(last.statusCode);
+    }
+    expect(statuses).toEqual([201, 201, 429]);
+    expect(json(last)).toMatchObject({ error: 'rate_limited' });
+    expect(last.headers['retry-after']).toBeDefined();
+  });
+});
+
 describe('POST /oauth/register under OAUTH_DYNAMIC_REGISTRATION=open', () => {
   it('registers a confidential client (the RFC default method) whose secret authenticates', async () => {
     const response = await registerAt(open, {
