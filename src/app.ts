@@ -18,6 +18,7 @@ import { oauthRoutes } from './features/oauth/oauth.routes.js';
 import { oauth2Flows } from './features/oauth/oauth.schemas.js';
 import { consentsRoutes } from './features/oauth-clients/consents.routes.js';
 import { oauthClientsRoutes } from './features/oauth-clients/oauth-clients.routes.js';
+import { dynamicRegistrationRoutes } from './features/oauth-clients/dynamic-registration.routes.js';
 import { groupsRoutes } from './features/groups/groups.routes.js';
 import { authorizeRoutes } from './features/oidc/authorize.routes.js';
 import { endSessionRoutes } from './features/oidc/end-session.routes.js';
@@ -200,6 +201,7 @@ export async function buildApp(
   await app.register(serviceAccountsRoutes, { serviceAccounts: services.serviceAccounts });
   await app.register(auditRoutes, { audit: services.audit });
   await app.register(oauthClientsRoutes, { oauthClients: services.oauthClients });
+  await app.register(dynamicRegistrationRoutes, { oauthClients: services.oauthClients, config });
   await app.register(consentsRoutes, { consents: services.consents });
   await app.register(resourcesRoutes, { resources: services.resources });
   await app.register(accountPagesRoutes);

@@ -195,7 +195,10 @@ export function createServices(infra: Infrastructure): Services {
   });
   const hostedSignIn = new HostedSignInService({ signIn, mfa, sessions, authorize });
   const oidcHousekeeping = new PeriodicJob(
-    () => authorize.sweepExpired(),
+    async () => {
+      await authorize.sweepExpired();
+      await oauthClients.sweepUnusedDynamicClients();
+    },
     HOUSEKEEPING_INTERVAL_MS,
     onError,
   );

@@ -204,6 +204,7 @@ export const OAUTH_FORMAT_PATHS: ReadonlySet<string> = new Set([
   '/api/auth/token',
   '/oauth/revoke',
   '/oauth/introspect',
+  '/oauth/register',
 ]);
 
 export function expectGoodFailure(operation: Operation, response: LightMyRequestResponse) {

@@ -233,6 +233,8 @@ export interface OAuthClientsTable {
   created_at: CreatedAt;
   updated_at: Timestamp;
   secret_rotated_at: NullableTimestamp;
+  /** 'admin': made through the admin API or the CLI; 'dynamic': self-registered (RFC 7591). */
+  registration: Generated<'admin' | 'dynamic'>;
 }
 
 export interface AuthorizationRequestsTable {

@@ -41,6 +41,8 @@ const OAUTH_FORMAT = new Set([
   'POST /api/auth/token',
   'POST /oauth/revoke',
   'POST /oauth/introspect',
+  // RFC 7591's errors share the shape; the route exists only when registration is on.
+  'POST /oauth/register',
 ]);
 const speaksOAuth = (op: Pick<Operation, 'method' | 'path'>) => OAUTH_FORMAT.has(label(op));
 

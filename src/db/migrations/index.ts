@@ -6,6 +6,7 @@ import * as groupsServiceAccounts from './2026_11_22_030000_groups_service_accou
 import * as auditActorIndex from './2026_11_23_000000_audit_actor_index.js';
 import * as mfa from './2026_11_23_010000_mfa.js';
 import * as oidcProvider from './2026_12_07_000000_oidc_provider.js';
+import * as dynamicRegistration from './2026_12_07_010000_dynamic_registration.js';
 import * as apiResources from './2026_12_07_020000_api_resources.js';
 import * as revocationFeed from './2026_12_07_030000_revocation_feed.js';
 
@@ -21,6 +22,7 @@ export const migrations: Record<string, Migration> = {
   '2026_11_23_000000_audit_actor_index': auditActorIndex,
   '2026_11_23_010000_mfa': mfa,
   '2026_12_07_000000_oidc_provider': oidcProvider,
+  '2026_12_07_010000_dynamic_registration': dynamicRegistration,
   '2026_12_07_020000_api_resources': apiResources,
   '2026_12_07_030000_revocation_feed': revocationFeed,
 };

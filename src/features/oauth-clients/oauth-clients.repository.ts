@@ -17,6 +17,7 @@ const CLIENT_COLUMNS = [
   'first_party',
   'created_at',
   'secret_rotated_at',
+  'registration',
 ] as const;
 
 export interface NewClient {
@@ -29,6 +30,7 @@ export interface NewClient {
   grantTypes: string[];
   scopes: string[];
   firstParty: boolean;
+  registration: 'admin' | 'dynamic';
   createdBy: string | null;
   now: Date;
 }
@@ -84,6 +86,7 @@ export async function insertClient(trx: Trx, client: NewClient): Promise<OAuthCl
         grant_types: client.grantTypes,
         scopes: client.scopes,
         first_party: client.firstParty,
+        registration: client.registration,
         created_by: client.createdBy,
         created_at: client.now,
         updated_at: client.now,
@@ -133,6 +136,38 @@ export async function deleteClient(trx: Trx, clientId: string): Promise<OAuthCli
     .where('client_id', '=', clientId)
     .returning(CLIENT_COLUMNS)
     .executeTakeFirst();
+}
+
+/**
+ * Deletes the dynamically registered clients made before `before` that nobody ever used: no
+ * consent given to them and no grant (a session of theirs, live or ended) ever opened. A
+ * dynamic client is never first-party, so every authorization it completed left a consent.
+ */
+export async function deleteUnusedDynamicClients(trx: Trx, before: Date): Promise<OAuthClient[]> {
+  return trx
+    .deleteFrom('oauth_clients')
+    .where('registration', '=', 'dynamic')
+    .where('created_at', '<', before)
+    .where(({ not, exists, selectFrom }) =>
+      not(
+        exists(
+          selectFrom('oauth_consents')
+            .select('oauth_consents.client_id')
+            .whereRef('oauth_consents.client_id', '=', 'oauth_clients.client_id'),
+        ),
+      ),
+    )
+    .where(({ not, exists, selectFrom }) =>
+      not(
+        exists(
+          selectFrom('sessions')
+            .select('sessions.client_id')
+            .whereRef('sessions.client_id', '=', 'oauth_clients.client_id'),
+        ),
+      ),
+    )
+    .returning(CLIENT_COLUMNS)
+    .execute();
 }
 
 /**

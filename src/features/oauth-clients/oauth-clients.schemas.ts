@@ -23,6 +23,10 @@ export const OAuthClientSchema = Type.Object({
   first_party: Type.Boolean(),
   created_at: Timestamp,
   secret_rotated_at: Type.Union([Timestamp, Type.Null()]),
+  registration: Type.Union([Type.Literal('admin'), Type.Literal('dynamic')], {
+    description:
+      'admin: made here or with the CLI; dynamic: self-registered at /oauth/register (RFC 7591), never first-party',
+  }),
 });
 export type OAuthClientView = Static<typeof OAuthClientSchema>;
 

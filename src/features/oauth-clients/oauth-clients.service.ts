@@ -3,7 +3,8 @@ import { generateOpaqueToken, hashOpaqueToken } from '../../crypto/opaque-token.
 import type { Db, Trx } from '../../db/create-db.js';
 import { AppError, type FieldError } from '../../errors.js';
 import { type Actor, auditedBy } from '../../lib/actor.js';
-import type { Clock } from '../../lib/clock.js';
+import type { ClientContext } from '../../lib/client.js';
+import { addSeconds, type Clock } from '../../lib/clock.js';
 import { decodeCursor, toPage } from '../../lib/cursor.js';
 import type { AuditService } from '../audit/audit.service.js';
 import { InvalidClientError } from '../oauth/oauth.errors.js';
@@ -19,6 +20,12 @@ import {
   isClientId,
 } from './oauth-clients.schemas.js';
 import { redirectUriProblem } from './redirect-uris.js';
+import {
+  type RegistrationPolicy,
+  type RegistrationRequest,
+  type RegistrationResponse,
+  checkRegistration,
+} from './dynamic-registration.js';
 
 export interface OAuthClientsServiceDeps {
   db: Db;
@@ -37,6 +44,10 @@ const CLIENT_ID_PREFIX = 'hc_';
 // Compared against when the client is unknown (or public), so every failure costs the same
 // work as a wrong secret and timing does not tell which client ids exist.
 const ABSENT_SECRET_HASH = hashOpaqueToken('absent');
+// How long a self-registered client may go without any authorization before it is deleted.
+// Registering is free and anonymous, so the registry must not keep what nobody uses; MCP
+// clients register right before they authorize, and register again if told invalid_client.
+export const UNUSED_DYNAMIC_CLIENT_SECONDS = 24 * 60 * 60;
 
 type ClientEvent =
   'oauth.client_created' | 'oauth.client_updated' | 'oauth.client_rotated' | 'oauth.client_deleted';
@@ -53,6 +64,7 @@ export function toClientView(client: OAuthClient): OAuthClientView {
     first_party: client.first_party,
     created_at: client.created_at.toISOString(),
     secret_rotated_at: client.secret_rotated_at?.toISOString() ?? null,
+    registration: client.registration,
   };
 }
 
@@ -159,6 +171,7 @@ export class OAuthClientsService {
         grantTypes: inOrderOf(CLIENT_GRANT_TYPES, input.grant_types ?? DEFAULT_GRANT_TYPES),
         scopes: inOrderOf(Object.keys(OIDC_SCOPES), input.scopes ?? DEFAULT_SCOPES),
         firstParty: input.first_party ?? false,
+        registration: 'admin',
         createdBy: actor.actorId,
         now: this.deps.clock.now(),
       });
@@ -171,6 +184,87 @@ export class OAuthClientsService {
       });
       const view = toClientView(client);
       return generated ? { ...view, client_secret: generated.secret } : view;
+    });
+  }
+
+  /**
+   * RFC 7591 dynamic registration by anybody: checked against the policy (throws
+   * RegistrationError, before anything is written), stored as a `dynamic` client that is never
+   * first-party, audited without an actor (with the caller's address, the one trace of who
+   * registered it). The answer is RFC 7591 §3.2.1's.
+   */
+  async register(
+    request: RegistrationRequest,
+    policy: RegistrationPolicy,
+    caller: ClientContext,
+  ): Promise<RegistrationResponse> {
+    const checked = checkRegistration(request, policy);
+    const generated = checked.type === 'confidential' ? newSecret() : undefined;
+    const now = this.deps.clock.now();
+    const client = await this.deps.db.transaction().execute(async (trx) => {
+      const client = await repo.insertClient(trx, {
+        clientId: CLIENT_ID_PREFIX + randomBytes(16).toString('hex'),
+        name: checked.name,
+        type: checked.type,
+        secretHash: generated?.hash ?? null,
+        redirectUris: checked.redirectUris,
+        postLogoutRedirectUris: checked.postLogoutRedirectUris,
+        grantTypes: checked.grantTypes,
+        scopes: checked.scopes,
+        // Consent is what stands between a self-registered client and a person's account.
+        firstParty: false,
+        registration: 'dynamic',
+        createdBy: null,
+        now,
+      });
+      await this.#audit(
+        trx,
+        'oauth.client_created',
+        client,
+        { actorId: null, client: caller, permissions: [] },
+        {
+          registration: 'dynamic',
+          type: client.type,
+          redirect_uris: client.redirect_uris,
+          grant_types: client.grant_types,
+          scopes: client.scopes,
+        },
+      );
+      return client;
+    });
+    return {
+      client_id: client.client_id,
+      ...(generated ? { client_secret: generated.secret, client_secret_expires_at: 0 } : {}),
+      client_id_issued_at: Math.floor(client.created_at.getTime() / 1000),
+      client_name: client.name,
+      redirect_uris: client.redirect_uris,
+      post_logout_redirect_uris: client.post_logout_redirect_uris,
+      token_endpoint_auth_method: checked.authMethod,
+      grant_types: client.grant_types,
+      response_types: ['code'],
+      scope: client.scopes.join(' '),
+      application_type: checked.applicationType,
+    };
+  }
+
+  /**
+   * Deletes dynamically registered clients never used within UNUSED_DYNAMIC_CLIENT_SECONDS of
+   * registering (see deleteUnusedDynamicClients), each audited as deleted without an actor.
+   * Returns how many went. Run by the OpenID Connect housekeeping job.
+   */
+  async sweepUnusedDynamicClients(): Promise<number> {
+    const before = addSeconds(this.deps.clock.now(), -UNUSED_DYNAMIC_CLIENT_SECONDS);
+    return this.deps.db.transaction().execute(async (trx) => {
+      const deleted = await repo.deleteUnusedDynamicClients(trx, before);
+      for (const client of deleted)
+        await this.#audit(
+          trx,
+          'oauth.client_deleted',
+          client,
+          { actorId: null, permissions: [] },
+          { registration: 'dynamic', reason: 'unused' },
+        );
+      return deleted.length;
     });
   }
 
@@ -194,6 +288,14 @@ export class OAuthClientsService {
     if (patch.scopes !== undefined)
       changes.scopes = inOrderOf(Object.keys(OIDC_SCOPES), patch.scopes);
     if (patch.first_party !== undefined) changes.first_party = patch.first_party;
+    // Anybody may have registered a dynamic client: trusting it to skip consent is refused
+    // (the table's check constraint would refuse it too, as a failure rather than an answer).
+    if (patch.first_party === true && (await this.#existing(clientId)).registration === 'dynamic')
+      throw new AppError(
+        'validation_failed',
+        'A dynamically registered client cannot be first-party',
+        [{ field: 'first_party', message: 'must be false for a dynamically registered client' }],
+      );
     if (Object.keys(changes).length === 0)
       throw new AppError('validation_failed', 'Nothing to change', [
         { field: 'body', message: 'names no field that can be changed' },

@@ -157,6 +157,7 @@ describe('registering a client', () => {
       first_party: false,
       created_at: clock.now().toISOString(),
       secret_rotated_at: null,
+      registration: 'admin',
       client_secret: expect.stringMatching(/^hcs_[A-Za-z0-9_-]{43}$/),
     });
     const row = await deps.db
@@ -453,6 +454,7 @@ describe('reading the registry', () => {
       first_party: true,
       created_at: new Date(created.created_at),
       secret_rotated_at: null,
+      registration: 'admin',
     });
     expect(await oauthClients.findClient('no-such-client')).toBeUndefined();
   });

@@ -11,6 +11,8 @@ export interface OAuthClient {
   first_party: boolean;
   created_at: Date;
   secret_rotated_at: Date | null;
+  /** How it came to be: by an admin, or by RFC 7591 dynamic registration (never first-party). */
+  registration: 'admin' | 'dynamic';
 }
 
 /** The grant types a registered client may be allowed. */
