@@ -222,7 +222,11 @@ export async function buildApp(
     }),
   });
   await app.register(authorizeRoutes, { authorize: services.authorize, config });
-  await app.register(endSessionRoutes, { endSession: services.endSession, config });
+  await app.register(endSessionRoutes, {
+    endSession: services.endSession,
+    hostedSignIn: services.hostedSignIn,
+    config,
+  });
   await app.register(loginRoutes, {
     hostedSignIn: services.hostedSignIn,
     authorize: services.authorize,

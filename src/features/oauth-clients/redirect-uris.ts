@@ -3,9 +3,7 @@
  * endpoint compares the request's URI with these strings exactly, so what is registered is
  * the whole of the client's reach: each rule closes a way codes could leak.
  */
-
-// Loopback hosts may use plain http (RFC 8252 §7.3): the traffic never leaves the machine.
-const LOOPBACK_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+import { isLoopbackHost } from '../../lib/loopback.js';
 
 /** Why the URI may not be registered, or undefined when it may. */
 export function redirectUriProblem(uri: string): string | undefined {
@@ -30,7 +28,7 @@ export function redirectUriProblem(uri: string): string | undefined {
   const scheme = url.protocol.slice(0, -1);
   if (scheme === 'https') return url.hostname === '' ? 'must name a host' : undefined;
   if (scheme === 'http')
-    return LOOPBACK_HOSTS.has(url.hostname)
+    return isLoopbackHost(url.hostname)
       ? undefined
       : 'must use https (plain http only for localhost, 127.0.0.1 or [::1])';
   // A native app's private-use scheme is a reversed domain name it controls (RFC 8252 §7.1),

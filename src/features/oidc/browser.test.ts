@@ -1,15 +1,14 @@
 import { once } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { generate } from 'otplib';
 import type { BrowserContext, Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
+import { enrolTotp } from '../../../test/mfa.js';
 import { launchBrowser } from '../../../test/browser.js';
 import { cleanUpAfter } from '../../../test/cleanup.js';
 import { freePort } from '../../../test/free-port.js';
 import { json, signUp, signedInUser, startTestApp } from '../../../test/app.js';
 import { type TestClient, authorizeParams, registerClient } from '../../../test/oidc-pages.js';
-import { toEpochSeconds } from '../../lib/clock.js';
 
 // The hosted pages in a real browser (Debian's Chromium through playwright-core): the cookies,
 // the CSP's form-action on the redirect after a post, and keyboard-only use are Chromium's own
@@ -98,19 +97,7 @@ describe.skipIf(!browser)('hosted pages in Chromium', () => {
 
   it('MFA: password, then the TOTP code, then the callback', async () => {
     const user = await signedInUser(app);
-    const setup = await app.inject({
-      method: 'POST',
-      url: '/api/auth/mfa/totp/setup',
-      headers: user.auth,
-    });
-    const { secret } = json<{ secret: string }>(setup);
-    const code = () => generate({ secret, epoch: toEpochSeconds(clock.now()) });
-    await app.inject({
-      method: 'POST',
-      url: '/api/auth/mfa/totp/confirm',
-      headers: user.auth,
-      payload: { code: await code() },
-    });
+    const code = await enrolTotp(app, clock, user.auth);
     clock.advance(30);
     const target = await client({ firstParty: true });
     const { page } = await newPage();

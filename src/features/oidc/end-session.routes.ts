@@ -13,6 +13,7 @@ import {
 import { sendPage, sendRedirect } from '../../http/html-page.js';
 import { browserCookieSecure, clearBrowserCookie, readBrowserCookie } from './browser-cookie.js';
 import type { EndSessionRequest, EndSessionService } from './end-session.service.js';
+import type { HostedSignInService } from './hosted-signin.service.js';
 import { pageSchema, preparePagePlugin, readForm } from './page-routes.js';
 import { endSessionPage, messagePage } from './pages.js';
 
@@ -32,7 +33,9 @@ const LogoutQuery = Type.Object(
 );
 
 export interface EndSessionRoutesOptions {
-  endSession: Pick<EndSessionService, 'plan' | 'signOut'>;
+  endSession: Pick<EndSessionService, 'plan'>;
+  /** The one way a browser is signed out (as at /logout). */
+  hostedSignIn: Pick<HostedSignInService, 'signOut'>;
   config: Pick<Config, 'publicUrl'>;
 }
 
@@ -55,14 +58,14 @@ function requestOf(fields: ReadonlyMap<string, string>): EndSessionRequest {
 /** OpenID Connect RP-Initiated Logout 1.0: GET or POST /oauth/logout. */
 export const endSessionRoutes: FastifyPluginAsyncTypebox<EndSessionRoutesOptions> = async (
   app,
-  { endSession, config },
+  { endSession, hostedSignIn, config },
 ) => {
   await preparePagePlugin(app);
   const csrf = formCsrfOptions(config.publicUrl);
   const secure = browserCookieSecure(config.publicUrl);
 
   async function finish(request: FastifyRequest, reply: FastifyReply, redirectTo?: string) {
-    await endSession.signOut(readBrowserCookie(request), clientContext(request));
+    await hostedSignIn.signOut(readBrowserCookie(request), clientContext(request));
     clearBrowserCookie(reply, secure);
     if (redirectTo) return sendRedirect(reply, redirectTo);
     return sendPage(reply, messagePage('You are signed out', 'You can close this page.'));

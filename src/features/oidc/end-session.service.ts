@@ -1,6 +1,5 @@
 import type { IdTokens } from '../../crypto/id-tokens.js';
 import { AppError } from '../../errors.js';
-import type { ClientContext } from '../../lib/client.js';
 import type { SessionsService } from '../sessions/sessions.service.js';
 import type { ClientLookup } from './oidc.ports.js';
 import type { OAuthClient } from './oidc.types.js';
@@ -8,7 +7,7 @@ import type { OAuthClient } from './oidc.types.js';
 export interface EndSessionServiceDeps {
   clients: ClientLookup;
   idTokens: Pick<IdTokens, 'readHint'>;
-  sessions: Pick<SessionsService, 'findBrowserSession' | 'endBrowserSession'>;
+  sessions: Pick<SessionsService, 'findBrowserSession'>;
 }
 
 /** An RP-initiated logout request (OpenID Connect RP-Initiated Logout 1.0 §2). */
@@ -65,11 +64,5 @@ export class EndSessionService {
     const session = await this.deps.sessions.findBrowserSession(cookie);
     const confirmed = hint !== undefined && (!session || session.userId === hint.sub);
     return { client, redirectTo, confirmed };
-  }
-
-  /** Ends the browser session the cookie carries (and the grants under it), if any. */
-  async signOut(cookie: string | undefined, client: ClientContext): Promise<void> {
-    const session = await this.deps.sessions.findBrowserSession(cookie);
-    if (session) await this.deps.sessions.endBrowserSession(session, client);
   }
 }

@@ -63,6 +63,19 @@ export const loginRoutes: FastifyPluginAsyncTypebox<LoginRoutesOptions> = async 
 
   const targetOf = (pending: PendingRequest | undefined) => pending?.params.redirect_uri;
 
+  /**
+   * What both sign-in steps' posts start with: the form, checked against CSRF first (a forged
+   * post must not even count as an attempt), and the pending request it continues; undefined
+   * once a 400 page for a gone request has been sent.
+   */
+  async function readStepForm(request: FastifyRequest, reply: FastifyReply) {
+    const form = readForm(request.body);
+    assertFormCsrf(request, form.get(FORM_CSRF_FIELD), csrf);
+    const requestId = form.get('request');
+    const found = await pendingOf(requestId, reply);
+    return found && { form, requestId, pending: found.pending };
+  }
+
   function afterStep(
     request: FastifyRequest,
     reply: FastifyReply,
@@ -136,13 +149,9 @@ export const loginRoutes: FastifyPluginAsyncTypebox<LoginRoutesOptions> = async 
       attachValidation: true,
     },
     async (request, reply) => {
-      const form = readForm(request.body);
-      // First: a forged post must not even count as a sign-in attempt.
-      assertFormCsrf(request, form.get(FORM_CSRF_FIELD), csrf);
-      const requestId = form.get('request');
-      const found = await pendingOf(requestId, reply);
-      if (!found) return reply;
-      const { pending } = found;
+      const posted = await readStepForm(request, reply);
+      if (!posted) return reply;
+      const { form, requestId, pending } = posted;
       const email = form.get('email') ?? '';
       const password = form.get('password') ?? '';
       const again = (error: string, status: number) => {
@@ -200,12 +209,9 @@ export const loginRoutes: FastifyPluginAsyncTypebox<LoginRoutesOptions> = async 
       attachValidation: true,
     },
     async (request, reply) => {
-      const form = readForm(request.body);
-      assertFormCsrf(request, form.get(FORM_CSRF_FIELD), csrf);
-      const requestId = form.get('request');
-      const found = await pendingOf(requestId, reply);
-      if (!found) return reply;
-      const { pending } = found;
+      const posted = await readStepForm(request, reply);
+      if (!posted) return reply;
+      const { form, requestId, pending } = posted;
       const mfaToken = form.get('mfa_token') ?? '';
       let step: SignInStep;
       try {

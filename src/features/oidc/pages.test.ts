@@ -1,5 +1,5 @@
-import { generate } from 'otplib';
 import { describe, expect, it } from 'vitest';
+import { enrolTotp } from '../../../test/mfa.js';
 import { json, signUp, signedInUser, startTestApp, uniqueEmail } from '../../../test/app.js';
 import {
   InjectBrowser,
@@ -8,7 +8,6 @@ import {
   locationParams,
   registerClient,
 } from '../../../test/oidc-pages.js';
-import { toEpochSeconds } from '../../lib/clock.js';
 
 // The hosted pages themselves: CSRF, the same answer for every failed sign-in, rate limits,
 // the second factor, sign-out, and the headers that keep the pages safe.
@@ -159,20 +158,7 @@ describe('rate limits (the API sign-in’s)', () => {
 describe('the second factor', () => {
   it('TOTP: a wrong code shows the form again (401); the right one signs in with amr otp', async () => {
     const user = await signedInUser(app);
-    const setup = await app.inject({
-      method: 'POST',
-      url: '/api/auth/mfa/totp/setup',
-      headers: user.auth,
-    });
-    const { secret } = json<{ secret: string }>(setup);
-    const code = () => generate({ secret, epoch: toEpochSeconds(clock.now()) });
-    const confirm = await app.inject({
-      method: 'POST',
-      url: '/api/auth/mfa/totp/confirm',
-      headers: user.auth,
-      payload: { code: await code() },
-    });
-    expect(confirm.statusCode).toBe(200);
+    const code = await enrolTotp(app, clock, user.auth);
     clock.advance(30);
     const client = await registerClient(deps, { firstParty: true });
     const browser = new InjectBrowser(app);

@@ -3,6 +3,7 @@ import { AppError, type FieldError } from '../../errors.js';
 import { type Actor, auditedBy } from '../../lib/actor.js';
 import type { Clock } from '../../lib/clock.js';
 import { decodeCursor, toPage } from '../../lib/cursor.js';
+import { isLoopbackHost } from '../../lib/loopback.js';
 import type { AuditService } from '../audit/audit.service.js';
 import type { ProtectedResource } from '../oidc/oidc.types.js';
 import * as repo from './resources.repository.js';
@@ -24,7 +25,6 @@ export interface ResourceChallenge {
 // The resource list, for the forward-auth challenge: read at most this often. A change shows
 // in challenges within this long on every instance; nothing is granted on its strength.
 const LIST_CACHE_MS = 30_000;
-const LOOPBACK = new Set(['localhost', '127.0.0.1', '[::1]']);
 
 function toView(row: repo.ResourceRecord): ResourceView {
   return {
@@ -51,7 +51,7 @@ function checkIdentifier(identifier: string): void {
   }
   if (identifier.includes('#')) throw invalid('identifier', 'must not have a fragment');
   const secure =
-    url.protocol === 'https:' || (url.protocol === 'http:' && LOOPBACK.has(url.hostname));
+    url.protocol === 'https:' || (url.protocol === 'http:' && isLoopbackHost(url.hostname));
   if (!secure) throw invalid('identifier', 'must be https (or http on a loopback host)');
 }
 

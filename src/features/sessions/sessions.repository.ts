@@ -3,13 +3,30 @@ import type { Db, Trx } from '../../db/create-db.js';
 import { newestFirstPage } from '../../db/keyset.js';
 import type { SessionRow } from '../../db/database.js';
 
-export interface NewSession {
+/** What every new session row starts from, whatever its kind. */
+export interface SessionStart {
   userId: string;
   now: Date;
   expiresAt: Date;
   absoluteExpiresAt: Date;
   userAgent: string | null;
   ip: string | null;
+}
+
+/** The columns every kind of session sets alike at its start. */
+function startColumns(start: SessionStart) {
+  return {
+    user_id: start.userId,
+    created_at: start.now,
+    last_used_at: start.now,
+    expires_at: start.expiresAt,
+    absolute_expires_at: start.absoluteExpiresAt,
+    user_agent: start.userAgent,
+    ip: start.ip,
+  };
+}
+
+export interface NewSession extends SessionStart {
   refreshTokenHash: string;
 }
 
@@ -20,15 +37,7 @@ export async function insertSessionWithRefreshToken(
 ): Promise<SessionRow> {
   const row = await trx
     .insertInto('sessions')
-    .values({
-      user_id: session.userId,
-      created_at: session.now,
-      last_used_at: session.now,
-      expires_at: session.expiresAt,
-      absolute_expires_at: session.absoluteExpiresAt,
-      user_agent: session.userAgent,
-      ip: session.ip,
-    })
+    .values(startColumns(session))
     .returningAll()
     .executeTakeFirstOrThrow();
   await insertFirstRefreshToken(trx, row.id, session);
@@ -52,13 +61,7 @@ async function insertFirstRefreshToken(
     .execute();
 }
 
-export interface NewBrowserSession {
-  userId: string;
-  now: Date;
-  expiresAt: Date;
-  absoluteExpiresAt: Date;
-  userAgent: string | null;
-  ip: string | null;
+export interface NewBrowserSession extends SessionStart {
   tokenHash: string;
   amr: readonly string[];
 }
@@ -71,14 +74,8 @@ export async function insertBrowserSession(
   return trx
     .insertInto('sessions')
     .values({
-      user_id: session.userId,
+      ...startColumns(session),
       kind: 'browser',
-      created_at: session.now,
-      last_used_at: session.now,
-      expires_at: session.expiresAt,
-      absolute_expires_at: session.absoluteExpiresAt,
-      user_agent: session.userAgent,
-      ip: session.ip,
       auth_time: session.now,
       amr: [...session.amr],
       browser_token_hash: session.tokenHash,
@@ -127,8 +124,7 @@ export async function touchSession(
     .execute();
 }
 
-export interface NewClientSession {
-  userId: string;
+export interface NewClientSession extends SessionStart {
   clientId: string;
   /** The browser session the grant was authorized in. */
   parentId: string | null;
@@ -136,11 +132,6 @@ export interface NewClientSession {
   resource: string | null;
   authTime: Date;
   amr: readonly string[];
-  now: Date;
-  expiresAt: Date;
-  absoluteExpiresAt: Date;
-  userAgent: string | null;
-  ip: string | null;
   /** Its first refresh token, when the grant includes one. */
   refreshTokenHash: string | null;
 }
@@ -153,7 +144,7 @@ export async function insertClientSession(
   const row = await trx
     .insertInto('sessions')
     .values({
-      user_id: session.userId,
+      ...startColumns(session),
       kind: 'client',
       client_id: session.clientId,
       parent_id: session.parentId,
@@ -161,12 +152,6 @@ export async function insertClientSession(
       resource: session.resource,
       auth_time: session.authTime,
       amr: [...session.amr],
-      created_at: session.now,
-      last_used_at: session.now,
-      expires_at: session.expiresAt,
-      absolute_expires_at: session.absoluteExpiresAt,
-      user_agent: session.userAgent,
-      ip: session.ip,
     })
     .returningAll()
     .executeTakeFirstOrThrow();

@@ -21,14 +21,8 @@ import {
   trimUserAgent,
 } from './sessions.types.js';
 
-/** What every new session row starts from, whatever its kind. */
-interface SessionOpening {
-  userId: string;
-  now: Date;
-  absoluteExpiresAt: Date;
-  userAgent: string | null;
-  ip: string | null;
-}
+/** A session's start before its kind sets its expiry. */
+type SessionOpening = Omit<repo.SessionStart, 'expiresAt'>;
 
 export interface SignInServiceDeps {
   db: Db;
