@@ -72,7 +72,14 @@ export class Broadcast {
     // cached what they name.
     redis.on('ready', () => void this.#publishUnpublished());
     if (this.#channels.size === 0) return;
-    const subscriber = redis.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
+    // autoResubscribe off: the 'ready' handler below subscribes on every (re)connection, with
+    // its failure handled; ioredis's own resubscription leaves its promise unhandled, and a
+    // connection closing before the reply (Redis flapping) would end the process.
+    const subscriber = redis.duplicate({
+      enableOfflineQueue: true,
+      maxRetriesPerRequest: null,
+      autoResubscribe: false,
+    });
     this.#subscriber = subscriber;
     const channels = [...this.#channels.keys()];
     subscriber.on('error', (error) => this.options.onError?.(error));
