@@ -190,6 +190,7 @@ export async function buildApp(
       serviceAccounts: services.serviceAccounts,
       oauthClients: services.oauthClients,
       codes: services.codes,
+      tokenExchange: services.tokenExchange,
     },
   });
   await app.register(emailVerificationRoutes, { emailVerification: services.emailVerification });

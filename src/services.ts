@@ -11,6 +11,7 @@ import { MfaChallenges } from './features/mfa/mfa-challenges.js';
 import { MfaService } from './features/mfa/mfa.service.js';
 import { OidcTokenSigner } from './features/oidc/client-token-signer.js';
 import { CodeExchangeService } from './features/oidc/code-exchange.service.js';
+import { TokenExchangeService } from './features/oidc/token-exchange.service.js';
 import { ConsentsService } from './features/oauth-clients/consents.service.js';
 import { OAuthClientsService } from './features/oauth-clients/oauth-clients.service.js';
 import { AuthorizeService } from './features/oidc/authorize.service.js';
@@ -52,6 +53,7 @@ export interface Services {
   profiles: ProfileService;
   clientTokens: OidcTokenSigner;
   codes: CodeExchangeService;
+  tokenExchange: TokenExchangeService;
   oauthClients: OAuthClientsService;
   consents: ConsentsService;
   authorize: AuthorizeService;
@@ -123,6 +125,15 @@ export function createServices(infra: Infrastructure): Services {
     config,
     metrics,
   });
+  const tokenExchange = new TokenExchangeService({
+    clock,
+    tokens,
+    sessions,
+    resources,
+    audit,
+    config,
+    metrics,
+  });
   const emailTokens = new EmailTokensService({ db, clock, publicUrl: config.publicUrl });
   const emailVerification = new EmailVerificationService({
     db,
@@ -178,7 +189,7 @@ export function createServices(infra: Infrastructure): Services {
   const groups = new GroupsService({ db, clock, audit, accounts, roles, adminUsers });
   const userImport = new UserImportService({ db, clock, audit, roles, hasher, accounts });
   const mfa = new MfaService({ db, clock, accounts, signIn, audit, failures, factors });
-  const oauthClients = new OAuthClientsService({ db, clock, audit, sessions });
+  const oauthClients = new OAuthClientsService({ db, clock, audit, sessions, resources });
   const consents = new ConsentsService({ db, clock, audit, sessions });
   const authorize = new AuthorizeService({
     db,
@@ -227,6 +238,7 @@ export function createServices(infra: Infrastructure): Services {
     profiles,
     clientTokens,
     codes,
+    tokenExchange,
     oauthClients,
     consents,
     authorize,

@@ -196,6 +196,26 @@ describe('verification by the service is pinned', () => {
     },
   );
 
+  it("a resource's token, once verified for a token exchange, is still refused by the routes", async () => {
+    const { user } = await signedInUser(eddsa.app);
+    const session = (
+      await eddsa.deps.db
+        .selectFrom('sessions')
+        .select('id')
+        .where('user_id', '=', user.id)
+        .executeTakeFirstOrThrow()
+    ).id;
+    const api = 'https://api.example.com/';
+    const token = await eddsa.deps.tokens.sign({ sub: user.id, sid: session }, 300, {
+      audience: api,
+    });
+    // Accepted where the audience is asked for (and so remembered in the verified cache)…
+    expect((await eddsa.deps.tokens.verify(token, [api])).aud).toEqual([api]);
+    // …and still refused where JWT_AUDIENCE is required, from the cache as afresh.
+    await expect(eddsa.deps.tokens.verify(token)).rejects.toMatchObject({ code: 'unauthorized' });
+    await expect401(eddsa, token);
+  });
+
   it('refuses a token signed by a valid key that is not in the store', async () => {
     const { tokens } = await signedInUser(eddsa.app);
     const claims = decodeJwt(tokens.access_token);

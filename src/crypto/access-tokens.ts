@@ -19,6 +19,14 @@ export interface AccessTokenSubject {
   scope?: string;
   /** RFC 9068: the client the token was issued to (service tokens). */
   client_id?: string;
+  /** RFC 8693 §4.1: who acts for the subject (a token exchange's client), prior actors nested. */
+  act?: ActorClaim;
+}
+
+/** RFC 8693 §4.1 `act`: the current actor, with the actor before it nested inside. */
+export interface ActorClaim {
+  sub: string;
+  act?: ActorClaim;
 }
 
 export interface VerifiedAccessToken {
@@ -30,6 +38,8 @@ export interface VerifiedAccessToken {
   /** RFC 9068: the OAuth client the token was issued to (client grants, service tokens). */
   clientId: string | undefined;
   aud: string[];
+  /** RFC 8693: set on a token issued by a token exchange. */
+  act: ActorClaim | undefined;
   jti: string;
   iat: number;
   exp: number;
@@ -98,9 +108,15 @@ export class AccessTokens {
    * Verifies signature, algorithm, issuer, audience, type and lifetime. The algorithm is
    * pinned per key: a token must carry its key's own algorithm, so `none` and algorithm
    * confusion (an RSA public key used as an HMAC secret) are refused.
+   *
+   * `audiences` replaces JWT_AUDIENCE as what `aud` must name (one of them): only a token
+   * exchange reads tokens bound to a resource; every route keeps the default.
    */
-  async verify(token: string): Promise<VerifiedAccessToken> {
-    const remembered = await this.#fromCache(token);
+  async verify(
+    token: string,
+    audiences: readonly string[] = [this.options.audience],
+  ): Promise<VerifiedAccessToken> {
+    const remembered = await this.#fromCache(token, audiences);
     if (remembered) return remembered;
     try {
       let vouching: { kid: string; algorithm: string } | undefined;
@@ -115,7 +131,7 @@ export class AccessTokens {
         },
         {
           issuer: this.options.issuer,
-          audience: this.options.audience,
+          audience: [...audiences],
           algorithms: this.keys.algorithms(),
           typ: ACCESS_TOKEN_TYPE,
           currentDate: this.clock.now(),
@@ -143,9 +159,15 @@ export class AccessTokens {
    * token here, keyed by its whole text, so an altered token is never a hit. The session is
    * still checked on every request by the caller: revocation stays immediate.
    */
-  async #fromCache(token: string): Promise<VerifiedAccessToken | undefined> {
+  async #fromCache(
+    token: string,
+    audiences: readonly string[],
+  ): Promise<VerifiedAccessToken | undefined> {
     const entry = this.#verified.get(token);
     if (!entry) return undefined;
+    // A token cached by a check with other audiences (a token exchange's) is judged afresh,
+    // so a resource's token never passes where JWT_AUDIENCE is required.
+    if (!entry.token.aud.some((aud) => audiences.includes(aud))) return undefined;
     // A known kid is a map lookup; an unknown one re-reads the store, whose failure the
     // full verification below reports (503).
     const key = await this.keys.findVerificationKey(entry.kid).catch(() => undefined);
@@ -167,7 +189,12 @@ export class AccessTokens {
 
 /** Callers get their own copy: the cached one must not change under a later request. */
 function copyOf(token: VerifiedAccessToken): VerifiedAccessToken {
-  return { ...token, roles: [...token.roles], aud: [...token.aud] };
+  return {
+    ...token,
+    roles: [...token.roles],
+    aud: [...token.aud],
+    act: token.act && structuredClone(token.act),
+  };
 }
 
 function toVerified(payload: JWTPayload): VerifiedAccessToken {
@@ -183,8 +210,19 @@ function toVerified(payload: JWTPayload): VerifiedAccessToken {
     scope: text(payload['scope']),
     clientId: text(payload['client_id']),
     aud: Array.isArray(payload.aud) ? payload.aud : payload.aud ? [payload.aud] : [],
+    act: actorClaim(payload['act']),
     jti: payload.jti as string,
     iat: payload.iat as number,
     exp: payload.exp as number,
   };
+}
+
+/** An `act` claim as RFC 8693 §4.1 shapes it (a `sub`, perhaps a nested `act`), else none. */
+function actorClaim(value: unknown, depth = 0): ActorClaim | undefined {
+  // A chain deeper than this is not one we issued (each exchange adds one level).
+  if (depth > 16 || typeof value !== 'object' || value === null) return undefined;
+  const { sub, act } = value as { sub?: unknown; act?: unknown };
+  if (typeof sub !== 'string') return undefined;
+  const prior = actorClaim(act, depth + 1);
+  return prior ? { sub, act: prior } : { sub };
 }

@@ -30,6 +30,7 @@ export const AUDIT_EVENT_TYPES = [
   'oauth.consent_granted',
   'oauth.consent_revoked',
   'oauth.code_reused',
+  'oauth.token_exchanged',
   'oauth.client_created',
   'oauth.client_updated',
   'oauth.client_rotated',

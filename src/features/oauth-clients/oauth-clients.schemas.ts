@@ -1,6 +1,7 @@
 import { Type, type Static } from 'typebox';
 import { Timestamp } from '../../lib/schemas.js';
 import { CLIENT_GRANT_TYPES } from '../oidc/oidc.types.js';
+import { RESOURCE_SCOPE_NAME } from '../resources/resources.schemas.js';
 
 /** A client id chosen at registration: URL-safe unreserved characters (RFC 3986), 3 to 64. */
 export const CLIENT_ID_PATTERN = '^[A-Za-z0-9._~-]{3,64}$';
@@ -53,26 +54,40 @@ const RedirectUris = (description: string, minItems = 0) =>
   });
 
 export const GrantTypes = Type.Array(
-  Type.Union([Type.Literal('authorization_code'), Type.Literal('refresh_token')]),
+  Type.Union([
+    Type.Literal('authorization_code'),
+    Type.Literal('refresh_token'),
+    Type.Literal('urn:ietf:params:oauth:grant-type:token-exchange'),
+  ]),
   {
     minItems: 1,
     maxItems: CLIENT_GRANT_TYPES.length * 2,
-    description: 'Grant types the client may use; duplicates are dropped',
+    description:
+      'Grant types the client may use; duplicates are dropped. Token exchange (RFC 8693) is given only here, never by dynamic registration',
   },
 );
 
-export const Scopes = Type.Array(
-  // Spelled out so the type is the union of the names (a mapped list would type as never[]);
-  // oauth-clients.test.ts checks it against OIDC_SCOPES.
-  Type.Union([
-    Type.Literal('openid'),
-    Type.Literal('profile'),
-    Type.Literal('email'),
-    Type.Literal('phone'),
-    Type.Literal('offline_access'),
-  ]),
-  { maxItems: 20, description: 'Scopes the client may ask for; duplicates are dropped' },
-);
+// Spelled out so the type is the union of the names (a mapped list would type as never[]);
+// oauth-clients.test.ts checks it against OIDC_SCOPES.
+export const OidcScopeName = Type.Union([
+  Type.Literal('openid'),
+  Type.Literal('profile'),
+  Type.Literal('email'),
+  Type.Literal('phone'),
+  Type.Literal('offline_access'),
+]);
+
+/** A protected API's scope (the resources' scope-token pattern, RFC 6749 §3.3). */
+export const ResourceScopeName = Type.String({
+  pattern: RESOURCE_SCOPE_NAME,
+  description: 'A scope a protected API defines, e.g. `notes:read`',
+});
+
+export const Scopes = Type.Array(Type.Union([OidcScopeName, ResourceScopeName]), {
+  maxItems: 50,
+  description:
+    "Scopes the client may ask for; duplicates are dropped. Besides the OpenID scopes, scopes of protected APIs: when any is listed, the client may have only the listed ones of any API; when none is, every scope an API defines (with the person's consent)",
+});
 
 const Name = Type.String({ minLength: 1, maxLength: 100, pattern: '\\S' });
 

@@ -9,6 +9,7 @@ import { decodeCursor, toPage } from '../../lib/cursor.js';
 import type { AuditService } from '../audit/audit.service.js';
 import { InvalidClientError } from '../oauth/oauth.errors.js';
 import { CLIENT_GRANT_TYPES, OIDC_SCOPES, type OAuthClient } from '../oidc/oidc.types.js';
+import type { ResourcesService } from '../resources/resources.service.js';
 import type { SessionsService } from '../sessions/sessions.service.js';
 import { deleteClientConsents } from './consents.repository.js';
 import * as repo from './oauth-clients.repository.js';
@@ -33,6 +34,8 @@ export interface OAuthClientsServiceDeps {
   audit: AuditService;
   /** Ends a deleted client's grants, so its tokens stop at once on every instance. */
   sessions: Pick<SessionsService, 'revokeClientGrants'>;
+  /** A client's scopes beyond the OpenID ones must be scopes a protected API defines. */
+  resources: Pick<ResourcesService, 'undefinedScopes'>;
 }
 
 export const DEFAULT_GRANT_TYPES = ['authorization_code', 'refresh_token'];
@@ -155,6 +158,7 @@ export class OAuthClientsService {
   /** Registers a client; a confidential client's secret is in the answer and nowhere else. */
   async create(input: CreateOAuthClient, actor: Actor): Promise<OAuthClientWithSecret> {
     const redirectUris = checkUris('redirect_uris', input.redirect_uris);
+    const scopes = await this.#checkScopes(input.scopes ?? DEFAULT_SCOPES);
     const postLogout = checkUris(
       'post_logout_redirect_uris',
       input.post_logout_redirect_uris ?? [],
@@ -169,7 +173,7 @@ export class OAuthClientsService {
         redirectUris,
         postLogoutRedirectUris: postLogout,
         grantTypes: inOrderOf(CLIENT_GRANT_TYPES, input.grant_types ?? DEFAULT_GRANT_TYPES),
-        scopes: inOrderOf(Object.keys(OIDC_SCOPES), input.scopes ?? DEFAULT_SCOPES),
+        scopes,
         firstParty: input.first_party ?? false,
         registration: 'admin',
         createdBy: actor.actorId,
@@ -285,8 +289,7 @@ export class OAuthClientsService {
       );
     if (patch.grant_types !== undefined)
       changes.grant_types = inOrderOf(CLIENT_GRANT_TYPES, patch.grant_types);
-    if (patch.scopes !== undefined)
-      changes.scopes = inOrderOf(Object.keys(OIDC_SCOPES), patch.scopes);
+    if (patch.scopes !== undefined) changes.scopes = await this.#checkScopes(patch.scopes);
     if (patch.first_party !== undefined) changes.first_party = patch.first_party;
     // Anybody may have registered a dynamic client: trusting it to skip consent is refused
     // (the table's check constraint would refuse it too, as a failure rather than an answer).
@@ -344,6 +347,23 @@ export class OAuthClientsService {
       'client_deleted',
     );
     if (!deleted && revoked.length === 0) throw new AppError('not_found', 'No such client');
+  }
+
+  /**
+   * The OpenID scopes in their canonical order, then protected APIs' scopes as given, once
+   * each; a name no API defines is refused (a typo would otherwise grant nothing, silently).
+   */
+  async #checkScopes(values: readonly string[]): Promise<string[]> {
+    const oidc = Object.keys(OIDC_SCOPES);
+    const others = [...new Set(values.filter((scope) => !oidc.includes(scope)))];
+    const unknown = await this.deps.resources.undefinedScopes(others);
+    if (unknown.length > 0)
+      throw new AppError(
+        'validation_failed',
+        `scopes: no protected API defines ${unknown.join(', ')}`,
+        [{ field: 'scopes', message: `no protected API defines ${unknown.join(', ')}` }],
+      );
+    return [...inOrderOf(oidc, values), ...others];
   }
 
   async #existing(clientId: string): Promise<OAuthClient> {

@@ -16,6 +16,8 @@ import {
   GrantTypes,
   type OAuthClientView,
   type OAuthClientWithSecret,
+  OidcScopeName,
+  ResourceScopeName,
   Scopes,
 } from './oauth-clients.schemas.js';
 
@@ -79,12 +81,15 @@ const me = (auth: Record<string, string>) =>
 
 describe('the schema', () => {
   it("names exactly the provider's scopes and grant types", () => {
-    const literals = (schema: object) =>
-      (schema as { items: { anyOf: { const: string }[] } }).items.anyOf
-        .map((item) => item.const)
-        .sort();
-    expect(literals(Scopes)).toEqual(Object.keys(OIDC_SCOPES).sort());
-    expect(literals(GrantTypes)).toEqual([...CLIENT_GRANT_TYPES].sort());
+    const literals = (union: object) =>
+      (union as { anyOf: { const: string }[] }).anyOf.map((item) => item.const).sort();
+    expect(literals(OidcScopeName)).toEqual(Object.keys(OIDC_SCOPES).sort());
+    expect(literals((GrantTypes as unknown as { items: object }).items)).toEqual(
+      [...CLIENT_GRANT_TYPES].sort(),
+    );
+    // Besides those, a client's scopes may name protected APIs' scopes (scope-tokens).
+    const items = (Scopes as unknown as { items: { anyOf: object[] } }).items.anyOf;
+    expect(items).toEqual([OidcScopeName, ResourceScopeName]);
   });
 });
 

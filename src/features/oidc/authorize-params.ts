@@ -1,6 +1,11 @@
 import type { IdTokenHint } from '../../crypto/id-tokens.js';
 import type { ClientLookup, ResourceLookup } from './oidc.ports.js';
-import { type AuthorizationParams, type OAuthClient, isOidcScope } from './oidc.types.js';
+import {
+  type AuthorizationParams,
+  type OAuthClient,
+  isOidcScope,
+  resourceScopesFor,
+} from './oidc.types.js';
 
 /** Every value of every parameter, as sent (a query string or a form body). */
 export type RawParams = ReadonlyMap<string, readonly string[]>;
@@ -161,7 +166,8 @@ async function checkParams(
   const resource = resourceId === undefined ? undefined : await resources.findResource(resourceId);
   if (resourceId !== undefined && !resource)
     refuse('invalid_target', 'The resource is not a registered protected API');
-  const resourceScopes = new Set(resource?.scopes.map((scope) => scope.name));
+  // Only the resource's scopes this client may have (resourceScopesFor: its registry entry).
+  const resourceScopes = resource ? resourceScopesFor(client, resource) : new Set<string>();
   const unknown = scopes.filter(
     (scope) => !(isOidcScope(scope) && client.scopes.includes(scope)) && !resourceScopes.has(scope),
   );

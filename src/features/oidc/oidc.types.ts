@@ -15,8 +15,18 @@ export interface OAuthClient {
   registration: 'admin' | 'dynamic';
 }
 
-/** The grant types a registered client may be allowed. */
-export const CLIENT_GRANT_TYPES = ['authorization_code', 'refresh_token'] as const;
+/** RFC 8693's grant type: a user's access token exchanged for a narrower one. */
+export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
+
+/**
+ * The grant types a registered client may be allowed. Token exchange only by an admin: dynamic
+ * registration never offers it (dynamic-registration.ts keeps its own shorter list).
+ */
+export const CLIENT_GRANT_TYPES = [
+  'authorization_code',
+  'refresh_token',
+  TOKEN_EXCHANGE_GRANT,
+] as const;
 
 /**
  * The scopes of the OpenID Connect provider, with the words the consent page shows for them.
@@ -78,6 +88,19 @@ export interface IssuedCode {
   resource: string | null;
   authTime: Date;
   amr: string[];
+}
+
+/**
+ * The scopes of a protected API a client may be given, at /oauth/authorize and at a token
+ * exchange. A client's registry `scopes` may name resource scopes besides the OpenID ones:
+ * when it names any, the client may have only those; a client that names none (the default,
+ * and every dynamically registered client) may ask for every scope the resource defines, and
+ * the person's consent is what limits it.
+ */
+export function resourceScopesFor(client: OAuthClient, resource: ProtectedResource): Set<string> {
+  const listed = client.scopes.filter((scope) => !isOidcScope(scope));
+  const defined = resource.scopes.map((scope) => scope.name);
+  return new Set(listed.length === 0 ? defined : defined.filter((scope) => listed.includes(scope)));
 }
 
 /** A protected API (RFC 8707 resource) as the provider binds tokens to it. */

@@ -18,6 +18,8 @@ export interface MetricsRecorder {
    */
   oauthAuthorization(clientId: string, outcome: string): void;
   oauthCodeExchange(clientId: string, outcome: string): void;
+  /** A token exchange (RFC 8693): `success` or the OAuth error it was refused with. */
+  oauthTokenExchange(clientId: string, outcome: string): void;
 }
 
 /** Gauges read when Prometheus scrapes: nothing is polled in between. */
@@ -102,6 +104,13 @@ export class Metrics implements MetricsRecorder {
     labelNames: ['client_id', 'outcome'] as const,
     registers: [this.registry],
   });
+  readonly #tokenExchanges = new Counter({
+    name: 'hyperion_oauth_token_exchanges_total',
+    help: 'Token exchanges (RFC 8693) at the token endpoint, by client and outcome',
+    labelNames: ['client_id', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
   readonly #codeExchanges = new Counter({
     name: 'hyperion_oauth_code_exchanges_total',
     help: 'Authorization codes presented at the token endpoint, by client and outcome',
@@ -168,6 +177,10 @@ export class Metrics implements MetricsRecorder {
 
   oauthCodeExchange(clientId: string, outcome: string): void {
     this.#codeExchanges.inc({ client_id: clientId, outcome });
+  }
+
+  oauthTokenExchange(clientId: string, outcome: string): void {
+    this.#tokenExchanges.inc({ client_id: clientId, outcome });
   }
 
   get contentType(): string {

@@ -48,10 +48,10 @@ beforeAll(async () => {
 });
 
 /** Signs a fresh person in through the pages with these parameters; the callback URL back. */
-async function authorize(params: Record<string, string>) {
+async function authorize(params: Record<string, string>, as: oidc.Configuration = rp) {
   const verifier = oidc.randomPKCECodeVerifier();
   const state = oidc.randomState();
-  const url = oidc.buildAuthorizationUrl(rp, {
+  const url = oidc.buildAuthorizationUrl(as, {
     redirect_uri: REDIRECT,
     code_challenge: await oidc.calculatePKCECodeChallenge(verifier),
     code_challenge_method: 'S256',
@@ -128,5 +128,41 @@ describe('a token for one protected API (RFC 8707)', () => {
     });
     expect(response.statusCode).toBe(400);
     expect(json(response)['error']).toBe('invalid_target');
+  });
+
+  it("gives a client whose registry scopes name an API's scopes only those (and refuses unknown names)", async () => {
+    const unknown = await t.app.inject({
+      method: 'POST',
+      url: '/api/admin/oauth-clients',
+      headers: t.admin,
+      payload: {
+        name: 'Typo',
+        type: 'confidential',
+        redirect_uris: [REDIRECT],
+        scopes: ['openid', 'tools:cal'],
+      },
+    });
+    expect(unknown.statusCode).toBe(400);
+    expect(json(unknown)['code']).toBe('validation_failed');
+    const limited = await registerClient(t.app, t.admin, {
+      redirect_uris: [REDIRECT],
+      scopes: ['openid', 'tools:call'],
+    });
+    expect((limited as unknown as { scopes: string[] }).scopes).toEqual(['openid', 'tools:call']);
+    const limitedRp = await relyingParty(t.issuer, limited);
+    const refused = await authorize({ scope: 'openid files:read', resource: MCP }, limitedRp);
+    expect(refused.callback.searchParams.get('error')).toBe('invalid_scope');
+    expect(refused.callback.searchParams.get('error_description')).toContain('files:read');
+    const run = await authorize({ scope: 'openid tools:call', resource: MCP }, limitedRp);
+    const tokens = await oidc.authorizationCodeGrant(
+      limitedRp,
+      run.callback,
+      { pkceCodeVerifier: run.verifier, expectedState: run.state },
+      { resource: MCP },
+    );
+    expect(decodeJwt(tokens.access_token)['scope']).toBe('openid tools:call');
+    // A client that names none of an API's scopes may ask for any of them (the default).
+    const open = await authorize({ scope: 'openid files:read', resource: MCP });
+    expect(open.callback.searchParams.get('code')).toBeTruthy();
   });
 });

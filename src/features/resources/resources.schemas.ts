@@ -2,11 +2,14 @@ import { type Static, Type } from 'typebox';
 import { Timestamp, Uuid } from '../../lib/schemas.js';
 
 // RFC 6749 §3.3 scope-token: printable ASCII without space, quote or backslash.
-const SCOPE_NAME = '^[\\x21\\x23-\\x5B\\x5D-\\x7E]{1,64}$';
+export const RESOURCE_SCOPE_NAME = '^[\\x21\\x23-\\x5B\\x5D-\\x7E]{1,64}$';
 
 export const ResourceScopeSchema = Type.Object(
   {
-    name: Type.String({ pattern: SCOPE_NAME, description: 'A scope-token, e.g. `notes:read`' }),
+    name: Type.String({
+      pattern: RESOURCE_SCOPE_NAME,
+      description: 'A scope-token, e.g. `notes:read`',
+    }),
     description: Type.String({ maxLength: 200, description: 'What the consent page says' }),
   },
   { additionalProperties: false },

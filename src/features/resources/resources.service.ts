@@ -143,6 +143,14 @@ export class ResourcesService {
     );
   }
 
+  /** Of these scope names, those no registered protected API defines (read fresh). */
+  async undefinedScopes(names: readonly string[]): Promise<string[]> {
+    if (names.length === 0) return [];
+    const rows = await repo.listAllResources(this.deps.db);
+    const defined = new Set(rows.flatMap((row) => row.scopes.map((scope) => scope.name)));
+    return names.filter((name) => !defined.has(name));
+  }
+
   /**
    * The challenge for an unauthenticated request to `url`, when it lies under a registered
    * resource (the longest identifier wins): where its protected-resource metadata is, and

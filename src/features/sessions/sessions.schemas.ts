@@ -5,6 +5,9 @@ import { UserSchema } from '../accounts/accounts.schemas.js';
 /** What a sign-in, a refresh and the token endpoint answer. */
 export const TokenResponseSchema = Type.Object({
   access_token: Type.String(),
+  issued_token_type: Type.Optional(
+    Type.String({ description: 'Token exchange (RFC 8693) only: the type of the token issued' }),
+  ),
   token_type: Type.Literal('bearer'),
   expires_in: Type.Integer({ description: 'Seconds until the access token expires' }),
   refresh_token: Type.Optional(Type.String()),

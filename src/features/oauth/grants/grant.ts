@@ -8,6 +8,7 @@ import type { SignInService } from '../../sessions/signin.service.js';
 import type { TokenParams } from '../token-params.js';
 import type { CodeExchangeService } from '../../oidc/code-exchange.service.js';
 import type { ClientRegistry } from '../../oidc/oidc.ports.js';
+import type { TokenExchangeService } from '../../oidc/token-exchange.service.js';
 
 /**
  * What the grants call. Only the methods they use, so the route plugin can be handed exactly
@@ -20,6 +21,7 @@ export interface GrantServices {
   /** OAuth clients of the OpenID Connect provider. */
   oauthClients: Pick<ClientRegistry, 'authenticateClient'>;
   codes: Pick<CodeExchangeService, 'exchange'>;
+  tokenExchange: Pick<TokenExchangeService, 'exchange'>;
 }
 
 export interface GrantContext {

@@ -3,6 +3,7 @@ import { clientCredentialsGrant } from './client-credentials.grant.js';
 import type { Grant } from './grant.js';
 import { passwordGrant } from './password.grant.js';
 import { refreshTokenGrant } from './refresh-token.grant.js';
+import { tokenExchangeGrant } from './token-exchange.grant.js';
 
 /**
  * Every grant the token endpoint accepts, in the order the documents list them. The parser,
@@ -15,6 +16,7 @@ export const GRANTS = [
   passwordGrant,
   refreshTokenGrant,
   clientCredentialsGrant,
+  tokenExchangeGrant,
 ] as const satisfies readonly Grant[];
 
 export type GrantType = (typeof GRANTS)[number]['type'];
