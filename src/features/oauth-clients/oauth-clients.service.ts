@@ -357,12 +357,17 @@ export class OAuthClientsService {
     const oidc = Object.keys(OIDC_SCOPES);
     const others = [...new Set(values.filter((scope) => !oidc.includes(scope)))];
     const unknown = await this.deps.resources.undefinedScopes(others);
-    if (unknown.length > 0)
-      throw new AppError(
-        'validation_failed',
-        `scopes: no protected API defines ${unknown.join(', ')}`,
-        [{ field: 'scopes', message: `no protected API defines ${unknown.join(', ')}` }],
-      );
+    if (unknown.length > 0) {
+      const errors: FieldError[] = [];
+      values.forEach((scope, i) => {
+        if (unknown.includes(scope))
+          errors.push({
+            field: `scopes.${i}`,
+            message: `${scope} is no scope of the OpenID ones nor of a registered protected API`,
+          });
+      });
+      throw new AppError('validation_failed', 'A scope may not be given to the client', errors);
+    }
     return [...inOrderOf(oidc, values), ...others];
   }
 
