@@ -338,20 +338,86 @@ describe('token exchange (RFC 8693)', () => {
     ).rejects.toMatchObject({ error: 'unauthorized_client' });
   });
 
-  it("ends with the user's session: revoked, neither the subject nor the exchanged token is taken", async () => {
-    const subject = await subjectFor(['notes:read']);
-    const exchanged = await exchange(agent, { subject_token: subject.token, resource: NOTES });
-    await t.deps.services.sessions.revokeSession(subject.sessionId, subject.userId, 'signout', {
-      ip: null,
-      userAgent: null,
+  it("ends when the person signs out: neither token is taken, the API's feed lists the session", async () => {
+    // The grant opened under the person's sign-in, as a code exchange opens it under theirs.
+    const person = await signedInUser(t.app);
+    const signInSession = decodeJwt(person.tokens.access_token)['sid'] as string;
+    const now = t.clock.now();
+    const later = new Date(now.getTime() + 86_400_000);
+    const grant = await t.deps.db.transaction().execute((trx) =>
+      t.deps.services.sessions.openClientSession(trx, {
+        userId: person.user.id,
+        clientId: app.client_id,
+        parentId: signInSession,
+        scopes: ['notes:read'],
+        resource: NOTES,
+        authTime: now,
+        amr: ['pwd'],
+        now,
+        expiresAt: later,
+        absoluteExpiresAt: later,
+        userAgent: null,
+        ip: null,
+        refreshTokenHash: null,
+      }),
+    );
+    const user = await t.deps.services.accounts.findUser(person.user.id);
+    const { accessToken: subjectToken } = await t.deps.services.clientTokens.sign(user!, {
+      sessionId: grant.id,
+      clientId: app.client_id,
+      scopes: ['notes:read'],
+      resource: NOTES,
+      authTime: now,
+      amr: ['pwd'],
+      browserSessionId: signInSession,
+      nonce: null,
     });
-    const again = await refusal(agent, { subject_token: subject.token, resource: NOTES });
+    const exchanged = await exchange(agent, { subject_token: subjectToken, resource: NOTES });
+    expect(decodeJwt(exchanged.access_token)['sid']).toBe(grant.id);
+    // A resource server follows the revocation feed with a service token.
+    const reader = json<{ client_id: string; client_secret: string }>(
+      await t.app.inject({
+        method: 'POST',
+        url: '/api/admin/service-accounts',
+        headers: t.admin,
+        payload: { name: 'notes api', scopes: ['revocations:read'] },
+      }),
+    );
+    const readerToken = json<{ access_token: string }>(
+      await t.app.inject({
+        method: 'POST',
+        url: '/api/auth/token',
+        headers: { 'content-type': 'application/x-www-form-urlencoded' },
+        payload: new URLSearchParams({
+          grant_type: 'client_credentials',
+          client_id: reader.client_id,
+          client_secret: reader.client_secret,
+        }).toString(),
+      }),
+    ).access_token;
+    const signout = await t.app.inject({
+      method: 'POST',
+      url: '/api/auth/signout',
+      headers: person.auth,
+      payload: {},
+    });
+    expect(signout.statusCode).toBe(204);
+    const again = await refusal(agent, { subject_token: subjectToken, resource: NOTES });
     expect(again).toMatchObject({ code: 'invalid_grant' });
     expect(again.description).toContain('session');
     // The exchanged token carries the same session: the session guard refuses it as well.
     expect(
       await refusal(agent, { subject_token: exchanged.access_token, resource: NOTES }),
     ).toMatchObject({ code: 'invalid_grant' });
+    const feed = await t.app.inject({
+      url: '/api/auth/revocations',
+      headers: { authorization: `Bearer ${readerToken}` },
+    });
+    expect(feed.statusCode).toBe(200);
+    const revoked = json<{ items: { session_id: string }[] }>(feed).items.map(
+      (item) => item.session_id,
+    );
+    expect(revoked).toContain(grant.id);
   });
 
   it('is audited with the client, the resource, the scopes and the session', async () => {
