@@ -147,18 +147,22 @@ export function followRevocations(
   const readyTimeout = options.readyTimeout ?? 5_000;
   let readyDone = false;
   void firstRead.then(() => (readyDone = true));
+  // One wait shared by every verification that arrives before the first read.
+  let waiting: Promise<void> | undefined;
+  const ready = (): Promise<void> => {
+    if (readyDone) return Promise.resolve();
+    waiting ??= Promise.race([
+      firstRead,
+      sleep(readyTimeout, stopped.signal).then(() => {
+        if (!readyDone) throw new Error('The revocation feed has not been read yet');
+      }),
+    ]).finally(() => (waiting = undefined));
+    return waiting;
+  };
 
   return {
     isRevoked: (sessionId) => revoked.has(sessionId),
-    ready: () =>
-      readyDone
-        ? Promise.resolve()
-        : Promise.race([
-            firstRead,
-            sleep(readyTimeout, stopped.signal).then(() => {
-              if (!readyDone) throw new Error('The revocation feed has not been read yet');
-            }),
-          ]),
+    ready,
     sawTokenLifetime: (seconds) => revoked.sawLifetime(seconds),
     get mode() {
       return mode;

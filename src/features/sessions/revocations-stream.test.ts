@@ -169,28 +169,35 @@ describe('GET /api/auth/revocations as an event stream', () => {
 });
 
 describe('two instances, one database (and Redis when set)', () => {
-  it('a sign-out on one reaches a stream on the other within a second', async () => {
-    const second = await startTestApp({
-      database: t.database,
-      clock: t.clock,
-      env: { PUBLIC_URL: t.issuer },
-    });
-    const port = await freePort();
-    await second.app.listen({ port, host: '127.0.0.1' });
-    try {
-      const stream = await openEventStream(feedUrl(`http://127.0.0.1:${port}`), bearer);
-      await stream.until(() => stream.comments.includes('backlog sent'));
-      const { tokens } = await signedInUser(t.app);
-      const before = stream.events.length;
-      await signOut(tokens.access_token);
-      const waited = await stream.until(() => stream.events.length > before, 1_000);
-      expect(waited).toBeLessThan(1_000);
-      expect(revokedIds(stream.events.slice(before))).toContain(sidOf(tokens.access_token));
-      stream.close();
-    } finally {
-      await second.close();
-    }
-  });
+  it.each([
+    { redis: undefined, how: 'by Redis when set' },
+    { redis: false as const, how: 'by its timer alone, without Redis' },
+  ])(
+    'a sign-out on one reaches a stream on the other within a second ($how)',
+    async ({ redis }) => {
+      const second = await startTestApp({
+        database: t.database,
+        clock: t.clock,
+        env: { PUBLIC_URL: t.issuer },
+        ...(redis === false ? { redis } : {}),
+      });
+      const port = await freePort();
+      await second.app.listen({ port, host: '127.0.0.1' });
+      try {
+        const stream = await openEventStream(feedUrl(`http://127.0.0.1:${port}`), bearer);
+        await stream.until(() => stream.comments.includes('backlog sent'));
+        const { tokens } = await signedInUser(t.app);
+        const before = stream.events.length;
+        await signOut(tokens.access_token);
+        const waited = await stream.until(() => stream.events.length > before, 1_000);
+        expect(waited).toBeLessThan(1_000);
+        expect(revokedIds(stream.events.slice(before))).toContain(sidOf(tokens.access_token));
+        stream.close();
+      } finally {
+        await second.close();
+      }
+    },
+  );
 
   it('shutting an instance down ends its open streams instead of hanging', async () => {
     const third = await startTestApp({
