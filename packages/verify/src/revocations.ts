@@ -134,8 +134,10 @@ export function followRevocations(
         if (stopped.signal.aborted) break;
         options.onError?.(error);
         if (preferStream && ++streamFailures >= STREAM_FAILURES_BEFORE_POLLING) {
+          // Poll at once: the JSON feed may well get through where the stream did not.
           streamFailures = 0;
           pollsLeft = POLLS_BEFORE_RETRYING_STREAM;
+          continue;
         }
         await sleep(backoff, stopped.signal);
         backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);

@@ -145,6 +145,28 @@ describe('revocations: following the feed', () => {
     expect(await msUntilRefused(verifier, token)).toBeLessThan(1_000);
   });
 
+  it('falls back to polling after the stream fails again and again', async () => {
+    const errors: unknown[] = [];
+    // A proxy that refuses event streams (502) but lets JSON through.
+    const noStreams: typeof fetch = async (input, init) =>
+      new Headers(init?.headers).get('accept') === 'text/event-stream'
+        ? new Response('bad gateway', { status: 502 })
+        : fetch(input, init);
+    const verifier = createVerifier({
+      issuer: t.issuer,
+      audience: API,
+      fetch: noStreams,
+      revocations: { ...credentials, pollInterval: 200, onError: (error) => errors.push(error) },
+    });
+    verifiers.push(verifier);
+    const { person, token } = await personWithToken();
+    await expect(verifier.verify(token)).resolves.toBeDefined();
+    expect(verifier.revocations?.mode).toBe('poll');
+    expect(errors.length).toBe(3);
+    await signOut(person.tokens.access_token);
+    expect(await msUntilRefused(verifier, token)).toBeLessThan(1_000);
+  });
+
   it('stops on close()', async () => {
     const verifier = follower();
     const { token } = await personWithToken();
