@@ -79,6 +79,8 @@ export interface SessionsTable {
   absolute_expires_at: Timestamp;
   revoked_at: NullableTimestamp;
   revoked_reason: string | null;
+  /** The revocation's place in the feed: numbered in commit order (see revokeSessions). */
+  revocation_seq: ColumnType<string | null, never, string | null>;
   user_agent: string | null;
   ip: string | null;
   /** 'api' (API sign-in), 'browser' (the /login cookie) or 'client' (an OAuth client's grant). */
