@@ -2,7 +2,12 @@ import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
   test: {
-    include: ['src/**/*.test.ts', 'test/**/*.test.ts', 'packages/*/test/**/*.test.ts'],
+    include: [
+      'src/**/*.test.ts',
+      'test/**/*.test.ts',
+      'packages/*/test/**/*.test.ts',
+      'examples/**/*.test.ts',
+    ],
     globalSetup: ['test/global-setup.ts'],
     // Each file gets its own database, so files run in parallel; most of the time is I/O
     // and hashing off the main thread, so more workers than cores pays.
