@@ -1,3 +1,4 @@
+import { readFile } from 'node:fs/promises';
 import { auth, UnauthorizedError } from '@modelcontextprotocol/sdk/client/auth.js';
 import type { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import type { StreamableHTTPClientTransport } from '@modelcontextprotocol/sdk/client/streamableHttp.js';
@@ -236,5 +237,24 @@ describe('an MCP agent with the SDK (inject browser)', () => {
     expect(second.refresh_token).not.toBe(first.refresh_token);
     expect(second.access_token).not.toBe(first.access_token);
     expect(decodeJwt(second.access_token).aud).toBe(team.resource);
+  });
+});
+
+describe('the README', () => {
+  it('quotes this server as it is (each TypeScript block of its MCP section is in server.ts)', async () => {
+    const readme = await readFile(new URL('../../README.md', import.meta.url), 'utf8');
+    const start = readme.indexOf('## AI agents and MCP');
+    const section = readme.slice(start, readme.indexOf('\n## ', start + 1));
+    const blocks = [...section.matchAll(/```ts\n([\s\S]*?)```/g)].map((match) => match[1] ?? '');
+    expect(blocks.length).toBeGreaterThan(0);
+    // Compared line by line without indentation, which the README's formatter takes away.
+    const lines = (code: string) =>
+      code
+        .split('\n')
+        .map((line) => line.trim())
+        .filter(Boolean)
+        .join('\n');
+    const source = lines(await readFile(new URL('./server.ts', import.meta.url), 'utf8'));
+    for (const block of blocks) expect(source).toContain(lines(block));
   });
 });
