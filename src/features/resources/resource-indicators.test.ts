@@ -156,8 +156,12 @@ describe('forward auth in front of a protected API', () => {
     });
     expect(traefik.statusCode).toBe(200);
     // Another URL, or none: not this token's audience.
-    for (const elsewhere of [{ 'x-original-url': 'https://other.example/mcp' }, {}]) {
-      const refused = await verify(elsewhere);
+    const elsewhere: Record<string, string>[] = [
+      { 'x-original-url': 'https://other.example/mcp' },
+      {},
+    ];
+    for (const headers of elsewhere) {
+      const refused = await verify(headers);
       expect(refused.statusCode).toBe(401);
       expect(json(refused)['code']).toBe('unauthorized');
     }
