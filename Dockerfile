@@ -20,11 +20,16 @@ WORKDIR /app
 # --ignore-scripts skips the package's own `prepare` (tsc, which needs src/, copied below);
 # the two native modules then run their install scripts through `npm rebuild`.
 COPY package.json package-lock.json ./
+# The npm workspace (packages/verify, the token verification kit) must be known to the install.
+COPY packages/verify/package.json ./packages/verify/package.json
 RUN npm install --no-audit --no-fund --ignore-scripts \
     && npm rebuild argon2 bcrypt
 
 COPY tsconfig.json ./
 COPY src ./src
+# The build compiles the kit too (`npm run build`); the service itself never imports it.
+COPY packages/verify/tsconfig.json ./packages/verify/tsconfig.json
+COPY packages/verify/src ./packages/verify/src
 # Build, then drop the dev dependencies; what is left is copied into the runtime image.
 RUN npm run build \
     && npm prune --omit=dev --no-audit --no-fund

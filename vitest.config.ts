@@ -1,6 +1,16 @@
+import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
 export default defineConfig({
+  resolve: {
+    // The examples import the kit by its published name: its source here, whether or not
+    // npm has linked the workspace into node_modules yet.
+    alias: {
+      '@hyperion-auth/verify': fileURLToPath(
+        new URL('./packages/verify/src/index.ts', import.meta.url),
+      ),
+    },
+  },
   test: {
     include: [
       'src/**/*.test.ts',

@@ -178,7 +178,12 @@ export async function buildApp(
   await app.register(accountsRoutes, { accounts, accountDeletion });
   await app.register(profileRoutes, { profiles: services.profiles });
   await app.register(sessionsRoutes, { sessions, signIn, refresh, config });
-  await app.register(revocationsRoutes, { sessions });
+  await app.register(revocationsRoutes, {
+    sessions,
+    signals: deps.guard,
+    verifier,
+    clock: deps.clock,
+  });
   await app.register(forwardAuthRoutes, {
     verifier,
     challenges: services.resources,

@@ -1,11 +1,6 @@
 import type { Server } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
-import {
-  createGuard,
-  createVerifier,
-  sendAnswer,
-  toMcpAuthInfo,
-} from '../../packages/verify/src/index.js';
+import { createGuard, createVerifier, sendAnswer, toMcpAuthInfo } from '@hyperion-auth/verify';
 import { createMcpExpressApp } from '@modelcontextprotocol/sdk/server/express.js';
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
 import { StreamableHTTPServerTransport } from '@modelcontextprotocol/sdk/server/streamableHttp.js';

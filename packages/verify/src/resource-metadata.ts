@@ -52,10 +52,11 @@ export function resourceMetadataUrl(resource: string): string {
 }
 
 /**
- * The paths a server answers the metadata at: the path-inserted form, and the bare
- * well-known path that some clients try first.
+ * The paths a server answers the metadata at: the path-inserted form, the bare well-known path
+ * that some clients try first, and the form appended to the resource's path (what a challenge
+ * built by appending — Hyperion's forward auth before RFC 9728's insertion — names).
  */
 export function resourceMetadataPaths(resource: string): string[] {
   const path = resourcePath(resource);
-  return path ? [`${WELL_KNOWN}${path}`, WELL_KNOWN] : [WELL_KNOWN];
+  return path ? [`${WELL_KNOWN}${path}`, WELL_KNOWN, `${path}${WELL_KNOWN}`] : [WELL_KNOWN];
 }

@@ -134,8 +134,10 @@ export function followRevocations(
         if (stopped.signal.aborted) break;
         options.onError?.(error);
         if (preferStream && ++streamFailures >= STREAM_FAILURES_BEFORE_POLLING) {
+          // Poll at once: the JSON feed may well get through where the stream did not.
           streamFailures = 0;
           pollsLeft = POLLS_BEFORE_RETRYING_STREAM;
+          continue;
         }
         await sleep(backoff, stopped.signal);
         backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
@@ -147,18 +149,22 @@ export function followRevocations(
   const readyTimeout = options.readyTimeout ?? 5_000;
   let readyDone = false;
   void firstRead.then(() => (readyDone = true));
+  // One wait shared by every verification that arrives before the first read.
+  let waiting: Promise<void> | undefined;
+  const ready = (): Promise<void> => {
+    if (readyDone) return Promise.resolve();
+    waiting ??= Promise.race([
+      firstRead,
+      sleep(readyTimeout, stopped.signal).then(() => {
+        if (!readyDone) throw new Error('The revocation feed has not been read yet');
+      }),
+    ]).finally(() => (waiting = undefined));
+    return waiting;
+  };
 
   return {
     isRevoked: (sessionId) => revoked.has(sessionId),
-    ready: () =>
-      readyDone
-        ? Promise.resolve()
-        : Promise.race([
-            firstRead,
-            sleep(readyTimeout, stopped.signal).then(() => {
-              if (!readyDone) throw new Error('The revocation feed has not been read yet');
-            }),
-          ]),
+    ready,
     sawTokenLifetime: (seconds) => revoked.sawLifetime(seconds),
     get mode() {
       return mode;

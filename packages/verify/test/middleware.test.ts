@@ -112,7 +112,7 @@ describe.each(Object.keys(starters))('%s', (name) => {
 
   const metadataUrl = () => `${server.origin}/.well-known/oauth-protected-resource/api`;
 
-  it('serves RFC 9728 metadata at the path-inserted and the bare well-known path', async () => {
+  it('serves RFC 9728 metadata at the path-inserted, the bare and the appended well-known path', async () => {
     // oauth4webapi finds it from the resource identifier and checks `resource` matches.
     const found = await oauth.processResourceDiscoveryResponse(
       new URL(resource),
@@ -127,9 +127,14 @@ describe.each(Object.keys(starters))('%s', (name) => {
       bearer_methods_supported: ['header'],
       resource_name: 'Team files',
     });
-    const bare = await fetch(`${server.origin}/.well-known/oauth-protected-resource`);
-    expect(bare.status).toBe(200);
-    expect(await bare.json()).toEqual(found);
+    for (const path of [
+      '/.well-known/oauth-protected-resource',
+      '/api/.well-known/oauth-protected-resource',
+    ]) {
+      const other = await fetch(`${server.origin}${path}`);
+      expect(other.status).toBe(200);
+      expect(await other.json()).toEqual(found);
+    }
   });
 
   it('answers 401 with the resource_metadata challenge without a token, or with a bad one', async () => {

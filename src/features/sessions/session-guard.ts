@@ -41,6 +41,7 @@ export interface SessionGuardOptions {
  */
 export class SessionGuard {
   readonly #cache = new Map<string, CachedStatus>();
+  readonly #revokedListeners = new Set<(sessionIds: readonly string[]) => void>();
 
   constructor(private readonly options: SessionGuardOptions) {
     options.broadcast.channel(REVOCATION_CHANNEL, {
@@ -81,6 +82,15 @@ export class SessionGuard {
     await this.options.broadcast.publish(REVOCATION_CHANNEL, sessionIds);
   }
 
+  /**
+   * Told of every revocation this instance learns of, its own or another instance's (through
+   * the broadcast): the live revocation feed wakes its streams on it. Returns the unsubscriber.
+   */
+  onRevoked(listener: (sessionIds: readonly string[]) => void): () => void {
+    this.#revokedListeners.add(listener);
+    return () => this.#revokedListeners.delete(listener);
+  }
+
   #usableCacheEntry(sessionId: string): CachedStatus | undefined {
     const entry = this.#cache.get(sessionId);
     if (!entry) return undefined;
@@ -119,6 +129,7 @@ export class SessionGuard {
   }
 
   #markRevoked(sessionIds: readonly string[]): void {
+    for (const listener of this.#revokedListeners) listener(sessionIds);
     for (const id of sessionIds) {
       const entry = this.#cache.get(id);
       if (entry) entry.revoked = true;

@@ -412,6 +412,21 @@ export async function findSignInHistory(
 }
 
 /** Sessions revoked after a position, in the order they were revoked (the revocation feed). */
+/** The newest revocation's position in the feed (the index on (revoked_at, id), read backwards). */
+export async function findNewestRevocation(
+  db: Db,
+): Promise<{ id: string; revoked_at: Date } | undefined> {
+  const row = await db
+    .selectFrom('sessions')
+    .select(['id', 'revoked_at'])
+    .where('revoked_at', 'is not', null)
+    .orderBy('revoked_at', 'desc')
+    .orderBy('id', 'desc')
+    .limit(1)
+    .executeTakeFirst();
+  return row?.revoked_at ? { id: row.id, revoked_at: row.revoked_at } : undefined;
+}
+
 export async function listRevokedAfter(
   db: Db,
   after: { at: Date; id: string },

@@ -163,6 +163,15 @@ export class SessionsService {
   }
 
   /**
+   * Where the revocation feed ends now (the cursor after its newest item), or undefined when
+   * nothing was ever revoked: one cheap read that tells a live stream whether to look again.
+   */
+  async newestRevocationCursor(): Promise<string | undefined> {
+    const newest = await repo.findNewestRevocation(this.deps.db);
+    return newest ? encodeCursor({ at: newest.revoked_at, id: newest.id }) : undefined;
+  }
+
+  /**
    * Whether a session is live, read from the database (inside the caller's transaction when
    * given one: on the embedded database a transaction holds the only connection).
    */
