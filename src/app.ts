@@ -103,7 +103,7 @@ async function registerDocs(app: FastifyInstance, deps: Deps): Promise<void> {
 export function callerVerifier({ tokens, config, services }: Deps): CallerVerifier {
   const { sessions, serviceAccounts, accounts } = services;
   return {
-    verifyAccessToken: (raw) => tokens.verify(raw),
+    verifyAccessToken: (raw, audiences) => tokens.verify(raw, audiences),
     assertSessionActive: (sessionId, userId) => sessions.assertSessionActive(sessionId, userId),
     assertServiceTokenUsable: (token) => serviceAccounts.assertTokenUsable(token),
     authorizationOf: (userId) => accounts.authorizationOf(userId),

@@ -98,9 +98,16 @@ export class AccessTokens {
    * Verifies signature, algorithm, issuer, audience, type and lifetime. The algorithm is
    * pinned per key: a token must carry its key's own algorithm, so `none` and algorithm
    * confusion (an RSA public key used as an HMAC secret) are refused.
+   *
+   * `audiences` replaces JWT_AUDIENCE as what `aud` must name (one of them): only forward
+   * auth, for a URL under a registered resource, reads tokens bound to it; every route keeps
+   * the default.
    */
-  async verify(token: string): Promise<VerifiedAccessToken> {
-    const remembered = await this.#fromCache(token);
+  async verify(
+    token: string,
+    audiences: readonly string[] = [this.options.audience],
+  ): Promise<VerifiedAccessToken> {
+    const remembered = await this.#fromCache(token, audiences);
     if (remembered) return remembered;
     try {
       let vouching: { kid: string; algorithm: string } | undefined;
@@ -115,7 +122,7 @@ export class AccessTokens {
         },
         {
           issuer: this.options.issuer,
-          audience: this.options.audience,
+          audience: [...audiences],
           algorithms: this.keys.algorithms(),
           typ: ACCESS_TOKEN_TYPE,
           currentDate: this.clock.now(),
@@ -143,9 +150,15 @@ export class AccessTokens {
    * token here, keyed by its whole text, so an altered token is never a hit. The session is
    * still checked on every request by the caller: revocation stays immediate.
    */
-  async #fromCache(token: string): Promise<VerifiedAccessToken | undefined> {
+  async #fromCache(
+    token: string,
+    audiences: readonly string[],
+  ): Promise<VerifiedAccessToken | undefined> {
     const entry = this.#verified.get(token);
     if (!entry) return undefined;
+    // A token cached by a check with other audiences (forward auth's for a resource) is
+    // judged afresh, so a resource's token never passes where JWT_AUDIENCE is required.
+    if (!entry.token.aud.some((aud) => audiences.includes(aud))) return undefined;
     // A known kid is a map lookup; an unknown one re-reads the store, whose failure the
     // full verification below reports (503).
     const key = await this.keys.findVerificationKey(entry.kid).catch(() => undefined);

@@ -356,3 +356,43 @@ describe('unused dynamically registered clients expire', () => {
     });
   });
 });
+
+describe('scopes of protected APIs at registration', () => {
+  it('accepts a scope a registered resource defines (echoed, not stored); an undefined one stays refused', async () => {
+    // What the MCP SDK sends: the scopes the MCP server's challenge named.
+    const created = await op.app.inject({
+      method: 'POST',
+      url: '/api/admin/resources',
+      headers: op.admin,
+      payload: {
+        identifier: 'https://notes.example/mcp',
+        name: 'Notes',
+        scopes: [{ name: 'notes:read', description: 'Read your notes' }],
+      },
+    });
+    expect(created.statusCode).toBe(201);
+
+    const only = await registerAt(op, { redirect_uris: [REDIRECT], scope: 'notes:read' });
+    expect(only.statusCode, only.body).toBe(201);
+    // Naming no OpenID scope leaves the client the defaults, as naming none at all does.
+    expect(json(only)['scope']).toBe('openid profile email offline_access notes:read');
+    const stored = await op.deps.services.oauthClients.findClient(String(json(only)['client_id']));
+    expect(stored?.scopes).toEqual(['openid', 'profile', 'email', 'offline_access']);
+
+    const mixed = await registerAt(op, {
+      redirect_uris: [REDIRECT],
+      scope: 'openid notes:read notes:read',
+    });
+    expect(mixed.statusCode, mixed.body).toBe(201);
+    expect(json(mixed)['scope']).toBe('openid notes:read');
+
+    const before = await counts(op);
+    const unknown = await registerAt(op, { redirect_uris: [REDIRECT], scope: 'notes:write' });
+    expect(unknown.statusCode).toBe(400);
+    expect(json(unknown)).toEqual({
+      error: 'invalid_client_metadata',
+      error_description: 'scope notes:write is not offered',
+    });
+    expect(await counts(op)).toEqual(before);
+  });
+});

@@ -58,7 +58,9 @@ export const RegistrationRequestSchema = Type.Object(
     scope: Type.Optional(
       Type.String({
         maxLength: 1000,
-        description: 'Space-separated scopes the client may ask for, of scopes_supported',
+        description:
+          'Space-separated scopes the client may ask for: OpenID ones of scopes_supported, ' +
+          'and scopes of registered protected APIs (granted per resource, not stored)',
       }),
     ),
     application_type: Type.Optional(Type.String({ description: 'web (the default) or native' })),
@@ -96,7 +98,10 @@ export interface CheckedRegistration {
   redirectUris: string[];
   postLogoutRedirectUris: string[];
   grantTypes: string[];
+  /** The OpenID scopes it may ask for (stored). */
   scopes: string[];
+  /** Scopes of protected APIs it named (echoed in the answer, not stored). */
+  resourceScopes: string[];
   applicationType: 'web' | 'native';
 }
 
@@ -131,6 +136,8 @@ function defaultName(redirectUri: string): string {
 export function checkRegistration(
   request: RegistrationRequest,
   policy: RegistrationPolicy,
+  /** Every scope a registered protected API defines. */
+  resourceScopes: ReadonlySet<string>,
 ): CheckedRegistration {
   if (request.redirect_uris.length === 0)
     throw new RegistrationError('invalid_redirect_uri', 'redirect_uris must name at least one URI');
@@ -173,11 +180,16 @@ export function checkRegistration(
       'grant_types must include authorization_code',
     );
 
+  // MCP clients register with the scopes the MCP server's challenge named (the SDKs' scope
+  // selection), which are a protected API's, not OpenID's. Those are granted per resource at
+  // /oauth/authorize to any client, so they are accepted and echoed, never stored. A list
+  // naming no OpenID scope says nothing about them: the client gets the defaults.
   const known = Object.keys(OIDC_SCOPES);
   const asked = request.scope?.split(' ').filter((scope) => scope !== '');
-  const unknownScope = asked?.find((scope) => !known.includes(scope));
+  const unknownScope = asked?.find((scope) => !known.includes(scope) && !resourceScopes.has(scope));
   if (unknownScope !== undefined)
     throw new RegistrationError('invalid_client_metadata', `scope ${unknownScope} is not offered`);
+  const askedOidc = asked?.filter((scope) => known.includes(scope));
 
   const applicationType = request.application_type ?? 'web';
   if (applicationType !== 'web' && applicationType !== 'native')
@@ -194,7 +206,10 @@ export function checkRegistration(
     redirectUris,
     postLogoutRedirectUris,
     grantTypes: GRANT_TYPES.filter((grant) => grantTypes.includes(grant)),
-    scopes: known.filter((scope) => (asked ?? DYNAMIC_DEFAULT_SCOPES).includes(scope)),
+    scopes: known.filter((scope) =>
+      (askedOidc?.length ? askedOidc : DYNAMIC_DEFAULT_SCOPES).includes(scope),
+    ),
+    resourceScopes: [...new Set(asked?.filter((scope) => resourceScopes.has(scope)))],
     applicationType,
   };
 }

@@ -9,6 +9,7 @@ import { decodeCursor, toPage } from '../../lib/cursor.js';
 import type { AuditService } from '../audit/audit.service.js';
 import { InvalidClientError } from '../oauth/oauth.errors.js';
 import { CLIENT_GRANT_TYPES, OIDC_SCOPES, type OAuthClient } from '../oidc/oidc.types.js';
+import type { ResourcesService } from '../resources/resources.service.js';
 import type { SessionsService } from '../sessions/sessions.service.js';
 import { deleteClientConsents } from './consents.repository.js';
 import * as repo from './oauth-clients.repository.js';
@@ -33,6 +34,8 @@ export interface OAuthClientsServiceDeps {
   audit: AuditService;
   /** Ends a deleted client's grants, so its tokens stop at once on every instance. */
   sessions: Pick<SessionsService, 'revokeClientGrants'>;
+  /** The protected APIs' scopes, which a dynamic registration may name. */
+  resources: Pick<ResourcesService, 'scopeNames'>;
 }
 
 export const DEFAULT_GRANT_TYPES = ['authorization_code', 'refresh_token'];
@@ -198,7 +201,7 @@ export class OAuthClientsService {
     policy: RegistrationPolicy,
     caller: ClientContext,
   ): Promise<RegistrationResponse> {
-    const checked = checkRegistration(request, policy);
+    const checked = checkRegistration(request, policy, await this.deps.resources.scopeNames());
     const generated = checked.type === 'confidential' ? newSecret() : undefined;
     const now = this.deps.clock.now();
     const client = await this.deps.db.transaction().execute(async (trx) => {
@@ -242,7 +245,7 @@ export class OAuthClientsService {
       token_endpoint_auth_method: checked.authMethod,
       grant_types: client.grant_types,
       response_types: ['code'],
-      scope: client.scopes.join(' '),
+      scope: [...client.scopes, ...checked.resourceScopes].join(' '),
       application_type: checked.applicationType,
     };
   }

@@ -144,6 +144,15 @@ export class ResourcesService {
   }
 
   /**
+   * Every scope some protected API defines: what a dynamic registration may name besides the
+   * OpenID scopes. Read fresh (registering is rare), so a resource just added counts at once.
+   */
+  async scopeNames(): Promise<ReadonlySet<string>> {
+    const rows = await repo.listAllResources(this.deps.db);
+    return new Set(rows.flatMap((row) => row.scopes.map((scope) => scope.name)));
+  }
+
+  /**
    * The challenge for an unauthenticated request to `url`, when it lies under a registered
    * resource (the longest identifier wins): where its protected-resource metadata is, and
    * the scopes it defines.
