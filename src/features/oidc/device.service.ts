@@ -200,8 +200,6 @@ export class DeviceService {
       metrics?.oauthDeviceAuthorization(clientId, 'denied');
       return 'denied';
     }
-    if (!found.client.first_party)
-      await consents.grant(session.userId, clientId, found.scopes, context);
     const approved = await devices.answer(db, hash, clock.now(), {
       status: 'approved',
       userId: session.userId,
@@ -210,6 +208,9 @@ export class DeviceService {
       amr: session.amr,
     });
     if (!approved) return 'gone';
+    // Remembered as /consent remembers it (and shown, withdrawable, at /api/auth/consents).
+    if (!found.client.first_party)
+      await consents.grant(session.userId, clientId, found.scopes, context);
     await audit.record({
       type: 'oauth.device_approved',
       actorId: session.userId,

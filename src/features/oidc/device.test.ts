@@ -263,6 +263,11 @@ describe('the device code grant', () => {
       .where('user_id', '=', who.userId)
       .execute();
     expect(events).toHaveLength(1);
+    const metrics = await t.deps.metrics.render();
+    for (const outcome of ['started', 'approved', 'issued'])
+      expect(metrics).toContain(
+        `hyperion_oauth_device_authorizations_total{client_id="${publicClient.client_id}",outcome="${outcome}"}`,
+      );
 
     // Single use: a second redemption is refused.
     t.clock.advance(5);
