@@ -23,6 +23,8 @@ import { groupsRoutes } from './features/groups/groups.routes.js';
 import { authorizeRoutes } from './features/oidc/authorize.routes.js';
 import { endSessionRoutes } from './features/oidc/end-session.routes.js';
 import { loginRoutes } from './features/oidc/login.routes.js';
+import { deviceRoutes } from './features/oidc/device.routes.js';
+import { deviceAuthorizationRoutes } from './features/oauth/device-authorization.routes.js';
 import { profileRoutes } from './features/profile/profile.routes.js';
 import { resourcesRoutes } from './features/resources/resources.routes.js';
 import { rolesRoutes } from './features/roles/roles.routes.js';
@@ -195,7 +197,12 @@ export async function buildApp(
       serviceAccounts: services.serviceAccounts,
       oauthClients: services.oauthClients,
       codes: services.codes,
+      devices: services.devices,
     },
+  });
+  await app.register(deviceAuthorizationRoutes, {
+    oauthClients: services.oauthClients,
+    devices: services.devices,
   });
   await app.register(emailVerificationRoutes, { emailVerification: services.emailVerification });
   await app.register(passwordRoutes, { password: services.password });
@@ -232,6 +239,7 @@ export async function buildApp(
     hostedSignIn: services.hostedSignIn,
     config,
   });
+  await app.register(deviceRoutes, { devices: services.devices, config });
   await app.register(loginRoutes, {
     hostedSignIn: services.hostedSignIn,
     authorize: services.authorize,

@@ -16,6 +16,7 @@ import { OAuthClientsService } from './features/oauth-clients/oauth-clients.serv
 import { AuthorizeService } from './features/oidc/authorize.service.js';
 import { EndSessionService } from './features/oidc/end-session.service.js';
 import { HostedSignInService } from './features/oidc/hosted-signin.service.js';
+import { DeviceService } from './features/oidc/device.service.js';
 import { PasswordService } from './features/password/password.service.js';
 import { ProfileService } from './features/profile/profile.service.js';
 import { FailureCounter } from './features/rate-limit/counted-attempt.js';
@@ -56,8 +57,10 @@ export interface Services {
   consents: ConsentsService;
   authorize: AuthorizeService;
   hostedSignIn: HostedSignInService;
+  /** RFC 8628 device authorization: /oauth/device_authorization, /device, the device_code grant. */
+  devices: DeviceService;
   endSession: EndSessionService;
-  /** Hourly: expired authorization requests and codes are deleted. */
+  /** Hourly: expired authorization requests, codes and device authorizations are deleted. */
   oidcHousekeeping: PeriodicJob;
   resources: ResourcesService;
 }
@@ -194,9 +197,24 @@ export function createServices(infra: Infrastructure): Services {
     metrics,
   });
   const hostedSignIn = new HostedSignInService({ signIn, mfa, sessions, authorize });
+  const devices = new DeviceService({
+    db,
+    clock,
+    clients: oauthClients,
+    consents,
+    resources,
+    sessions,
+    accounts,
+    audit,
+    signer: clientTokens,
+    limits,
+    config,
+    metrics,
+  });
   const oidcHousekeeping = new PeriodicJob(
     async () => {
       await authorize.sweepExpired();
+      await devices.sweepExpired();
       await oauthClients.sweepUnusedDynamicClients();
     },
     HOUSEKEEPING_INTERVAL_MS,
@@ -231,6 +249,7 @@ export function createServices(infra: Infrastructure): Services {
     consents,
     authorize,
     hostedSignIn,
+    devices,
     endSession,
     oidcHousekeeping,
     resources,

@@ -290,6 +290,25 @@ export interface ApiResourcesTable {
   updated_at: Timestamp;
 }
 
+export type DeviceAuthorizationStatus = 'pending' | 'approved' | 'denied' | 'spent';
+
+export interface DeviceAuthorizationsTable {
+  device_code_hash: string;
+  user_code_hash: string;
+  client_id: string;
+  scopes: ColumnType<string[], string[], string[]>;
+  resource: string | null;
+  status: DeviceAuthorizationStatus;
+  user_id: string | null;
+  browser_session_id: string | null;
+  auth_time: NullableTimestamp;
+  amr: ColumnType<string[] | null, string[] | null | undefined, string[] | null>;
+  expires_at: Timestamp;
+  last_polled_at: NullableTimestamp;
+  interval: number;
+  created_at: CreatedAt;
+}
+
 export type AuditOutcome = 'success' | 'failure';
 
 export interface Database {
@@ -317,6 +336,7 @@ export interface Database {
   authorization_codes: AuthorizationCodesTable;
   oauth_consents: OAuthConsentsTable;
   api_resources: ApiResourcesTable;
+  device_authorizations: DeviceAuthorizationsTable;
 }
 
 export type UserRow = Selectable<UsersTable>;

@@ -36,6 +36,7 @@ const IssuerMetadata = Type.Object({
   revocation_endpoint: Type.String(),
   introspection_endpoint: Type.String(),
   registration_endpoint: Type.Optional(Type.String()),
+  device_authorization_endpoint: Type.String(),
   scopes_supported: Strings,
   response_types_supported: Strings,
   response_modes_supported: Strings,
@@ -127,6 +128,7 @@ export const discoveryRoutes: FastifyPluginAsyncTypebox<DiscoveryRoutesOptions> 
     ...(config.oauthDynamicRegistration === 'off'
       ? {}
       : { registration_endpoint: `${issuer}/oauth/register` }),
+    device_authorization_endpoint: `${issuer}/oauth/device_authorization`,
     scopes_supported: Object.keys(OIDC_SCOPES),
     response_types_supported: ['code'],
     response_modes_supported: ['query'],

@@ -4,7 +4,9 @@ import { describe, expect, it } from 'vitest';
 import { json, signUp, startTestApp, type TestApp } from '../../../test/app.js';
 import { injectAgent } from '../../../test/oidc-flow.js';
 import { InjectBrowser } from '../../../test/oidc-pages.js';
+import { deviceFor } from '../../../test/device.js';
 import { openClientGrant, startOidcApp } from '../../../test/oidc.js';
+import { DEVICE_CODE_GRANT_TYPE } from '../oidc/oidc.types.js';
 import { OPERATOR } from '../../lib/actor.js';
 import type { OAuthClientView } from './oauth-clients.schemas.js';
 import { UNUSED_DYNAMIC_CLIENT_SECONDS } from './oauth-clients.service.js';
@@ -149,6 +151,19 @@ describe('POST /oauth/register under OAUTH_DYNAMIC_REGISTRATION=public', () => {
       scope: 'openid profile email offline_access',
       application_type: 'web',
     });
+  });
+
+  it('a client may register for the device code grant too, and start one', async () => {
+    const response = await registerAt(op, {
+      redirect_uris: [REDIRECT],
+      grant_types: ['authorization_code', DEVICE_CODE_GRANT_TYPE],
+      scope: 'openid',
+    });
+    expect(response.statusCode, response.body).toBe(201);
+    const made = json<{ client_id: string; grant_types: string[] }>(response);
+    expect(made.grant_types).toEqual(['authorization_code', DEVICE_CODE_GRANT_TYPE]);
+    const device = await deviceFor(op.issuer, { ...made, redirect_uris: [REDIRECT] }, op.clock);
+    expect((await device.start({ scope: 'openid' })).verification_uri).toBe(`${op.issuer}/device`);
   });
 
   it('an admin cannot make a dynamically registered client first-party', async () => {

@@ -4,7 +4,7 @@
  * service stores what `checkRegistration` returns.
  */
 import { Type, type Static } from 'typebox';
-import { OIDC_SCOPES } from '../oidc/oidc.types.js';
+import { DEVICE_CODE_GRANT_TYPE, OIDC_SCOPES } from '../oidc/oidc.types.js';
 import { redirectUriProblem } from './redirect-uris.js';
 
 /** Who may register what (OAUTH_DYNAMIC_REGISTRATION, when not `off`). */
@@ -26,7 +26,9 @@ export class RegistrationError extends Error {
 
 const AUTH_METHODS = ['none', 'client_secret_basic', 'client_secret_post'] as const;
 type AuthMethod = (typeof AUTH_METHODS)[number];
-const GRANT_TYPES = ['authorization_code', 'refresh_token'] as const;
+// The device code grant too: an agent that registers itself may sign a person in from a
+// terminal; authorization_code stays required (below), as the redirect URIs are.
+const GRANT_TYPES = ['authorization_code', 'refresh_token', DEVICE_CODE_GRANT_TYPE] as const;
 // What a client that names no scope may ask for: what an admin's client gets by default.
 const DYNAMIC_DEFAULT_SCOPES = ['openid', 'profile', 'email', 'offline_access'];
 
@@ -49,7 +51,7 @@ export const RegistrationRequestSchema = Type.Object(
     grant_types: Type.Optional(
       Type.Array(Type.String(), {
         maxItems: 10,
-        description: 'authorization_code (the default) and refresh_token',
+        description: `authorization_code (the default), refresh_token and ${DEVICE_CODE_GRANT_TYPE}`,
       }),
     ),
     response_types: Type.Optional(

@@ -53,7 +53,11 @@ const RedirectUris = (description: string, minItems = 0) =>
   });
 
 export const GrantTypes = Type.Array(
-  Type.Union([Type.Literal('authorization_code'), Type.Literal('refresh_token')]),
+  Type.Union([
+    Type.Literal('authorization_code'),
+    Type.Literal('refresh_token'),
+    Type.Literal('urn:ietf:params:oauth:grant-type:device_code'),
+  ]),
   {
     minItems: 1,
     maxItems: CLIENT_GRANT_TYPES.length * 2,

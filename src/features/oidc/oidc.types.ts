@@ -15,8 +15,15 @@ export interface OAuthClient {
   registration: 'admin' | 'dynamic';
 }
 
+/** RFC 8628: a device polls with its device code while the person approves at /device. */
+export const DEVICE_CODE_GRANT_TYPE = 'urn:ietf:params:oauth:grant-type:device_code';
+
 /** The grant types a registered client may be allowed. */
-export const CLIENT_GRANT_TYPES = ['authorization_code', 'refresh_token'] as const;
+export const CLIENT_GRANT_TYPES = [
+  'authorization_code',
+  'refresh_token',
+  DEVICE_CODE_GRANT_TYPE,
+] as const;
 
 /**
  * The scopes of the OpenID Connect provider, with the words the consent page shows for them.

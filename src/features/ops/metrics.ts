@@ -18,6 +18,7 @@ export interface MetricsRecorder {
    */
   oauthAuthorization(clientId: string, outcome: string): void;
   oauthCodeExchange(clientId: string, outcome: string): void;
+  oauthDeviceAuthorization(clientId: string, outcome: string): void;
 }
 
 /** Gauges read when Prometheus scrapes: nothing is polled in between. */
@@ -109,6 +110,13 @@ export class Metrics implements MetricsRecorder {
     registers: [this.registry],
   });
 
+  readonly #deviceAuthorizations = new Counter({
+    name: 'hyperion_oauth_device_authorizations_total',
+    help: 'Device authorizations (RFC 8628) by client and step: started, approved, denied, issued',
+    labelNames: ['client_id', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
   constructor(sources: MetricsSources = {}) {
     const { databasePool, outboxDepth } = sources;
     if (databasePool) {
@@ -168,6 +176,10 @@ export class Metrics implements MetricsRecorder {
 
   oauthCodeExchange(clientId: string, outcome: string): void {
     this.#codeExchanges.inc({ client_id: clientId, outcome });
+  }
+
+  oauthDeviceAuthorization(clientId: string, outcome: string): void {
+    this.#deviceAuthorizations.inc({ client_id: clientId, outcome });
   }
 
   get contentType(): string {

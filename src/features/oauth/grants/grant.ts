@@ -7,6 +7,7 @@ import type { RefreshService } from '../../sessions/refresh.service.js';
 import type { SignInService } from '../../sessions/signin.service.js';
 import type { TokenParams } from '../token-params.js';
 import type { CodeExchangeService } from '../../oidc/code-exchange.service.js';
+import type { DeviceService } from '../../oidc/device.service.js';
 import type { ClientRegistry } from '../../oidc/oidc.ports.js';
 
 /**
@@ -20,6 +21,8 @@ export interface GrantServices {
   /** OAuth clients of the OpenID Connect provider. */
   oauthClients: Pick<ClientRegistry, 'authenticateClient'>;
   codes: Pick<CodeExchangeService, 'exchange'>;
+  /** RFC 8628: the device code grant's polls. */
+  devices: Pick<DeviceService, 'poll'>;
 }
 
 export interface GrantContext {
