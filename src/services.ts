@@ -178,7 +178,13 @@ export function createServices(infra: Infrastructure): Services {
   const groups = new GroupsService({ db, clock, audit, accounts, roles, adminUsers });
   const userImport = new UserImportService({ db, clock, audit, roles, hasher, accounts });
   const mfa = new MfaService({ db, clock, accounts, signIn, audit, failures, factors });
-  const oauthClients = new OAuthClientsService({ db, clock, audit, sessions });
+  const oauthClients = new OAuthClientsService({
+    db,
+    clock,
+    audit,
+    sessions,
+    metadataDocuments: { enabled: config.oauthCimd, fetcher: infra.outbound },
+  });
   const consents = new ConsentsService({ db, clock, audit, sessions });
   const authorize = new AuthorizeService({
     db,
@@ -197,7 +203,7 @@ export function createServices(infra: Infrastructure): Services {
   const oidcHousekeeping = new PeriodicJob(
     async () => {
       await authorize.sweepExpired();
-      await oauthClients.sweepUnusedDynamicClients();
+      await oauthClients.sweepUnusedSelfRegisteredClients();
     },
     HOUSEKEEPING_INTERVAL_MS,
     onError,
