@@ -7,7 +7,7 @@ import { injectAgent } from '../../../test/oidc-flow.js';
 import { InjectBrowser } from '../../../test/oidc-pages.js';
 import { startOidcApp } from '../../../test/oidc.js';
 import type { OAuthClientView } from './oauth-clients.schemas.js';
-import { FAILED_DOCUMENT_SECONDS } from './oauth-clients.service.js';
+import { FAILED_DOCUMENT_SECONDS, UNUSED_DYNAMIC_CLIENT_SECONDS } from './oauth-clients.service.js';
 
 // Client ID metadata documents as MCP clients use them: the client_id is the HTTPS URL of a
 // JSON document the client publishes; the provider fetches it (over real https, from a server
@@ -316,5 +316,25 @@ describe('the guard and the switch', () => {
     await expect(oidc.refreshTokenGrant(offRp, tokens.refresh_token!)).rejects.toMatchObject({
       error: 'invalid_client',
     });
+  });
+});
+
+describe('housekeeping', () => {
+  it('deletes a metadata-document client nobody used within a day; it is fetched again when used', async () => {
+    const path = '/agents/idle.json';
+    const clientId = publish(path);
+    expect((await authorizeRaw(op, clientId)).statusCode).toBe(303);
+    op.clock.advance(UNUSED_DYNAMIC_CLIENT_SECONDS + 1);
+    await op.deps.services.oauthClients.sweepUnusedSelfRegisteredClients();
+    const stored = () =>
+      op.deps.db
+        .selectFrom('oauth_clients')
+        .select('registration')
+        .where('client_id', '=', clientId)
+        .executeTakeFirst();
+    expect(await stored()).toBeUndefined();
+    expect((await authorizeRaw(op, clientId)).statusCode).toBe(303);
+    expect(await stored()).toEqual({ registration: 'metadata_document' });
+    expect(fetchesOf(path)).toBe(2);
   });
 });

@@ -144,6 +144,16 @@ export class OAuthClientsService {
   }
 
   /**
+   * Whether the operator trusts the client (consent skipped). Read from the registry as it
+   * stands, never fetching: bearer-token checks ask this on every request, and a client made
+   * from a metadata document is never first-party anyway.
+   */
+  async isFirstParty(clientId: string): Promise<boolean> {
+    if (isClientIdUrl(clientId)) return false;
+    return (await repo.findClient(this.deps.db, clientId))?.first_party === true;
+  }
+
+  /**
    * The client, or why there is none. An HTTPS client_id names a metadata document: the copy
    * stored in the registry is used while fresh (its HTTP caching, within limits), and fetched
    * again once stale. A fetch that fails, or a document that is no longer valid, refuses the
