@@ -151,13 +151,20 @@ function fetchOnce(
       reject(error);
     };
     const transport = url.protocol === 'https:' ? https : http;
-    const outgoing = transport.request(url, {
-      method: 'GET',
-      headers: { accept: request.accept ?? '*/*', 'user-agent': USER_AGENT },
-      lookup,
-      agent: false,
-      ...(ca !== undefined && url.protocol === 'https:' ? { ca } : {}),
-    });
+    let outgoing: http.ClientRequest;
+    try {
+      outgoing = transport.request(url, {
+        method: 'GET',
+        headers: { accept: request.accept ?? '*/*', 'user-agent': USER_AGENT },
+        lookup,
+        agent: false,
+        ...(ca !== undefined && url.protocol === 'https:' ? { ca } : {}),
+      });
+    } catch (error) {
+      // A URL the http module will not send (say, a host it cannot encode).
+      const detail = error instanceof Error ? error.message : String(error);
+      return reject(new OutboundFetchError('invalid_url', `cannot be requested (${detail})`));
+    }
     const timer = setTimeout(
       () =>
         fail(new OutboundFetchError('timeout', `no complete answer in ${request.timeoutMs} ms`)),

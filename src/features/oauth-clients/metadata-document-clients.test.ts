@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import { decodeJwt } from 'jose';
 import * as oidc from 'openid-client';
 import { describe, expect, it } from 'vitest';
@@ -5,9 +6,14 @@ import { json, signIn, signUp, startTestApp, type TestApp } from '../../../test/
 import { json as jsonHandler, startHttpsServer } from '../../../test/https-server.js';
 import { injectAgent } from '../../../test/oidc-flow.js';
 import { InjectBrowser } from '../../../test/oidc-pages.js';
+import { eventually } from '../../../test/eventually.js';
 import { startOidcApp } from '../../../test/oidc.js';
 import type { OAuthClientView } from './oauth-clients.schemas.js';
-import { FAILED_DOCUMENT_SECONDS, UNUSED_DYNAMIC_CLIENT_SECONDS } from './oauth-clients.service.js';
+import {
+  FAILED_DOCUMENT_SECONDS,
+  MAX_CONCURRENT_DOCUMENT_FETCHES,
+  UNUSED_DYNAMIC_CLIENT_SECONDS,
+} from './oauth-clients.service.js';
 
 // Client ID metadata documents as MCP clients use them: the client_id is the HTTPS URL of a
 // JSON document the client publishes; the provider fetches it (over real https, from a server
@@ -283,6 +289,25 @@ describe('a client whose client_id is its metadata document URL', () => {
 });
 
 describe('the guard and the switch', () => {
+  it('fetches only so many documents at once; the next is refused at once, not queued', async () => {
+    const held: ServerResponse[] = [];
+    const paths = Array.from(
+      { length: MAX_CONCURRENT_DOCUMENT_FETCHES + 1 },
+      (_, i) => `/agents/slow-${i}.json`,
+    );
+    for (const path of paths) docs.on(path, (_request, response) => void held.push(response));
+    const waiting = paths
+      .slice(0, MAX_CONCURRENT_DOCUMENT_FETCHES)
+      .map((path) => authorizeRaw(op, urlOf(path)));
+    expect(await eventually(() => held.length === MAX_CONCURRENT_DOCUMENT_FETCHES)).toBe(true);
+    const last = paths[MAX_CONCURRENT_DOCUMENT_FETCHES] ?? '';
+    const page = expectErrorPage(await authorizeRaw(op, urlOf(last)));
+    expect(page).toContain('too many metadata documents');
+    expect(fetchesOf(last)).toBe(0);
+    for (const response of held) response.writeHead(404).end();
+    for (const response of await Promise.all(waiting)) expectErrorPage(response);
+  });
+
   it('refuses a document on a private address without OUTBOUND_ALLOW_PRIVATE, before connecting', async () => {
     const guarded = await startTestApp({ outboundCa: docs.ca });
     const path = '/agents/private.json';

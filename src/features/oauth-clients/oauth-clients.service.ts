@@ -66,6 +66,9 @@ export const UNUSED_DYNAMIC_CLIENT_SECONDS = 24 * 60 * 60;
 // authorize requests naming one bad URL is one fetch, not a flood of fetches from us.
 export const FAILED_DOCUMENT_SECONDS = 30;
 const MAX_REMEMBERED_FAILURES = 1000;
+// Anybody can send /oauth/authorize a new URL to fetch; this many fetches at once, then the
+// next is refused at once rather than queued, so a burst cannot tie up sockets and time.
+export const MAX_CONCURRENT_DOCUMENT_FETCHES = 16;
 
 type ClientEvent =
   'oauth.client_created' | 'oauth.client_updated' | 'oauth.client_rotated' | 'oauth.client_deleted';
@@ -178,6 +181,11 @@ export class OAuthClientsService {
     if (failed && failed.until > now.getTime()) return { kind: 'refused', reason: failed.reason };
     const pending = this.#fetching.get(clientId);
     if (pending) return pending;
+    if (this.#fetching.size >= MAX_CONCURRENT_DOCUMENT_FETCHES)
+      return {
+        kind: 'refused',
+        reason: 'too many metadata documents are being fetched right now; try again shortly',
+      };
     const fetching = this.#fetchDocument(clientId).finally(() => this.#fetching.delete(clientId));
     this.#fetching.set(clientId, fetching);
     return fetching;
