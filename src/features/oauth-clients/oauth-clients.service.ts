@@ -30,6 +30,7 @@ import {
   checkRegistration,
 } from './dynamic-registration.js';
 import {
+  type CheckedDocument,
   ClientMetadataError,
   FETCH_TIMEOUT_MS,
   MAX_DOCUMENT_BYTES,
@@ -191,25 +192,32 @@ export class OAuthClientsService {
     return fetching;
   }
 
+  /** Fetches and checks the document; throws OutboundFetchError or ClientMetadataError. */
+  async #readDocument(clientId: string): Promise<{ document: CheckedDocument; seconds: number }> {
+    const response = await this.deps.metadataDocuments.fetcher.get(clientId, {
+      maxBytes: MAX_DOCUMENT_BYTES,
+      timeoutMs: FETCH_TIMEOUT_MS,
+      accept: 'application/json',
+      contentTypes: ['application/json'],
+    });
+    // The draft: only a 200 counts (and the fetcher follows no redirect).
+    if (response.status !== 200)
+      throw new ClientMetadataError(`answered ${response.status}, not 200`);
+    return {
+      document: checkMetadataDocument(clientId, response.body),
+      seconds: cacheSeconds(response.headers, this.deps.clock.now()),
+    };
+  }
+
+  /** Fetches the document and stores the client as it reads, or says why it cannot be used. */
   async #fetchDocument(clientId: string): Promise<ClientResolution> {
-    const where = `the metadata document at ${clientId}`;
-    let checked;
-    let expiresIn: number;
+    let read: { document: CheckedDocument; seconds: number };
     try {
-      const response = await this.deps.metadataDocuments.fetcher.get(clientId, {
-        maxBytes: MAX_DOCUMENT_BYTES,
-        timeoutMs: FETCH_TIMEOUT_MS,
-        accept: 'application/json',
-        contentTypes: ['application/json'],
-      });
-      if (response.status !== 200)
-        throw new ClientMetadataError(`answered ${response.status}, not 200`);
-      checked = checkMetadataDocument(clientId, response.body);
-      expiresIn = cacheSeconds(response.headers, this.deps.clock.now());
+      read = await this.#readDocument(clientId);
     } catch (error) {
       if (!(error instanceof OutboundFetchError || error instanceof ClientMetadataError))
         throw error;
-      const reason = `${where} cannot be used: ${error.message}`;
+      const reason = `the metadata document at ${clientId} cannot be used: ${error.message}`;
       setBounded(
         this.#failedDocuments,
         clientId,
@@ -220,7 +228,7 @@ export class OAuthClientsService {
     }
     this.#failedDocuments.delete(clientId);
     const now = this.deps.clock.now();
-    const document = checked;
+    const { document, seconds } = read;
     const client = await this.deps.db.transaction().execute(async (trx) => {
       const saved = await repo.saveMetadataClient(trx, {
         clientId,
@@ -229,7 +237,7 @@ export class OAuthClientsService {
         postLogoutRedirectUris: document.postLogoutRedirectUris,
         grantTypes: document.grantTypes,
         scopes: document.scopes,
-        expiresAt: addSeconds(now, expiresIn),
+        expiresAt: addSeconds(now, seconds),
         now,
       });
       const system: Actor = { actorId: null, permissions: [] };
@@ -434,7 +442,6 @@ export class OAuthClientsService {
     if (patch.scopes !== undefined)
       changes.scopes = inOrderOf(Object.keys(OIDC_SCOPES), patch.scopes);
     if (patch.first_party !== undefined) changes.first_party = patch.first_party;
-
     // Anybody may have registered a dynamic client: trusting it to skip consent is refused
     // (the table's check constraint would refuse it too, as a failure rather than an answer).
     if (patch.first_party === true && (await this.#existing(clientId)).registration === 'dynamic')
