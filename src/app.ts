@@ -110,8 +110,7 @@ export function callerVerifier({ tokens, config, services }: Deps): CallerVerifi
     assertServiceTokenUsable: (token) => serviceAccounts.assertTokenUsable(token),
     authorizationOf: (userId) => accounts.authorizationOf(userId),
     mfaRequiredRoles: config.mfaRequiredRoles,
-    isFirstPartyClient: async (clientId) =>
-      (await services.oauthClients.findClient(clientId))?.first_party === true,
+    isFirstPartyClient: (clientId) => services.oauthClients.isFirstParty(clientId),
   };
 }
 

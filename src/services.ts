@@ -181,7 +181,14 @@ export function createServices(infra: Infrastructure): Services {
   const groups = new GroupsService({ db, clock, audit, accounts, roles, adminUsers });
   const userImport = new UserImportService({ db, clock, audit, roles, hasher, accounts });
   const mfa = new MfaService({ db, clock, accounts, signIn, audit, failures, factors });
-  const oauthClients = new OAuthClientsService({ db, clock, audit, sessions, resources });
+  const oauthClients = new OAuthClientsService({
+    db,
+    clock,
+    audit,
+    sessions,
+    resources,
+    metadataDocuments: { enabled: config.oauthCimd, fetcher: infra.outbound },
+  });
   const consents = new ConsentsService({ db, clock, audit, sessions });
   const authorize = new AuthorizeService({
     db,
@@ -215,7 +222,7 @@ export function createServices(infra: Infrastructure): Services {
     async () => {
       await authorize.sweepExpired();
       await devices.sweepExpired();
-      await oauthClients.sweepUnusedDynamicClients();
+      await oauthClients.sweepUnusedSelfRegisteredClients();
     },
     HOUSEKEEPING_INTERVAL_MS,
     onError,

@@ -235,9 +235,16 @@ export interface OAuthClientsTable {
   created_at: CreatedAt;
   updated_at: Timestamp;
   secret_rotated_at: NullableTimestamp;
-  /** 'admin': made through the admin API or the CLI; 'dynamic': self-registered (RFC 7591). */
-  registration: Generated<'admin' | 'dynamic'>;
+  /**
+   * 'admin': made through the admin API or the CLI; 'dynamic': self-registered (RFC 7591);
+   * 'metadata_document': its client_id is the HTTPS URL of its metadata, fetched from there.
+   */
+  registration: Generated<ClientRegistration>;
+  /** A metadata-document client's fetched copy is fresh until then; null for the others. */
+  metadata_expires_at: NullableTimestamp;
 }
+
+export type ClientRegistration = 'admin' | 'dynamic' | 'metadata_document';
 
 export interface AuthorizationRequestsTable {
   id_hash: string;

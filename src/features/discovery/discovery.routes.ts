@@ -54,6 +54,7 @@ const IssuerMetadata = Type.Object({
   request_uri_parameter_supported: Type.Boolean(),
   require_request_uri_registration: Type.Boolean(),
   authorization_response_iss_parameter_supported: Type.Boolean(),
+  client_id_metadata_document_supported: Type.Optional(Type.Boolean()),
   frontchannel_logout_supported: Type.Boolean(),
   backchannel_logout_supported: Type.Boolean(),
   service_documentation: Type.String(),
@@ -81,7 +82,7 @@ const CLAIMS = [
 export interface DiscoveryRoutesOptions {
   keys: SigningKeys;
   /** The issuer every advertised URL is built on. */
-  config: Pick<Config, 'jwt' | 'oauthDynamicRegistration'>;
+  config: Pick<Config, 'jwt' | 'oauthDynamicRegistration' | 'oauthCimd'>;
 }
 
 export const discoveryRoutes: FastifyPluginAsyncTypebox<DiscoveryRoutesOptions> = async (
@@ -150,6 +151,8 @@ export const discoveryRoutes: FastifyPluginAsyncTypebox<DiscoveryRoutesOptions> 
     request_uri_parameter_supported: false,
     require_request_uri_registration: false,
     authorization_response_iss_parameter_supported: true,
+    // An HTTPS client_id naming the client's own metadata (OAUTH_CIMD).
+    ...(config.oauthCimd ? { client_id_metadata_document_supported: true } : {}),
     frontchannel_logout_supported: false,
     backchannel_logout_supported: false,
     service_documentation: `${issuer}/docs`,

@@ -350,11 +350,11 @@ describe('unused dynamically registered clients expire', () => {
 
     // Not yet a day: nothing goes.
     open.clock.advance(UNUSED_DYNAMIC_CLIENT_SECONDS - 60);
-    expect(await oauthClients.sweepUnusedDynamicClients()).toBe(0);
+    expect(await oauthClients.sweepUnusedSelfRegisteredClients()).toBe(0);
     open.clock.advance(120);
     const fresh = await made({ redirect_uris: [REDIRECT], token_endpoint_auth_method: 'none' });
     // (The unused clients of the tests above go too.)
-    expect(await oauthClients.sweepUnusedDynamicClients()).toBeGreaterThanOrEqual(1);
+    expect(await oauthClients.sweepUnusedSelfRegisteredClients()).toBeGreaterThanOrEqual(1);
 
     expect(await oauthClients.findClient(unused)).toBeUndefined();
     for (const kept of [granted, byAdmin.client_id, fresh])

@@ -116,7 +116,7 @@ function isOneOf<T extends string>(choices: readonly T[], value: string): value 
  * URIs whose owner is certain qualify — an https host, or this machine's loopback (RFC 8252
  * §7.3) — never a private-use scheme, which any app on a device may claim.
  */
-function checkUris(field: string, uris: readonly string[]): string[] {
+export function checkRedirectUris(field: string, uris: readonly string[]): string[] {
   for (const uri of uris) {
     const problem = redirectUriProblem(uri);
     if (problem) throw new RegistrationError('invalid_redirect_uri', `${field}: ${uri} ${problem}`);
@@ -143,8 +143,8 @@ export function checkRegistration(
 ): CheckedRegistration {
   if (request.redirect_uris.length === 0)
     throw new RegistrationError('invalid_redirect_uri', 'redirect_uris must name at least one URI');
-  const redirectUris = checkUris('redirect_uris', request.redirect_uris);
-  const postLogoutRedirectUris = checkUris(
+  const redirectUris = checkRedirectUris('redirect_uris', request.redirect_uris);
+  const postLogoutRedirectUris = checkRedirectUris(
     'post_logout_redirect_uris',
     request.post_logout_redirect_uris ?? [],
   );

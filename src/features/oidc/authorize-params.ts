@@ -90,9 +90,20 @@ export async function parseAuthorizeRequest(
     return values?.length === 1 ? values[0] : undefined;
   };
   const clientId = only('client_id');
-  const client =
-    clientId && clientId.length <= 256 ? await clients.findClient(clientId) : undefined;
-  if (!client) return { kind: 'page', message: 'The application that sent you here is not known.' };
+  // Long enough for a metadata document's URL (the registry checks its own limit).
+  const resolved =
+    clientId && clientId.length <= MAX_LENGTH
+      ? await clients.resolveClient(clientId)
+      : { kind: 'unknown' as const };
+  // Never a redirect: without a usable client there is no redirect URI to trust.
+  if (resolved.kind === 'refused')
+    return {
+      kind: 'page',
+      message: `The application that sent you here could not be identified (invalid_client): ${resolved.reason}.`,
+    };
+  if (resolved.kind === 'unknown')
+    return { kind: 'page', message: 'The application that sent you here is not known.' };
+  const client = resolved.client;
   const redirectUri = only('redirect_uri');
   // Exact string comparison (OAuth 2.1 §4.1.1.3): no prefix, no normalisation.
   if (!redirectUri || !client.redirect_uris.includes(redirectUri))

@@ -11,8 +11,12 @@ export interface OAuthClient {
   first_party: boolean;
   created_at: Date;
   secret_rotated_at: Date | null;
-  /** How it came to be: by an admin, or by RFC 7591 dynamic registration (never first-party). */
-  registration: 'admin' | 'dynamic';
+  /**
+   * How it came to be: by an admin, by RFC 7591 dynamic registration, or from the metadata
+   * document its client_id (an HTTPS URL) names; the last two never first-party, and their
+   * names are the client's own claim, unverified.
+   */
+  registration: 'admin' | 'dynamic' | 'metadata_document';
 }
 
 /** RFC 8628: a device polls with its device code while the person approves at /device. */

@@ -1,5 +1,6 @@
 import { FORM_CSRF_FIELD } from '../../http/form-csrf.js';
 import { type RenderedPage, escapeHtml, htmlPage } from '../../http/html-page.js';
+import { isLoopbackHost } from '../../lib/loopback.js';
 import {
   OIDC_SCOPES,
   type OAuthClient,
@@ -95,6 +96,46 @@ export interface ConsentPageInput {
   resource?: ProtectedResource | undefined;
 }
 
+function hostOf(uri: string): string {
+  try {
+    return new URL(uri).host || uri;
+  } catch {
+    return uri;
+  }
+}
+
+/**
+ * A client that registered itself chose its own name: the person is told so, and for a
+ * metadata document, which site published it (the one thing fetching it over https proved).
+ */
+function unverifiedNote(client: OAuthClient): string {
+  if (client.registration === 'admin') return '';
+  const source =
+    client.registration === 'metadata_document'
+      ? `, published by <strong>${escapeHtml(hostOf(client.client_id))}</strong>`
+      : '';
+  return ` <span class="note">(a name the app gave itself, not verified${source})</span>`;
+}
+
+/**
+ * An app whose every redirect URI is this computer's loopback is a program on the person's
+ * own machine: anybody can publish such a document, so only the person knows whether they
+ * started it (the MCP authorization spec asks for this warning).
+ */
+function localOnlyWarning(client: OAuthClient): string {
+  if (client.registration === 'admin') return '';
+  const local = client.redirect_uris.every((uri) => {
+    try {
+      return isLoopbackHost(new URL(uri).hostname);
+    } catch {
+      return false;
+    }
+  });
+  return local
+    ? '<p role="alert">This app runs on your computer. Only continue if you started it yourself just now.</p>'
+    : '';
+}
+
 /**
  * What a grant asks for, in words: each scope as a list item (an OpenID scope in ours, a
  * protected API's in its own), and the line naming that API.
@@ -112,20 +153,15 @@ function askedFor(scopes: readonly string[], resource: ProtectedResource | undef
 
 export function consentPage(input: ConsentPageInput): RenderedPage {
   const { items, api } = askedFor(input.scopes, input.resource);
-  let host: string;
-  try {
-    host = new URL(input.redirectUri).host || input.redirectUri;
-  } catch {
-    host = input.redirectUri;
-  }
+  const host = hostOf(input.redirectUri);
   const name = escapeHtml(input.client.name);
   return htmlPage({
     title: `Allow ${input.client.name} access?`,
     // Deny ends at the redirect URI too (error=access_denied).
     formTargets: [input.redirectUri],
-    body: `<p><strong>${name}</strong> asks to:</p>
+    body: `<p><strong>${name}</strong>${unverifiedNote(input.client)} asks to:</p>
 <ul>${items}</ul>${api}
-<p>You will then be sent back to <strong>${escapeHtml(host)}</strong>.</p>
+<p>You will then be sent back to <strong>${escapeHtml(host)}</strong>.</p>${localOnlyWarning(input.client)}
 <form method="post" action="/consent">${csrfField(input.csrf)}${requestField(input.requestId)}
 <div class="actions">
 <button type="submit" name="decision" value="allow" autofocus>Allow</button>
@@ -218,7 +254,7 @@ export function deviceConfirmPage(input: DeviceConfirmPageInput): RenderedPage {
   const name = escapeHtml(input.client.name);
   return htmlPage({
     title: `Connect ${input.client.name}?`,
-    body: `<p>A device signing in to <strong>${name}</strong> with the code
+    body: `<p>A device signing in to <strong>${name}</strong>${unverifiedNote(input.client)} with the code
 <strong class="code">${escapeHtml(input.userCode)}</strong> asks to:</p>
 <ul>${items}</ul>${api}
 <p>Allow only if you started this on your own device and it shows this same code.</p>
