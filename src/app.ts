@@ -23,6 +23,8 @@ import { groupsRoutes } from './features/groups/groups.routes.js';
 import { authorizeRoutes } from './features/oidc/authorize.routes.js';
 import { endSessionRoutes } from './features/oidc/end-session.routes.js';
 import { loginRoutes } from './features/oidc/login.routes.js';
+import { deviceRoutes } from './features/oidc/device.routes.js';
+import { deviceAuthorizationRoutes } from './features/oauth/device-authorization.routes.js';
 import { profileRoutes } from './features/profile/profile.routes.js';
 import { resourcesRoutes } from './features/resources/resources.routes.js';
 import { rolesRoutes } from './features/roles/roles.routes.js';
@@ -103,13 +105,12 @@ async function registerDocs(app: FastifyInstance, deps: Deps): Promise<void> {
 export function callerVerifier({ tokens, config, services }: Deps): CallerVerifier {
   const { sessions, serviceAccounts, accounts } = services;
   return {
-    verifyAccessToken: (raw) => tokens.verify(raw),
+    verifyAccessToken: (raw, audiences) => tokens.verify(raw, audiences),
     assertSessionActive: (sessionId, userId) => sessions.assertSessionActive(sessionId, userId),
     assertServiceTokenUsable: (token) => serviceAccounts.assertTokenUsable(token),
     authorizationOf: (userId) => accounts.authorizationOf(userId),
     mfaRequiredRoles: config.mfaRequiredRoles,
-    isFirstPartyClient: async (clientId) =>
-      (await services.oauthClients.findClient(clientId))?.first_party === true,
+    isFirstPartyClient: (clientId) => services.oauthClients.isFirstParty(clientId),
   };
 }
 
@@ -196,7 +197,12 @@ export async function buildApp(
       oauthClients: services.oauthClients,
       codes: services.codes,
       tokenExchange: services.tokenExchange,
+      devices: services.devices,
     },
+  });
+  await app.register(deviceAuthorizationRoutes, {
+    oauthClients: services.oauthClients,
+    devices: services.devices,
   });
   await app.register(emailVerificationRoutes, { emailVerification: services.emailVerification });
   await app.register(passwordRoutes, { password: services.password });
@@ -233,6 +239,7 @@ export async function buildApp(
     hostedSignIn: services.hostedSignIn,
     config,
   });
+  await app.register(deviceRoutes, { devices: services.devices, config });
   await app.register(loginRoutes, {
     hostedSignIn: services.hostedSignIn,
     authorize: services.authorize,

@@ -14,6 +14,7 @@ import { SessionGuard } from './features/sessions/session-guard.js';
 import { type UserViewCache, createUserViewCache } from './features/accounts/user-view-cache.js';
 import { Broadcast } from './lib/broadcast.js';
 import { type Clock, systemClock } from './lib/clock.js';
+import { type OutboundFetcher, createOutboundFetcher } from './lib/outbound-fetch.js';
 
 /**
  * What the services are built on: connections, keys, counters and the mail outbox. None of it
@@ -44,6 +45,8 @@ export interface Infrastructure {
   userViews: UserViewCache;
   /** The transactional outbox and its SMTP worker (started by the composition root). */
   mail: MailService;
+  /** Fetches URLs others chose (metadata documents), guarded against request forgery. */
+  outbound: OutboundFetcher;
   /** Where background failures (Redis pub/sub, key reloads, retention) are reported. */
   onBackgroundError: (error: unknown) => void;
   /** Stops the mail worker and the broadcast, then closes Redis and an owned database. */
@@ -61,6 +64,11 @@ export interface InfrastructureOverrides {
   log?: MailLog;
   /** Namespace of rate-limit keys in Redis; instances that share limits share it. */
   rateLimitPrefix?: string;
+  /**
+   * Trust anchors (PEM) for outbound https instead of the system's: tests serve metadata
+   * documents with a certificate made on the spot. Code only, never configuration.
+   */
+  outboundCa?: string;
 }
 
 const silentLog: MailLog = { info() {}, warn() {} };
@@ -153,6 +161,10 @@ export async function createInfrastructure(
       guard,
       userViews,
       mail,
+      outbound: createOutboundFetcher({
+        allowPrivate: config.outboundAllowPrivate,
+        ca: overrides.outboundCa,
+      }),
       onBackgroundError,
       async close() {
         // Before the database closes: a send in flight still records its outcome.

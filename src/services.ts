@@ -17,6 +17,7 @@ import { OAuthClientsService } from './features/oauth-clients/oauth-clients.serv
 import { AuthorizeService } from './features/oidc/authorize.service.js';
 import { EndSessionService } from './features/oidc/end-session.service.js';
 import { HostedSignInService } from './features/oidc/hosted-signin.service.js';
+import { DeviceService } from './features/oidc/device.service.js';
 import { PasswordService } from './features/password/password.service.js';
 import { ProfileService } from './features/profile/profile.service.js';
 import { FailureCounter } from './features/rate-limit/counted-attempt.js';
@@ -58,8 +59,10 @@ export interface Services {
   consents: ConsentsService;
   authorize: AuthorizeService;
   hostedSignIn: HostedSignInService;
+  /** RFC 8628 device authorization: /oauth/device_authorization, /device, the device_code grant. */
+  devices: DeviceService;
   endSession: EndSessionService;
-  /** Hourly: expired authorization requests and codes are deleted. */
+  /** Hourly: expired authorization requests, codes and device authorizations are deleted. */
   oidcHousekeeping: PeriodicJob;
   resources: ResourcesService;
 }
@@ -189,7 +192,14 @@ export function createServices(infra: Infrastructure): Services {
   const groups = new GroupsService({ db, clock, audit, accounts, roles, adminUsers });
   const userImport = new UserImportService({ db, clock, audit, roles, hasher, accounts });
   const mfa = new MfaService({ db, clock, accounts, signIn, audit, failures, factors });
-  const oauthClients = new OAuthClientsService({ db, clock, audit, sessions, resources });
+  const oauthClients = new OAuthClientsService({
+    db,
+    clock,
+    audit,
+    sessions,
+    resources,
+    metadataDocuments: { enabled: config.oauthCimd, fetcher: infra.outbound },
+  });
   const consents = new ConsentsService({ db, clock, audit, sessions });
   const authorize = new AuthorizeService({
     db,
@@ -205,10 +215,25 @@ export function createServices(infra: Infrastructure): Services {
     metrics,
   });
   const hostedSignIn = new HostedSignInService({ signIn, mfa, sessions, authorize });
+  const devices = new DeviceService({
+    db,
+    clock,
+    clients: oauthClients,
+    consents,
+    resources,
+    sessions,
+    accounts,
+    audit,
+    signer: clientTokens,
+    limits,
+    config,
+    metrics,
+  });
   const oidcHousekeeping = new PeriodicJob(
     async () => {
       await authorize.sweepExpired();
-      await oauthClients.sweepUnusedDynamicClients();
+      await devices.sweepExpired();
+      await oauthClients.sweepUnusedSelfRegisteredClients();
     },
     HOUSEKEEPING_INTERVAL_MS,
     onError,
@@ -243,6 +268,7 @@ export function createServices(infra: Infrastructure): Services {
     consents,
     authorize,
     hostedSignIn,
+    devices,
     endSession,
     oidcHousekeeping,
     resources,

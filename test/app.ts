@@ -50,6 +50,8 @@ export interface TestAppOptions {
    * the file, when the app closes.
    */
   conformance?: boolean;
+  /** Trust anchor (PEM) for outbound https, e.g. test/https-server.ts's certificate. */
+  outboundCa?: string;
 }
 
 /**
@@ -72,6 +74,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     clock,
     // Parallel test files share one Redis: each app counts apart unless told to share.
     rateLimitPrefix: options.rateLimitPrefix ?? `test:${randomUUID()}`,
+    ...(options.outboundCa === undefined ? {} : { outboundCa: options.outboundCa }),
   });
   const logs: Record<string, unknown>[] = [];
   const stream = new Writable({

@@ -127,7 +127,7 @@ export class InjectBrowser {
   /** Submits the form of `page` (its hidden fields, plus these) to `url`. */
   submit(page: LightMyRequestResponse, url: string, fields: Record<string, string> = {}) {
     const hidden: Record<string, string> = {};
-    for (const name of ['csrf_token', 'request', 'mfa_token']) {
+    for (const name of ['csrf_token', 'request', 'mfa_token', 'next', 'user_code']) {
       const value = fieldOf(page.body, name);
       if (value !== undefined) hidden[name] = value;
     }

@@ -44,7 +44,15 @@ describe('loadConfig', () => {
       metricsToken: undefined,
       rateLimit: true,
       logLevel: 'info',
+      oauthCimd: true,
+      outboundAllowPrivate: false,
     });
+  });
+
+  it('reads OAUTH_CIMD and OUTBOUND_ALLOW_PRIVATE', () => {
+    const config = loadConfig({ OAUTH_CIMD: 'off', OUTBOUND_ALLOW_PRIVATE: 'true' });
+    expect(config.oauthCimd).toBe(false);
+    expect(config.outboundAllowPrivate).toBe(true);
   });
 
   it('reads every documented variable', () => {
@@ -158,6 +166,8 @@ describe('loadConfig', () => {
     [{ AUDIT_RETENTION: 'forever' }, 'AUDIT_RETENTION'],
     [{ RATE_LIMIT: 'maybe' }, 'RATE_LIMIT'],
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
+    [{ OAUTH_CIMD: 'sometimes' }, 'OAUTH_CIMD'],
+    [{ OUTBOUND_ALLOW_PRIVATE: 'maybe' }, 'OUTBOUND_ALLOW_PRIVATE'],
   ])('refuses %j with one line naming %s', (env, variable) => {
     let error: unknown;
     try {

@@ -73,6 +73,13 @@ export interface Config {
   browserSessionTtl: number;
   /** RFC 7591 dynamic client registration (OAUTH_DYNAMIC_REGISTRATION). */
   oauthDynamicRegistration: 'off' | 'public' | 'open';
+  /** Client ID metadata documents: HTTPS client_id URLs (OAUTH_CIMD). */
+  oauthCimd: boolean;
+  /**
+   * Outbound fetches (metadata documents, webhooks) may reach private, loopback and link-local
+   * addresses (OUTBOUND_ALLOW_PRIVATE; tests only).
+   */
+  outboundAllowPrivate: boolean;
 }
 
 /** A configuration value that cannot be used; its message is one line naming the variable. */
@@ -290,6 +297,8 @@ export function loadConfig(env: Env): Readonly<Config> {
       ['off', 'public', 'open'],
       'off',
     ),
+    oauthCimd: readBoolean(env, 'OAUTH_CIMD', true),
+    outboundAllowPrivate: readBoolean(env, 'OUTBOUND_ALLOW_PRIVATE', false),
   };
   return deepFreeze(config);
 }

@@ -109,8 +109,9 @@ export class AccessTokens {
    * pinned per key: a token must carry its key's own algorithm, so `none` and algorithm
    * confusion (an RSA public key used as an HMAC secret) are refused.
    *
-   * `audiences` replaces JWT_AUDIENCE as what `aud` must name (one of them): only a token
-   * exchange reads tokens bound to a resource; every route keeps the default.
+   * `audiences` replaces JWT_AUDIENCE as what `aud` must name (one of them): only forward
+   * auth, for a URL under a registered resource, and a token exchange read tokens bound to a
+   * resource; every route keeps the default.
    */
   async verify(
     token: string,
@@ -165,8 +166,9 @@ export class AccessTokens {
   ): Promise<VerifiedAccessToken | undefined> {
     const entry = this.#verified.get(token);
     if (!entry) return undefined;
-    // A token cached by a check with other audiences (a token exchange's) is judged afresh,
-    // so a resource's token never passes where JWT_AUDIENCE is required.
+    // A token cached by a check with other audiences (forward auth's for a resource, a token
+    // exchange's) is judged afresh, so a resource's token never passes where JWT_AUDIENCE is
+    // required.
     if (!entry.token.aud.some((aud) => audiences.includes(aud))) return undefined;
     // A known kid is a map lookup; an unknown one re-reads the store, whose failure the
     // full verification below reports (503).

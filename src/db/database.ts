@@ -79,6 +79,8 @@ export interface SessionsTable {
   absolute_expires_at: Timestamp;
   revoked_at: NullableTimestamp;
   revoked_reason: string | null;
+  /** The revocation's place in the feed: numbered in commit order (see revokeSessions). */
+  revocation_seq: ColumnType<string | null, never, string | null>;
   user_agent: string | null;
   ip: string | null;
   /** 'api' (API sign-in), 'browser' (the /login cookie) or 'client' (an OAuth client's grant). */
@@ -233,9 +235,16 @@ export interface OAuthClientsTable {
   created_at: CreatedAt;
   updated_at: Timestamp;
   secret_rotated_at: NullableTimestamp;
-  /** 'admin': made through the admin API or the CLI; 'dynamic': self-registered (RFC 7591). */
-  registration: Generated<'admin' | 'dynamic'>;
+  /**
+   * 'admin': made through the admin API or the CLI; 'dynamic': self-registered (RFC 7591);
+   * 'metadata_document': its client_id is the HTTPS URL of its metadata, fetched from there.
+   */
+  registration: Generated<ClientRegistration>;
+  /** A metadata-document client's fetched copy is fresh until then; null for the others. */
+  metadata_expires_at: NullableTimestamp;
 }
+
+export type ClientRegistration = 'admin' | 'dynamic' | 'metadata_document';
 
 export interface AuthorizationRequestsTable {
   id_hash: string;
@@ -288,6 +297,25 @@ export interface ApiResourcesTable {
   updated_at: Timestamp;
 }
 
+export type DeviceAuthorizationStatus = 'pending' | 'approved' | 'denied' | 'spent';
+
+export interface DeviceAuthorizationsTable {
+  device_code_hash: string;
+  user_code_hash: string;
+  client_id: string;
+  scopes: ColumnType<string[], string[], string[]>;
+  resource: string | null;
+  status: DeviceAuthorizationStatus;
+  user_id: string | null;
+  browser_session_id: string | null;
+  auth_time: NullableTimestamp;
+  amr: ColumnType<string[] | null, string[] | null | undefined, string[] | null>;
+  expires_at: Timestamp;
+  last_polled_at: NullableTimestamp;
+  interval: number;
+  created_at: CreatedAt;
+}
+
 export type AuditOutcome = 'success' | 'failure';
 
 export interface Database {
@@ -315,6 +343,7 @@ export interface Database {
   authorization_codes: AuthorizationCodesTable;
   oauth_consents: OAuthConsentsTable;
   api_resources: ApiResourcesTable;
+  device_authorizations: DeviceAuthorizationsTable;
 }
 
 export type UserRow = Selectable<UsersTable>;

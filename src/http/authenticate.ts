@@ -54,8 +54,11 @@ export type Caller =
  * feature and a test can hand it a stand-in.
  */
 export interface CallerVerifier {
-  /** The token's signature, issuer, audience and expiry (AppError unauthorized, token_expired). */
-  verifyAccessToken(raw: string): Promise<VerifiedAccessToken>;
+  /**
+   * The token's signature, issuer, audience and expiry (AppError unauthorized, token_expired);
+   * `audiences` replaces JWT_AUDIENCE (forward auth, for a registered resource's URL).
+   */
+  verifyAccessToken(raw: string, audiences?: readonly string[]): Promise<VerifiedAccessToken>;
   /** Refuses a user token whose session has been revoked or has ended. */
   assertSessionActive(sessionId: string, userId: string): Promise<void>;
   /** Checks a service token against its account as it is now; the scopes still in force. */
@@ -84,9 +87,9 @@ export type BearerCaller =
 export async function resolveBearer(
   verifier: CallerVerifier,
   raw: string,
-  options: { serviceTokens: boolean },
+  options: { serviceTokens: boolean; audiences?: readonly string[] },
 ): Promise<BearerCaller> {
-  const token = await verifier.verifyAccessToken(raw);
+  const token = await verifier.verifyAccessToken(raw, options.audiences);
   if (token.sid) {
     await verifier.assertSessionActive(token.sid, token.sub);
     return { kind: 'user', token, sessionId: token.sid };

@@ -9,6 +9,9 @@ import * as oidcProvider from './2026_12_07_000000_oidc_provider.js';
 import * as dynamicRegistration from './2026_12_07_010000_dynamic_registration.js';
 import * as apiResources from './2026_12_07_020000_api_resources.js';
 import * as revocationFeed from './2026_12_07_030000_revocation_feed.js';
+import * as deviceAuthorizations from './2026_12_07_040000_device_authorizations.js';
+import * as clientMetadataDocuments from './2026_12_07_060000_client_metadata_documents.js';
+import * as revocationOrder from './2026_12_07_070000_revocation_order.js';
 
 /**
  * Every migration, by name. Listed here rather than read from the folder so that the
@@ -25,4 +28,7 @@ export const migrations: Record<string, Migration> = {
   '2026_12_07_010000_dynamic_registration': dynamicRegistration,
   '2026_12_07_020000_api_resources': apiResources,
   '2026_12_07_030000_revocation_feed': revocationFeed,
+  '2026_12_07_040000_device_authorizations': deviceAuthorizations,
+  '2026_12_07_060000_client_metadata_documents': clientMetadataDocuments,
+  '2026_12_07_070000_revocation_order': revocationOrder,
 };

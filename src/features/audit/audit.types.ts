@@ -31,6 +31,8 @@ export const AUDIT_EVENT_TYPES = [
   'oauth.consent_revoked',
   'oauth.code_reused',
   'oauth.token_exchanged',
+  'oauth.device_approved',
+  'oauth.device_denied',
   'oauth.client_created',
   'oauth.client_updated',
   'oauth.client_rotated',

@@ -36,6 +36,7 @@ const IssuerMetadata = Type.Object({
   revocation_endpoint: Type.String(),
   introspection_endpoint: Type.String(),
   registration_endpoint: Type.Optional(Type.String()),
+  device_authorization_endpoint: Type.String(),
   scopes_supported: Strings,
   response_types_supported: Strings,
   response_modes_supported: Strings,
@@ -53,6 +54,7 @@ const IssuerMetadata = Type.Object({
   request_uri_parameter_supported: Type.Boolean(),
   require_request_uri_registration: Type.Boolean(),
   authorization_response_iss_parameter_supported: Type.Boolean(),
+  client_id_metadata_document_supported: Type.Optional(Type.Boolean()),
   frontchannel_logout_supported: Type.Boolean(),
   backchannel_logout_supported: Type.Boolean(),
   service_documentation: Type.String(),
@@ -80,7 +82,7 @@ const CLAIMS = [
 export interface DiscoveryRoutesOptions {
   keys: SigningKeys;
   /** The issuer every advertised URL is built on. */
-  config: Pick<Config, 'jwt' | 'oauthDynamicRegistration'>;
+  config: Pick<Config, 'jwt' | 'oauthDynamicRegistration' | 'oauthCimd'>;
 }
 
 export const discoveryRoutes: FastifyPluginAsyncTypebox<DiscoveryRoutesOptions> = async (
@@ -127,6 +129,7 @@ export const discoveryRoutes: FastifyPluginAsyncTypebox<DiscoveryRoutesOptions> 
     ...(config.oauthDynamicRegistration === 'off'
       ? {}
       : { registration_endpoint: `${issuer}/oauth/register` }),
+    device_authorization_endpoint: `${issuer}/oauth/device_authorization`,
     scopes_supported: Object.keys(OIDC_SCOPES),
     response_types_supported: ['code'],
     response_modes_supported: ['query'],
@@ -148,6 +151,8 @@ export const discoveryRoutes: FastifyPluginAsyncTypebox<DiscoveryRoutesOptions> 
     request_uri_parameter_supported: false,
     require_request_uri_registration: false,
     authorization_response_iss_parameter_supported: true,
+    // An HTTPS client_id naming the client's own metadata (OAUTH_CIMD).
+    ...(config.oauthCimd ? { client_id_metadata_document_supported: true } : {}),
     frontchannel_logout_supported: false,
     backchannel_logout_supported: false,
     service_documentation: `${issuer}/docs`,

@@ -34,6 +34,8 @@ describe('GET /.well-known/openid-configuration', () => {
       jwks_uri: 'https://id.example.com/auth/.well-known/jwks.json',
       token_endpoint: 'https://id.example.com/auth/api/auth/token',
       id_token_signing_alg_values_supported: ['EdDSA'],
+      // OAUTH_CIMD is on by default (off: metadata-document-clients.test.ts).
+      client_id_metadata_document_supported: true,
     });
     expect(body['grant_types_supported']).toEqual(
       expect.arrayContaining(['password', 'refresh_token', 'client_credentials']),

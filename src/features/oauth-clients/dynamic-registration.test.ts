@@ -4,7 +4,9 @@ import { describe, expect, it } from 'vitest';
 import { json, signUp, startTestApp, type TestApp } from '../../../test/app.js';
 import { injectAgent } from '../../../test/oidc-flow.js';
 import { InjectBrowser } from '../../../test/oidc-pages.js';
+import { deviceFor } from '../../../test/device.js';
 import { openClientGrant, startOidcApp } from '../../../test/oidc.js';
+import { DEVICE_CODE_GRANT_TYPE } from '../oidc/oidc.types.js';
 import { OPERATOR } from '../../lib/actor.js';
 import type { OAuthClientView } from './oauth-clients.schemas.js';
 import { UNUSED_DYNAMIC_CLIENT_SECONDS } from './oauth-clients.service.js';
@@ -149,6 +151,19 @@ describe('POST /oauth/register under OAUTH_DYNAMIC_REGISTRATION=public', () => {
       scope: 'openid profile email offline_access',
       application_type: 'web',
     });
+  });
+
+  it('a client may register for the device code grant too, and start one', async () => {
+    const response = await registerAt(op, {
+      redirect_uris: [REDIRECT],
+      grant_types: ['authorization_code', DEVICE_CODE_GRANT_TYPE],
+      scope: 'openid',
+    });
+    expect(response.statusCode, response.body).toBe(201);
+    const made = json<{ client_id: string; grant_types: string[] }>(response);
+    expect(made.grant_types).toEqual(['authorization_code', DEVICE_CODE_GRANT_TYPE]);
+    const device = await deviceFor(op.issuer, { ...made, redirect_uris: [REDIRECT] }, op.clock);
+    expect((await device.start({ scope: 'openid' })).verification_uri).toBe(`${op.issuer}/device`);
   });
 
   it('an admin cannot make a dynamically registered client first-party', async () => {
@@ -335,11 +350,11 @@ describe('unused dynamically registered clients expire', () => {
 
     // Not yet a day: nothing goes.
     open.clock.advance(UNUSED_DYNAMIC_CLIENT_SECONDS - 60);
-    expect(await oauthClients.sweepUnusedDynamicClients()).toBe(0);
+    expect(await oauthClients.sweepUnusedSelfRegisteredClients()).toBe(0);
     open.clock.advance(120);
     const fresh = await made({ redirect_uris: [REDIRECT], token_endpoint_auth_method: 'none' });
     // (The unused clients of the tests above go too.)
-    expect(await oauthClients.sweepUnusedDynamicClients()).toBeGreaterThanOrEqual(1);
+    expect(await oauthClients.sweepUnusedSelfRegisteredClients()).toBeGreaterThanOrEqual(1);
 
     expect(await oauthClients.findClient(unused)).toBeUndefined();
     for (const kept of [granted, byAdmin.client_id, fresh])
@@ -354,5 +369,45 @@ describe('unused dynamically registered clients expire', () => {
       actor_id: null,
       data: { registration: 'dynamic', reason: 'unused' },
     });
+  });
+});
+
+describe('scopes of protected APIs at registration', () => {
+  it('accepts a scope a registered resource defines (echoed, not stored); an undefined one stays refused', async () => {
+    // What the MCP SDK sends: the scopes the MCP server's challenge named.
+    const created = await op.app.inject({
+      method: 'POST',
+      url: '/api/admin/resources',
+      headers: op.admin,
+      payload: {
+        identifier: 'https://notes.example/mcp',
+        name: 'Notes',
+        scopes: [{ name: 'notes:read', description: 'Read your notes' }],
+      },
+    });
+    expect(created.statusCode).toBe(201);
+
+    const only = await registerAt(op, { redirect_uris: [REDIRECT], scope: 'notes:read' });
+    expect(only.statusCode, only.body).toBe(201);
+    // Naming no OpenID scope leaves the client the defaults, as naming none at all does.
+    expect(json(only)['scope']).toBe('openid profile email offline_access notes:read');
+    const stored = await op.deps.services.oauthClients.findClient(String(json(only)['client_id']));
+    expect(stored?.scopes).toEqual(['openid', 'profile', 'email', 'offline_access']);
+
+    const mixed = await registerAt(op, {
+      redirect_uris: [REDIRECT],
+      scope: 'openid notes:read notes:read',
+    });
+    expect(mixed.statusCode, mixed.body).toBe(201);
+    expect(json(mixed)['scope']).toBe('openid notes:read');
+
+    const before = await counts(op);
+    const unknown = await registerAt(op, { redirect_uris: [REDIRECT], scope: 'notes:write' });
+    expect(unknown.statusCode).toBe(400);
+    expect(json(unknown)).toEqual({
+      error: 'invalid_client_metadata',
+      error_description: 'scope notes:write is not offered',
+    });
+    expect(await counts(op)).toEqual(before);
   });
 });

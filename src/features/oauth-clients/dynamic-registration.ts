@@ -4,7 +4,7 @@
  * service stores what `checkRegistration` returns.
  */
 import { Type, type Static } from 'typebox';
-import { OIDC_SCOPES } from '../oidc/oidc.types.js';
+import { DEVICE_CODE_GRANT_TYPE, OIDC_SCOPES } from '../oidc/oidc.types.js';
 import { redirectUriProblem } from './redirect-uris.js';
 
 /** Who may register what (OAUTH_DYNAMIC_REGISTRATION, when not `off`). */
@@ -26,7 +26,9 @@ export class RegistrationError extends Error {
 
 const AUTH_METHODS = ['none', 'client_secret_basic', 'client_secret_post'] as const;
 type AuthMethod = (typeof AUTH_METHODS)[number];
-const GRANT_TYPES = ['authorization_code', 'refresh_token'] as const;
+// The device code grant too: an agent that registers itself may sign a person in from a
+// terminal; authorization_code stays required (below), as the redirect URIs are.
+const GRANT_TYPES = ['authorization_code', 'refresh_token', DEVICE_CODE_GRANT_TYPE] as const;
 // What a client that names no scope may ask for: what an admin's client gets by default.
 const DYNAMIC_DEFAULT_SCOPES = ['openid', 'profile', 'email', 'offline_access'];
 
@@ -49,7 +51,7 @@ export const RegistrationRequestSchema = Type.Object(
     grant_types: Type.Optional(
       Type.Array(Type.String(), {
         maxItems: 10,
-        description: 'authorization_code (the default) and refresh_token',
+        description: `authorization_code (the default), refresh_token and ${DEVICE_CODE_GRANT_TYPE}`,
       }),
     ),
     response_types: Type.Optional(
@@ -58,7 +60,9 @@ export const RegistrationRequestSchema = Type.Object(
     scope: Type.Optional(
       Type.String({
         maxLength: 1000,
-        description: 'Space-separated scopes the client may ask for, of scopes_supported',
+        description:
+          'Space-separated scopes the client may ask for: OpenID ones of scopes_supported, ' +
+          'and scopes of registered protected APIs (granted per resource, not stored)',
       }),
     ),
     application_type: Type.Optional(Type.String({ description: 'web (the default) or native' })),
@@ -96,7 +100,10 @@ export interface CheckedRegistration {
   redirectUris: string[];
   postLogoutRedirectUris: string[];
   grantTypes: string[];
+  /** The OpenID scopes it may ask for (stored). */
   scopes: string[];
+  /** Scopes of protected APIs it named (echoed in the answer, not stored). */
+  resourceScopes: string[];
   applicationType: 'web' | 'native';
 }
 
@@ -109,7 +116,7 @@ function isOneOf<T extends string>(choices: readonly T[], value: string): value 
  * URIs whose owner is certain qualify — an https host, or this machine's loopback (RFC 8252
  * §7.3) — never a private-use scheme, which any app on a device may claim.
  */
-function checkUris(field: string, uris: readonly string[]): string[] {
+export function checkRedirectUris(field: string, uris: readonly string[]): string[] {
   for (const uri of uris) {
     const problem = redirectUriProblem(uri);
     if (problem) throw new RegistrationError('invalid_redirect_uri', `${field}: ${uri} ${problem}`);
@@ -131,11 +138,13 @@ function defaultName(redirectUri: string): string {
 export function checkRegistration(
   request: RegistrationRequest,
   policy: RegistrationPolicy,
+  /** Every scope a registered protected API defines. */
+  resourceScopes: ReadonlySet<string>,
 ): CheckedRegistration {
   if (request.redirect_uris.length === 0)
     throw new RegistrationError('invalid_redirect_uri', 'redirect_uris must name at least one URI');
-  const redirectUris = checkUris('redirect_uris', request.redirect_uris);
-  const postLogoutRedirectUris = checkUris(
+  const redirectUris = checkRedirectUris('redirect_uris', request.redirect_uris);
+  const postLogoutRedirectUris = checkRedirectUris(
     'post_logout_redirect_uris',
     request.post_logout_redirect_uris ?? [],
   );
@@ -173,11 +182,16 @@ export function checkRegistration(
       'grant_types must include authorization_code',
     );
 
+  // MCP clients register with the scopes the MCP server's challenge named (the SDKs' scope
+  // selection), which are a protected API's, not OpenID's. Those are granted per resource at
+  // /oauth/authorize to any client, so they are accepted and echoed, never stored. A list
+  // naming no OpenID scope says nothing about them: the client gets the defaults.
   const known = Object.keys(OIDC_SCOPES);
   const asked = request.scope?.split(' ').filter((scope) => scope !== '');
-  const unknownScope = asked?.find((scope) => !known.includes(scope));
+  const unknownScope = asked?.find((scope) => !known.includes(scope) && !resourceScopes.has(scope));
   if (unknownScope !== undefined)
     throw new RegistrationError('invalid_client_metadata', `scope ${unknownScope} is not offered`);
+  const askedOidc = asked?.filter((scope) => known.includes(scope));
 
   const applicationType = request.application_type ?? 'web';
   if (applicationType !== 'web' && applicationType !== 'native')
@@ -194,7 +208,10 @@ export function checkRegistration(
     redirectUris,
     postLogoutRedirectUris,
     grantTypes: GRANT_TYPES.filter((grant) => grantTypes.includes(grant)),
-    scopes: known.filter((scope) => (asked ?? DYNAMIC_DEFAULT_SCOPES).includes(scope)),
+    scopes: known.filter((scope) =>
+      (askedOidc?.length ? askedOidc : DYNAMIC_DEFAULT_SCOPES).includes(scope),
+    ),
+    resourceScopes: [...new Set(asked?.filter((scope) => resourceScopes.has(scope)))],
     applicationType,
   };
 }

@@ -64,6 +64,83 @@ export async function findClientWithSecret(
     .executeTakeFirst();
 }
 
+/** A client together with the time its fetched metadata goes stale (null: not fetched). */
+export async function findClientWithExpiry(
+  db: Db,
+  clientId: string,
+): Promise<(OAuthClient & { metadata_expires_at: Date | null }) | undefined> {
+  return db
+    .selectFrom('oauth_clients')
+    .select([...CLIENT_COLUMNS, 'metadata_expires_at'])
+    .where('client_id', '=', clientId)
+    .executeTakeFirst();
+}
+
+/** What a metadata document says of its client, as stored. */
+export interface MetadataClient {
+  clientId: string;
+  name: string;
+  redirectUris: string[];
+  postLogoutRedirectUris: string[];
+  grantTypes: string[];
+  scopes: string[];
+  expiresAt: Date;
+  now: Date;
+}
+
+/**
+ * Stores a metadata-document client as its document now reads: inserted the first time,
+ * replaced after. Returns the row and the row before (undefined: new). Safe when instances
+ * race: the row is locked, and an insert that loses to another becomes an update.
+ */
+export async function saveMetadataClient(
+  trx: Trx,
+  client: MetadataClient,
+): Promise<{ client: OAuthClient; previous: OAuthClient | undefined }> {
+  const changes = {
+    name: client.name,
+    redirect_uris: client.redirectUris,
+    post_logout_redirect_uris: client.postLogoutRedirectUris,
+    grant_types: client.grantTypes,
+    scopes: client.scopes,
+    metadata_expires_at: client.expiresAt,
+    updated_at: client.now,
+  };
+  const update = () =>
+    trx
+      .updateTable('oauth_clients')
+      .set(changes)
+      .where('client_id', '=', client.clientId)
+      .where('registration', '=', 'metadata_document')
+      .returning(CLIENT_COLUMNS)
+      .executeTakeFirstOrThrow();
+  const previous = await trx
+    .selectFrom('oauth_clients')
+    .select(CLIENT_COLUMNS)
+    .where('client_id', '=', client.clientId)
+    .forUpdate()
+    .executeTakeFirst();
+  if (previous) return { client: await update(), previous };
+  const inserted = await trx
+    .insertInto('oauth_clients')
+    .values({
+      ...changes,
+      client_id: client.clientId,
+      type: 'public',
+      secret_hash: null,
+      first_party: false,
+      registration: 'metadata_document',
+      created_by: null,
+      created_at: client.now,
+    })
+    .onConflict((conflict) => conflict.column('client_id').doNothing())
+    .returning(CLIENT_COLUMNS)
+    .executeTakeFirst();
+  return inserted
+    ? { client: inserted, previous: undefined }
+    : { client: await update(), previous };
+}
+
 export async function listClients(
   db: Db,
   page: { limit: number; after?: KeysetCursor | undefined },
@@ -139,14 +216,19 @@ export async function deleteClient(trx: Trx, clientId: string): Promise<OAuthCli
 }
 
 /**
- * Deletes the dynamically registered clients made before `before` that nobody ever used: no
- * consent given to them and no grant (a session of theirs, live or ended) ever opened. A
- * dynamic client is never first-party, so every authorization it completed left a consent.
+ * Deletes the clients anybody could have made (dynamically registered, or read from a metadata
+ * document) made before `before` that nobody ever used: no consent given to them and no grant
+ * (a session of theirs, live or ended) ever opened. Such a client is never first-party, so
+ * every authorization it completed left a consent. A metadata-document client that went is
+ * fetched again the next time it is used.
  */
-export async function deleteUnusedDynamicClients(trx: Trx, before: Date): Promise<OAuthClient[]> {
+export async function deleteUnusedSelfRegisteredClients(
+  trx: Trx,
+  before: Date,
+): Promise<OAuthClient[]> {
   return trx
     .deleteFrom('oauth_clients')
-    .where('registration', '=', 'dynamic')
+    .where('registration', 'in', ['dynamic', 'metadata_document'])
     .where('created_at', '<', before)
     .where(({ not, exists, selectFrom }) =>
       not(

@@ -86,9 +86,12 @@ export const oauthClientsRoutes: FastifyPluginAsyncTypebox<{
       schema: {
         tags: TAGS,
         summary: 'Change an OAuth client (the fields given)',
+        description:
+          '409 for a client whose client_id is a metadata document URL: it changes when its ' +
+          'document does.',
         params: ClientIdParams,
         body: UpdateOAuthClientBody,
-        response: { 200: OAuthClientSchema, ...READ_PROBLEMS },
+        response: { 200: OAuthClientSchema, ...READ_PROBLEMS, ...problemResponses('conflict') },
       },
     },
     async (request) =>

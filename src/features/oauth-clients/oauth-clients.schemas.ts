@@ -5,13 +5,21 @@ import { RESOURCE_SCOPE_NAME } from '../resources/resources.schemas.js';
 
 /** A client id chosen at registration: URL-safe unreserved characters (RFC 3986), 3 to 64. */
 export const CLIENT_ID_PATTERN = '^[A-Za-z0-9._~-]{3,64}$';
-const CLIENT_ID = new RegExp(CLIENT_ID_PATTERN);
+/**
+ * Any client id the registry may hold: one chosen at registration, or the HTTPS URL of a
+ * client's metadata document (checked further when it is fetched).
+ */
+const ANY_CLIENT_ID_PATTERN = '^(?:[A-Za-z0-9._~-]{3,64}|https://[!-~]{1,1992})$';
+const ANY_CLIENT_ID = new RegExp(ANY_CLIENT_ID_PATTERN);
 
 export function isClientId(text: string): boolean {
-  return CLIENT_ID.test(text);
+  return ANY_CLIENT_ID.test(text);
 }
 
-export const ClientId = Type.String({ pattern: CLIENT_ID_PATTERN });
+export const ClientId = Type.String({
+  pattern: ANY_CLIENT_ID_PATTERN,
+  description: 'A client id, or the URL of a metadata document (URL-encoded in a path)',
+});
 
 export const OAuthClientSchema = Type.Object({
   client_id: Type.String(),
@@ -24,10 +32,15 @@ export const OAuthClientSchema = Type.Object({
   first_party: Type.Boolean(),
   created_at: Timestamp,
   secret_rotated_at: Type.Union([Timestamp, Type.Null()]),
-  registration: Type.Union([Type.Literal('admin'), Type.Literal('dynamic')], {
-    description:
-      'admin: made here or with the CLI; dynamic: self-registered at /oauth/register (RFC 7591), never first-party',
-  }),
+  registration: Type.Union(
+    [Type.Literal('admin'), Type.Literal('dynamic'), Type.Literal('metadata_document')],
+    {
+      description:
+        'admin: made here or with the CLI; dynamic: self-registered at /oauth/register (RFC 7591); ' +
+        'metadata_document: its client_id is the HTTPS URL of its metadata, read from there. ' +
+        'The last two are never first-party.',
+    },
+  ),
 });
 export type OAuthClientView = Static<typeof OAuthClientSchema>;
 
@@ -58,6 +71,7 @@ export const GrantTypes = Type.Array(
     Type.Literal('authorization_code'),
     Type.Literal('refresh_token'),
     Type.Literal('urn:ietf:params:oauth:grant-type:token-exchange'),
+    Type.Literal('urn:ietf:params:oauth:grant-type:device_code'),
   ]),
   {
     minItems: 1,

@@ -6,8 +6,11 @@ import { type Actor, auditedBy } from '../../lib/actor.js';
 import type { ClientContext } from '../../lib/client.js';
 import { addSeconds, type Clock } from '../../lib/clock.js';
 import { decodeCursor, toPage } from '../../lib/cursor.js';
+import { setBounded } from '../../lib/bounded-map.js';
+import { OutboundFetchError, type OutboundFetcher } from '../../lib/outbound-fetch.js';
 import type { AuditService } from '../audit/audit.service.js';
 import { InvalidClientError } from '../oauth/oauth.errors.js';
+import type { ClientResolution } from '../oidc/oidc.ports.js';
 import { CLIENT_GRANT_TYPES, OIDC_SCOPES, type OAuthClient } from '../oidc/oidc.types.js';
 import type { ResourcesService } from '../resources/resources.service.js';
 import type { SessionsService } from '../sessions/sessions.service.js';
@@ -27,6 +30,16 @@ import {
   type RegistrationResponse,
   checkRegistration,
 } from './dynamic-registration.js';
+import {
+  type CheckedDocument,
+  ClientMetadataError,
+  FETCH_TIMEOUT_MS,
+  MAX_DOCUMENT_BYTES,
+  cacheSeconds,
+  checkMetadataDocument,
+  clientIdUrlProblem,
+  isClientIdUrl,
+} from './client-metadata-document.js';
 
 export interface OAuthClientsServiceDeps {
   db: Db;
@@ -34,8 +47,13 @@ export interface OAuthClientsServiceDeps {
   audit: AuditService;
   /** Ends a deleted client's grants, so its tokens stop at once on every instance. */
   sessions: Pick<SessionsService, 'revokeClientGrants'>;
-  /** A client's scopes beyond the OpenID ones must be scopes a protected API defines. */
-  resources: Pick<ResourcesService, 'undefinedScopes'>;
+  /**
+   * The protected APIs' scopes: what a dynamic registration may name, and what an admin's
+   * client scopes beyond the OpenID ones must be.
+   */
+  resources: Pick<ResourcesService, 'scopeNames'>;
+  /** Client ID metadata documents (OAUTH_CIMD); off: HTTPS client_ids are unknown clients. */
+  metadataDocuments: { enabled: boolean; fetcher: OutboundFetcher };
 }
 
 export const DEFAULT_GRANT_TYPES = ['authorization_code', 'refresh_token'];
@@ -51,6 +69,13 @@ const ABSENT_SECRET_HASH = hashOpaqueToken('absent');
 // Registering is free and anonymous, so the registry must not keep what nobody uses; MCP
 // clients register right before they authorize, and register again if told invalid_client.
 export const UNUSED_DYNAMIC_CLIENT_SECONDS = 24 * 60 * 60;
+// A metadata document that could not be used is not fetched again for this long: a flood of
+// authorize requests naming one bad URL is one fetch, not a flood of fetches from us.
+export const FAILED_DOCUMENT_SECONDS = 30;
+const MAX_REMEMBERED_FAILURES = 1000;
+// Anybody can send /oauth/authorize a new URL to fetch; this many fetches at once, then the
+// next is refused at once rather than queued, so a burst cannot tie up sockets and time.
+export const MAX_CONCURRENT_DOCUMENT_FETCHES = 16;
 
 type ClientEvent =
   'oauth.client_created' | 'oauth.client_updated' | 'oauth.client_rotated' | 'oauth.client_deleted';
@@ -69,6 +94,19 @@ export function toClientView(client: OAuthClient): OAuthClientView {
     secret_rotated_at: client.secret_rotated_at?.toISOString() ?? null,
     registration: client.registration,
   };
+}
+
+/** Whether a refetched document changed what the registry holds (worth an audit event). */
+function changedByDocument(before: OAuthClient, after: OAuthClient): boolean {
+  const same = (a: readonly string[], b: readonly string[]) =>
+    a.length === b.length && a.every((value, i) => value === b[i]);
+  return (
+    before.name !== after.name ||
+    !same(before.redirect_uris, after.redirect_uris) ||
+    !same(before.post_logout_redirect_uris, after.post_logout_redirect_uris) ||
+    !same(before.grant_types, after.grant_types) ||
+    !same(before.scopes, after.scopes)
+  );
 }
 
 function newSecret(): { secret: string; hash: string } {
@@ -102,11 +140,126 @@ function checkUris(field: string, uris: readonly string[]): string[] {
  * authorization and token endpoints make.
  */
 export class OAuthClientsService {
+  // Metadata documents that failed lately (url → until when, and why), and fetches under way
+  // (one per URL however many requests wait on it).
+  readonly #failedDocuments = new Map<string, { until: number; reason: string }>();
+  readonly #fetching = new Map<string, Promise<ClientResolution>>();
+
   constructor(private readonly deps: OAuthClientsServiceDeps) {}
 
-  /** The client as registered, or undefined; never its secret. */
+  /** The client as registered (or as its metadata document reads), or undefined; never its secret. */
   async findClient(clientId: string): Promise<OAuthClient | undefined> {
-    return repo.findClient(this.deps.db, clientId);
+    const resolved = await this.resolveClient(clientId);
+    return resolved.kind === 'found' ? resolved.client : undefined;
+  }
+
+  /**
+   * Whether the operator trusts the client (consent skipped). Read from the registry as it
+   * stands, never fetching: bearer-token checks ask this on every request, and a client made
+   * from a metadata document is never first-party anyway.
+   */
+  async isFirstParty(clientId: string): Promise<boolean> {
+    if (isClientIdUrl(clientId)) return false;
+    return (await repo.findClient(this.deps.db, clientId))?.first_party === true;
+  }
+
+  /**
+   * The client, or why there is none. An HTTPS client_id names a metadata document: the copy
+   * stored in the registry is used while fresh (its HTTP caching, within limits), and fetched
+   * again once stale. A fetch that fails, or a document that is no longer valid, refuses the
+   * client rather than leaning on the stale copy: the stale copy's redirect URIs are exactly
+   * what the client may have withdrawn.
+   */
+  async resolveClient(clientId: string): Promise<ClientResolution> {
+    if (!isClientIdUrl(clientId)) {
+      const client = await repo.findClient(this.deps.db, clientId);
+      return client ? { kind: 'found', client } : { kind: 'unknown' };
+    }
+    if (!this.deps.metadataDocuments.enabled) return { kind: 'unknown' };
+    const problem = clientIdUrlProblem(clientId);
+    if (problem) return { kind: 'refused', reason: `the client_id URL ${problem}` };
+    const stored = await repo.findClientWithExpiry(this.deps.db, clientId);
+    const now = this.deps.clock.now();
+    if (stored && stored.metadata_expires_at !== null && stored.metadata_expires_at > now) {
+      const { metadata_expires_at: _expiry, ...client } = stored;
+      return { kind: 'found', client };
+    }
+    const failed = this.#failedDocuments.get(clientId);
+    if (failed && failed.until > now.getTime()) return { kind: 'refused', reason: failed.reason };
+    const pending = this.#fetching.get(clientId);
+    if (pending) return pending;
+    if (this.#fetching.size >= MAX_CONCURRENT_DOCUMENT_FETCHES)
+      return {
+        kind: 'refused',
+        reason: 'too many metadata documents are being fetched right now; try again shortly',
+      };
+    const fetching = this.#fetchDocument(clientId).finally(() => this.#fetching.delete(clientId));
+    this.#fetching.set(clientId, fetching);
+    return fetching;
+  }
+
+  /** Fetches and checks the document; throws OutboundFetchError or ClientMetadataError. */
+  async #readDocument(clientId: string): Promise<{ document: CheckedDocument; seconds: number }> {
+    const response = await this.deps.metadataDocuments.fetcher.get(clientId, {
+      maxBytes: MAX_DOCUMENT_BYTES,
+      timeoutMs: FETCH_TIMEOUT_MS,
+      accept: 'application/json',
+      contentTypes: ['application/json'],
+    });
+    // The draft: only a 200 counts (and the fetcher follows no redirect).
+    if (response.status !== 200)
+      throw new ClientMetadataError(`answered ${response.status}, not 200`);
+    return {
+      document: checkMetadataDocument(clientId, response.body),
+      seconds: cacheSeconds(response.headers, this.deps.clock.now()),
+    };
+  }
+
+  /** Fetches the document and stores the client as it reads, or says why it cannot be used. */
+  async #fetchDocument(clientId: string): Promise<ClientResolution> {
+    let read: { document: CheckedDocument; seconds: number };
+    try {
+      read = await this.#readDocument(clientId);
+    } catch (error) {
+      if (!(error instanceof OutboundFetchError || error instanceof ClientMetadataError))
+        throw error;
+      const reason = `the metadata document at ${clientId} cannot be used: ${error.message}`;
+      setBounded(
+        this.#failedDocuments,
+        clientId,
+        { until: this.deps.clock.now().getTime() + FAILED_DOCUMENT_SECONDS * 1000, reason },
+        MAX_REMEMBERED_FAILURES,
+      );
+      return { kind: 'refused', reason };
+    }
+    this.#failedDocuments.delete(clientId);
+    const now = this.deps.clock.now();
+    const { document, seconds } = read;
+    const client = await this.deps.db.transaction().execute(async (trx) => {
+      const saved = await repo.saveMetadataClient(trx, {
+        clientId,
+        name: document.name,
+        redirectUris: document.redirectUris,
+        postLogoutRedirectUris: document.postLogoutRedirectUris,
+        grantTypes: document.grantTypes,
+        scopes: document.scopes,
+        expiresAt: addSeconds(now, seconds),
+        now,
+      });
+      const system: Actor = { actorId: null, permissions: [] };
+      const described = {
+        registration: 'metadata_document',
+        redirect_uris: saved.client.redirect_uris,
+        grant_types: saved.client.grant_types,
+        scopes: saved.client.scopes,
+      };
+      if (!saved.previous)
+        await this.#audit(trx, 'oauth.client_created', saved.client, system, described);
+      else if (changedByDocument(saved.previous, saved.client))
+        await this.#audit(trx, 'oauth.client_updated', saved.client, system, described);
+      return saved.client;
+    });
+    return { kind: 'found', client };
   }
 
   /**
@@ -118,7 +271,10 @@ export class OAuthClientsService {
     clientId: string;
     clientSecret: string | undefined;
   }): Promise<OAuthClient> {
-    const found = await repo.findClientWithSecret(this.deps.db, input.clientId);
+    const refusedUrl = isClientIdUrl(input.clientId) && !this.deps.metadataDocuments.enabled;
+    const found = refusedUrl
+      ? undefined
+      : await repo.findClientWithSecret(this.deps.db, input.clientId);
     // Always one hash and one constant-time comparison, whichever way this ends.
     const matches = sameHash(
       found?.secret_hash ?? ABSENT_SECRET_HASH,
@@ -202,7 +358,7 @@ export class OAuthClientsService {
     policy: RegistrationPolicy,
     caller: ClientContext,
   ): Promise<RegistrationResponse> {
-    const checked = checkRegistration(request, policy);
+    const checked = checkRegistration(request, policy, await this.deps.resources.scopeNames());
     const generated = checked.type === 'confidential' ? newSecret() : undefined;
     const now = this.deps.clock.now();
     const client = await this.deps.db.transaction().execute(async (trx) => {
@@ -246,27 +402,28 @@ export class OAuthClientsService {
       token_endpoint_auth_method: checked.authMethod,
       grant_types: client.grant_types,
       response_types: ['code'],
-      scope: client.scopes.join(' '),
+      scope: [...client.scopes, ...checked.resourceScopes].join(' '),
       application_type: checked.applicationType,
     };
   }
 
   /**
-   * Deletes dynamically registered clients never used within UNUSED_DYNAMIC_CLIENT_SECONDS of
-   * registering (see deleteUnusedDynamicClients), each audited as deleted without an actor.
+   * Deletes dynamically registered and metadata-document clients never used within
+   * UNUSED_DYNAMIC_CLIENT_SECONDS of being made (see deleteUnusedSelfRegisteredClients), each
+   * audited as deleted without an actor.
    * Returns how many went. Run by the OpenID Connect housekeeping job.
    */
-  async sweepUnusedDynamicClients(): Promise<number> {
+  async sweepUnusedSelfRegisteredClients(): Promise<number> {
     const before = addSeconds(this.deps.clock.now(), -UNUSED_DYNAMIC_CLIENT_SECONDS);
     return this.deps.db.transaction().execute(async (trx) => {
-      const deleted = await repo.deleteUnusedDynamicClients(trx, before);
+      const deleted = await repo.deleteUnusedSelfRegisteredClients(trx, before);
       for (const client of deleted)
         await this.#audit(
           trx,
           'oauth.client_deleted',
           client,
           { actorId: null, permissions: [] },
-          { registration: 'dynamic', reason: 'unused' },
+          { registration: client.registration, reason: 'unused' },
         );
       return deleted.length;
     });
@@ -303,6 +460,12 @@ export class OAuthClientsService {
       throw new AppError('validation_failed', 'Nothing to change', [
         { field: 'body', message: 'names no field that can be changed' },
       ]);
+    // Its document is the truth: a change made here would be undone by the next fetch.
+    if (isClientIdUrl(clientId))
+      throw new AppError(
+        'conflict',
+        'A client whose client_id is a metadata document URL changes when its document does',
+      );
     return this.deps.db.transaction().execute(async (trx) => {
       const client = await repo.updateClient(trx, clientId, changes, this.deps.clock.now());
       if (!client) throw new AppError('not_found', 'No such client');
@@ -356,7 +519,8 @@ export class OAuthClientsService {
   async #checkScopes(values: readonly string[]): Promise<string[]> {
     const oidc = Object.keys(OIDC_SCOPES);
     const others = [...new Set(values.filter((scope) => !oidc.includes(scope)))];
-    const unknown = await this.deps.resources.undefinedScopes(others);
+    const defined = others.length > 0 ? await this.deps.resources.scopeNames() : new Set();
+    const unknown = others.filter((scope) => !defined.has(scope));
     if (unknown.length > 0) {
       const errors: FieldError[] = [];
       values.forEach((scope, i) => {

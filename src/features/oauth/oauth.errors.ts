@@ -10,6 +10,14 @@ export const OAUTH_ERRORS = {
   invalid_scope: 400,
   /** RFC 8707: the resource is unknown, or not the one the grant was for. */
   invalid_target: 400,
+  /** RFC 8628 §3.5: the device polls on while the person has not answered. */
+  authorization_pending: 400,
+  /** RFC 8628 §3.5: polled faster than the interval; the interval grows by 5 seconds. */
+  slow_down: 400,
+  /** RFC 8628 §3.5: the person denied the device. */
+  access_denied: 400,
+  /** RFC 8628 §3.5: the device code expired before the person approved it. */
+  expired_token: 400,
   temporarily_unavailable: 503,
   server_error: 500,
 } as const;

@@ -3,6 +3,7 @@ import type { ClientLookup, ResourceLookup } from './oidc.ports.js';
 import {
   type AuthorizationParams,
   type OAuthClient,
+  type ProtectedResource,
   isOidcScope,
   resourceScopesFor,
 } from './oidc.types.js';
@@ -90,9 +91,20 @@ export async function parseAuthorizeRequest(
     return values?.length === 1 ? values[0] : undefined;
   };
   const clientId = only('client_id');
-  const client =
-    clientId && clientId.length <= 256 ? await clients.findClient(clientId) : undefined;
-  if (!client) return { kind: 'page', message: 'The application that sent you here is not known.' };
+  // Long enough for a metadata document's URL (the registry checks its own limit).
+  const resolved =
+    clientId && clientId.length <= MAX_LENGTH
+      ? await clients.resolveClient(clientId)
+      : { kind: 'unknown' as const };
+  // Never a redirect: without a usable client there is no redirect URI to trust.
+  if (resolved.kind === 'refused')
+    return {
+      kind: 'page',
+      message: `The application that sent you here could not be identified (invalid_client): ${resolved.reason}.`,
+    };
+  if (resolved.kind === 'unknown')
+    return { kind: 'page', message: 'The application that sent you here is not known.' };
+  const client = resolved.client;
   const redirectUri = only('redirect_uri');
   // Exact string comparison (OAuth 2.1 §4.1.1.3): no prefix, no normalisation.
   if (!redirectUri || !client.redirect_uris.includes(redirectUri))
@@ -154,24 +166,9 @@ async function checkParams(
     refuse('invalid_request', 'code_challenge_method must be S256');
   if (!CODE_CHALLENGE.test(challenge ?? ''))
     refuse('invalid_request', 'code_challenge is not a valid S256 challenge');
-  // OIDC Core §5.4 scopes whose claims we hold nothing for (address) are ignored, not refused
-  // (§3.1.2.1: scope values not understood SHOULD be ignored); the token response's `scope`
-  // tells the client what was granted. Any other unknown scope is still invalid_scope.
-  const scopes = [...new Set((get('scope') ?? '').split(' ').filter(Boolean))].filter(
-    (scope) => !UNSERVED_OIDC_SCOPES.has(scope),
-  );
-  if (scopes.length === 0) refuse('invalid_scope', 'A scope is required');
-  // RFC 8707: a token for one registered protected API, with only scopes it defines.
-  const resourceId = get('resource');
-  const resource = resourceId === undefined ? undefined : await resources.findResource(resourceId);
-  if (resourceId !== undefined && !resource)
-    refuse('invalid_target', 'The resource is not a registered protected API');
-  // Only the resource's scopes this client may have (resourceScopesFor: its registry entry).
-  const resourceScopes = resource ? resourceScopesFor(client, resource) : new Set<string>();
-  const unknown = scopes.filter(
-    (scope) => !(isOidcScope(scope) && client.scopes.includes(scope)) && !resourceScopes.has(scope),
-  );
-  if (unknown.length > 0) refuse('invalid_scope', `Scope not allowed: ${unknown.join(' ')}`);
+  const checked = await checkScopeAndResource(client, get('scope'), get('resource'), resources);
+  if ('error' in checked) refuse(checked.error, checked.description);
+  const { scopes, resource } = checked;
   const prompt = [...new Set((get('prompt') ?? '').split(' ').filter(Boolean))];
   if (prompt.some((value) => !PROMPTS.has(value)))
     refuse('invalid_request', 'prompt may only be none, login, consent or select_account');
@@ -197,6 +194,46 @@ async function checkParams(
     id_token_hint_sub: hinted?.sub ?? null,
     resource: resource?.identifier ?? null,
   };
+}
+
+/** The scopes and the protected API a request may have, or the OAuth error refusing them. */
+export type CheckedScopes =
+  | { scopes: string[]; resource: ProtectedResource | undefined }
+  | { error: 'invalid_scope' | 'invalid_target'; description: string };
+
+/**
+ * The requested scopes and RFC 8707 resource, checked alike wherever a user grant is asked
+ * for (/oauth/authorize, /oauth/device_authorization): at least one scope, each an OpenID
+ * scope the client may have or one the named protected API defines.
+ */
+export async function checkScopeAndResource(
+  client: OAuthClient,
+  scope: string | undefined,
+  resourceId: string | undefined,
+  resources: ResourceLookup,
+): Promise<CheckedScopes> {
+  // OIDC Core §5.4 scopes whose claims we hold nothing for (address) are ignored, not refused
+  // (§3.1.2.1: scope values not understood SHOULD be ignored); the token response's `scope`
+  // tells the client what was granted. Any other unknown scope is still invalid_scope.
+  const scopes = [...new Set((scope ?? '').split(' ').filter(Boolean))].filter(
+    (name) => !UNSERVED_OIDC_SCOPES.has(name),
+  );
+  if (scopes.length === 0) return { error: 'invalid_scope', description: 'A scope is required' };
+  // RFC 8707: a token for one registered protected API, with only scopes it defines.
+  const resource = resourceId === undefined ? undefined : await resources.findResource(resourceId);
+  if (resourceId !== undefined && !resource)
+    return {
+      error: 'invalid_target',
+      description: 'The resource is not a registered protected API',
+    };
+  // Only the resource's scopes this client may have (resourceScopesFor: its registry entry).
+  const resourceScopes = resource ? resourceScopesFor(client, resource) : new Set<string>();
+  const unknown = scopes.filter(
+    (name) => !(isOidcScope(name) && client.scopes.includes(name)) && !resourceScopes.has(name),
+  );
+  if (unknown.length > 0)
+    return { error: 'invalid_scope', description: `Scope not allowed: ${unknown.join(' ')}` };
+  return { scopes, resource };
 }
 
 /** The redirect URI with the response's parameters added to whatever query it has. */

@@ -24,7 +24,10 @@ const text = (description: string) => Type.Optional(Type.String({ description })
 
 /** The parameters, for the OpenAPI document only: the handler reads the raw query or form. */
 const AuthorizeParams = Type.Object({
-  client_id: Type.String(),
+  client_id: Type.String({
+    description:
+      "A registered client's id, or the https URL of the client's metadata document (when OAUTH_CIMD is on)",
+  }),
   redirect_uri: Type.String({ description: 'Exactly as registered' }),
   response_type: Type.String({ description: '`code`' }),
   scope: Type.String({ description: 'openid profile email phone offline_access' }),
@@ -42,8 +45,9 @@ const AuthorizeParams = Type.Object({
 const AUTHORIZE_DESCRIPTION =
   'OAuth 2.1 authorization code with PKCE (S256) and OpenID Connect. Shows /login and /consent ' +
   'as needed, then redirects to redirect_uri with `code`, `state` and `iss`; errors redirect ' +
-  'with `error`, `error_description`, `state` and `iss`, except an unknown client or an ' +
-  'unregistered redirect_uri: a 400 error page. Unknown parameters are ignored.';
+  'with `error`, `error_description`, `state` and `iss`, except an unknown client, a client ' +
+  'metadata document that cannot be used (invalid_client) or an unregistered redirect_uri: a ' +
+  '400 error page. Unknown parameters are ignored.';
 
 const AUTHORIZE_STATUSES = {
   302: 'Redirect to the client (code or error)',

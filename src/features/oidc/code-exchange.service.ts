@@ -1,16 +1,16 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { Config } from '../../config/config.js';
-import { generateOpaqueToken, hashOpaqueToken } from '../../crypto/opaque-token.js';
+import { hashOpaqueToken } from '../../crypto/opaque-token.js';
 import type { Db, Trx } from '../../db/create-db.js';
 import type { ClientContext } from '../../lib/client.js';
-import { type Clock, addSeconds } from '../../lib/clock.js';
+import type { Clock } from '../../lib/clock.js';
 import type { AccountsService } from '../accounts/accounts.service.js';
 import type { UserWithRoles } from '../accounts/accounts.types.js';
 import type { AuditService } from '../audit/audit.service.js';
 import type { MetricsRecorder } from '../ops/metrics.js';
 import type { SessionsService } from '../sessions/sessions.service.js';
-import { trimUserAgent, type ClientTokens } from '../sessions/sessions.types.js';
 import * as codes from './authorization-codes.repository.js';
+import { type ClientGrant, openGrantSession, signGrant } from './client-grant.js';
 import type { OidcTokenSigner } from './client-token-signer.js';
 import type { OAuthClient } from './oidc.types.js';
 
@@ -29,13 +29,7 @@ export interface CodeExchangeServiceDeps {
 }
 
 /** The tokens a code is exchanged for. */
-export interface CodeGrant {
-  accessToken: string;
-  expiresIn: number;
-  /** Only with `offline_access`, or for a first-party client, and if the client may refresh. */
-  refreshToken: string | null;
-  client: ClientTokens;
-}
+export type CodeGrant = ClientGrant;
 
 export interface CodeRedemption {
   code: string;
@@ -101,26 +95,7 @@ export class CodeExchangeService {
     }
     if (outcome.kind === 'invalid') throw new InvalidGrantError(outcome.reason, outcome.code);
     const { user, sessionId, refreshToken, record } = outcome;
-    const {
-      accessToken,
-      client: clientTokens,
-      expiresIn,
-    } = await this.deps.signer.sign(user, {
-      sessionId,
-      clientId: record.clientId,
-      scopes: record.scopes,
-      resource: record.resource,
-      authTime: record.authTime,
-      amr: record.amr,
-      browserSessionId: record.browserSessionId,
-      nonce: record.nonce,
-    });
-    return {
-      accessToken,
-      expiresIn,
-      refreshToken,
-      client: clientTokens,
-    };
+    return signGrant(this.deps.signer, user, { sessionId, refreshToken }, record);
   }
 
   async #redeem(
@@ -167,31 +142,13 @@ export class CodeExchangeService {
       return { kind: 'invalid', reason: 'The sign-in behind the code has ended' };
     const user = await accounts.findUser(record.userId, trx);
     if (!user || !user.is_active) return { kind: 'invalid', reason: 'The account is disabled' };
-    const refreshToken = this.#mayRefresh(oauthClient, record.scopes)
-      ? generateOpaqueToken()
-      : null;
-    const session = await sessions.openClientSession(trx, {
-      userId: user.id,
-      clientId: oauthClient.client_id,
-      parentId: record.browserSessionId,
-      scopes: record.scopes,
-      resource: record.resource,
-      authTime: record.authTime,
-      amr: record.amr,
+    const { sessionId, refreshToken } = await openGrantSession(trx, this.deps, {
+      client: oauthClient,
+      approved: record,
       now,
-      expiresAt: addSeconds(now, config.refreshTokenTtl),
-      absoluteExpiresAt: addSeconds(now, config.sessionMaxLifetime),
-      userAgent: trimUserAgent(client.userAgent),
-      ip: client.ip,
-      refreshTokenHash: refreshToken === null ? null : hashOpaqueToken(refreshToken),
+      context: client,
     });
-    await codes.spendCode(trx, codeHash, now, session.id);
-    return { kind: 'issued', user, sessionId: session.id, refreshToken, record };
-  }
-
-  /** Refresh tokens go to clients allowed them, with offline_access or when first-party. */
-  #mayRefresh(client: OAuthClient, scopes: readonly string[]): boolean {
-    if (!client.grant_types.includes('refresh_token')) return false;
-    return scopes.includes('offline_access') || client.first_party;
+    await codes.spendCode(trx, codeHash, now, sessionId);
+    return { kind: 'issued', user, sessionId, refreshToken, record };
   }
 }

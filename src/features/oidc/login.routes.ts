@@ -10,7 +10,7 @@ import {
   formCsrfOptions,
   formCsrfToken,
 } from '../../http/form-csrf.js';
-import { sendPage } from '../../http/html-page.js';
+import { sendPage, sendRedirect } from '../../http/html-page.js';
 import {
   EXPIRED_REQUEST,
   type AuthorizeService,
@@ -25,6 +25,7 @@ import {
 import type { HostedSignInService, SignInStep } from './hosted-signin.service.js';
 import { pageSchema, preparePagePlugin, readForm, sendOutcome } from './page-routes.js';
 import { loginPage, logoutPage, messagePage, mfaPage } from './pages.js';
+import { safeReturnPath } from './return-path.js';
 
 export interface LoginRoutesOptions {
   hostedSignIn: HostedSignInService;
@@ -34,6 +35,9 @@ export interface LoginRoutesOptions {
 
 const RequestQuery = Type.Object({
   request: Type.Optional(Type.String({ maxLength: 128, description: 'The pending request' })),
+  next: Type.Optional(
+    Type.String({ maxLength: 256, description: 'A page of ours to go on to (only /device)' }),
+  ),
 });
 
 const FORM = { consumes: ['application/x-www-form-urlencoded'] };
@@ -73,7 +77,8 @@ export const loginRoutes: FastifyPluginAsyncTypebox<LoginRoutesOptions> = async 
     assertFormCsrf(request, form.get(FORM_CSRF_FIELD), csrf);
     const requestId = form.get('request');
     const found = await pendingOf(requestId, reply);
-    return found && { form, requestId, pending: found.pending };
+    const next = requestId === undefined ? safeReturnPath(form.get('next')) : undefined;
+    return found && { form, requestId, pending: found.pending, next };
   }
 
   function afterStep(
@@ -82,18 +87,21 @@ export const loginRoutes: FastifyPluginAsyncTypebox<LoginRoutesOptions> = async 
     step: SignInStep,
     requestId: string | undefined,
     pending: PendingRequest | undefined,
+    next: string | undefined,
   ) {
     if (step.kind === 'mfa') {
       const page = mfaPage({
         csrf: formCsrfToken(request, reply, csrf),
         mfaToken: step.mfaToken,
         ...(requestId === undefined ? {} : { requestId }),
+        ...(next === undefined ? {} : { next }),
         ...(pending ? { formTarget: pending.params.redirect_uri } : {}),
       });
       return sendPage(reply, page);
     }
     setBrowserCookie(reply, step.browser, secure);
     if (step.next) return sendOutcome(reply, step.next, 303);
+    if (next) return sendRedirect(reply, next, 303);
     return sendPage(reply, messagePage('You are signed in', 'You can close this page.'));
   }
 
@@ -112,11 +120,13 @@ export const loginRoutes: FastifyPluginAsyncTypebox<LoginRoutesOptions> = async 
       const { pending } = found;
       const target = targetOf(pending);
       const email = pending?.params.login_hint;
+      const next = pending ? undefined : safeReturnPath(request.query.next);
       return sendPage(
         reply,
         loginPage({
           csrf: formCsrfToken(request, reply, csrf),
           ...(request.query.request === undefined ? {} : { requestId: request.query.request }),
+          ...(next === undefined ? {} : { next }),
           ...(pending ? { client: pending.client } : {}),
           ...(target ? { formTarget: target } : {}),
           ...(email ? { email } : {}),
@@ -134,7 +144,7 @@ export const loginRoutes: FastifyPluginAsyncTypebox<LoginRoutesOptions> = async 
         'Sign in with e-mail and password',
         {
           200: 'The second-factor form, or "you are signed in"',
-          303: 'Signed in: on to the client, /consent or /login',
+          303: 'Signed in: on to the client, /consent, /login or /device',
         },
         {
           ...FORM,
@@ -143,6 +153,7 @@ export const loginRoutes: FastifyPluginAsyncTypebox<LoginRoutesOptions> = async 
             email: Type.String(),
             password: Type.String(),
             request: Type.Optional(Type.String()),
+            next: Type.Optional(Type.String()),
           }),
         },
       ),
@@ -151,7 +162,7 @@ export const loginRoutes: FastifyPluginAsyncTypebox<LoginRoutesOptions> = async 
     async (request, reply) => {
       const posted = await readStepForm(request, reply);
       if (!posted) return reply;
-      const { form, requestId, pending } = posted;
+      const { form, requestId, pending, next } = posted;
       const email = form.get('email') ?? '';
       const password = form.get('password') ?? '';
       const again = (error: string, status: number) => {
@@ -163,6 +174,7 @@ export const loginRoutes: FastifyPluginAsyncTypebox<LoginRoutesOptions> = async 
             email,
             error,
             ...(requestId === undefined ? {} : { requestId }),
+            ...(next === undefined ? {} : { next }),
             ...(pending ? { client: pending.client } : {}),
             ...(target ? { formTarget: target } : {}),
           }),
@@ -182,7 +194,7 @@ export const loginRoutes: FastifyPluginAsyncTypebox<LoginRoutesOptions> = async 
           return again(error.detail ?? error.message, 403);
         throw error;
       }
-      return afterStep(request, reply, step, requestId, pending);
+      return afterStep(request, reply, step, requestId, pending, next);
     },
   );
 
@@ -194,7 +206,7 @@ export const loginRoutes: FastifyPluginAsyncTypebox<LoginRoutesOptions> = async 
         'Second step of the sign-in: a TOTP or recovery code',
         {
           200: '"You are signed in"',
-          303: 'Signed in: on to the client, /consent or /login',
+          303: 'Signed in: on to the client, /consent, /login or /device',
         },
         {
           ...FORM,
@@ -203,6 +215,7 @@ export const loginRoutes: FastifyPluginAsyncTypebox<LoginRoutesOptions> = async 
             mfa_token: Type.String(),
             code: Type.String(),
             request: Type.Optional(Type.String()),
+            next: Type.Optional(Type.String()),
           }),
         },
       ),
@@ -211,7 +224,7 @@ export const loginRoutes: FastifyPluginAsyncTypebox<LoginRoutesOptions> = async 
     async (request, reply) => {
       const posted = await readStepForm(request, reply);
       if (!posted) return reply;
-      const { form, requestId, pending } = posted;
+      const { form, requestId, pending, next } = posted;
       const mfaToken = form.get('mfa_token') ?? '';
       let step: SignInStep;
       try {
@@ -230,6 +243,7 @@ export const loginRoutes: FastifyPluginAsyncTypebox<LoginRoutesOptions> = async 
             mfaToken,
             error: 'The code is wrong. Try the current code from your app.',
             ...(requestId === undefined ? {} : { requestId }),
+            ...(next === undefined ? {} : { next }),
             ...(target ? { formTarget: target } : {}),
           });
           return sendPage(reply, page, 401);
@@ -244,7 +258,7 @@ export const loginRoutes: FastifyPluginAsyncTypebox<LoginRoutesOptions> = async 
         }
         throw error;
       }
-      return afterStep(request, reply, step, requestId, pending);
+      return afterStep(request, reply, step, requestId, pending, next);
     },
   );
 

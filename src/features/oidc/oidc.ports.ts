@@ -10,7 +10,13 @@ import type { OAuthClient, ProtectedResource } from './oidc.types.js';
  * authenticates clients, the front channel looks them up.
  */
 export interface ClientRegistry {
+  /** The client, or undefined when it is unknown or cannot be used (resolveClient says why). */
   findClient(clientId: string): Promise<OAuthClient | undefined>;
+  /**
+   * The client, or why there is none: the authorize endpoint tells the person whether a
+   * client is unknown or its metadata document (an HTTPS client_id) could not be used.
+   */
+  resolveClient(clientId: string): Promise<ClientResolution>;
   /** Throws InvalidClientError (features/oauth/oauth.errors.ts) on any failure. */
   authenticateClient(input: {
     clientId: string;
@@ -18,8 +24,14 @@ export interface ClientRegistry {
   }): Promise<OAuthClient>;
 }
 
+export type ClientResolution =
+  | { kind: 'found'; client: OAuthClient }
+  | { kind: 'unknown' }
+  /** A client_id URL whose metadata document could not be used; `reason` is for the person. */
+  | { kind: 'refused'; reason: string };
+
 /** The front channel only looks clients up. */
-export type ClientLookup = Pick<ClientRegistry, 'findClient'>;
+export type ClientLookup = Pick<ClientRegistry, 'findClient' | 'resolveClient'>;
 
 export interface ConsentStore {
   /** The scopes the user has granted the client, if any. */

@@ -11,9 +11,16 @@ export interface OAuthClient {
   first_party: boolean;
   created_at: Date;
   secret_rotated_at: Date | null;
-  /** How it came to be: by an admin, or by RFC 7591 dynamic registration (never first-party). */
-  registration: 'admin' | 'dynamic';
+  /**
+   * How it came to be: by an admin, by RFC 7591 dynamic registration, or from the metadata
+   * document its client_id (an HTTPS URL) names; the last two never first-party, and their
+   * names are the client's own claim, unverified.
+   */
+  registration: 'admin' | 'dynamic' | 'metadata_document';
 }
+
+/** RFC 8628: a device polls with its device code while the person approves at /device. */
+export const DEVICE_CODE_GRANT_TYPE = 'urn:ietf:params:oauth:grant-type:device_code';
 
 /** RFC 8693's grant type: a user's access token exchanged for a narrower one. */
 export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exchange';
@@ -25,6 +32,7 @@ export const TOKEN_EXCHANGE_GRANT = 'urn:ietf:params:oauth:grant-type:token-exch
 export const CLIENT_GRANT_TYPES = [
   'authorization_code',
   'refresh_token',
+  DEVICE_CODE_GRANT_TYPE,
   TOKEN_EXCHANGE_GRANT,
 ] as const;
 

@@ -1,5 +1,6 @@
 import { FORM_CSRF_FIELD } from '../../http/form-csrf.js';
 import { type RenderedPage, escapeHtml, htmlPage } from '../../http/html-page.js';
+import { isLoopbackHost } from '../../lib/loopback.js';
 import {
   OIDC_SCOPES,
   type OAuthClient,
@@ -20,6 +21,8 @@ const csrfField = (csrf: string) => hidden(FORM_CSRF_FIELD, csrf);
 const requestField = (requestId: string | undefined) =>
   requestId === undefined ? '' : hidden('request', requestId);
 
+const nextField = (next: string | undefined) => (next === undefined ? '' : hidden('next', next));
+
 const alert = (message: string | undefined) =>
   message === undefined ? '' : `<p id="error" role="alert">${escapeHtml(message)}</p>`;
 
@@ -29,6 +32,8 @@ const describedBy = (message: string | undefined) =>
 export interface LoginPageInput {
   csrf: string;
   requestId?: string;
+  /** A page of ours to go on to once signed in (checked by return-path.ts). */
+  next?: string;
   client?: OAuthClient;
   /** A redirect URI the form may end at (its origin goes into form-action). */
   formTarget?: string;
@@ -47,7 +52,7 @@ export function loginPage(input: LoginPageInput): RenderedPage {
     title: 'Sign in',
     formTargets: input.formTarget ? [input.formTarget] : [],
     body: `${forClient}${alert(input.error)}
-<form method="post" action="/login">${csrfField(input.csrf)}${requestField(input.requestId)}
+<form method="post" action="/login">${csrfField(input.csrf)}${requestField(input.requestId)}${nextField(input.next)}
 <label for="email">E-mail address</label>
 <input id="email" name="email" type="email" autocomplete="username" required maxlength="320" value="${escapeHtml(email)}"${focusEmail}${describedBy(input.error)}>
 <label for="password">Password</label>
@@ -62,6 +67,7 @@ export function loginPage(input: LoginPageInput): RenderedPage {
 export interface MfaPageInput {
   csrf: string;
   requestId?: string;
+  next?: string;
   formTarget?: string;
   mfaToken: string;
   error?: string;
@@ -72,7 +78,7 @@ export function mfaPage(input: MfaPageInput): RenderedPage {
     title: 'Two-step verification',
     formTargets: input.formTarget ? [input.formTarget] : [],
     body: `${alert(input.error)}
-<form method="post" action="/login/mfa">${csrfField(input.csrf)}${requestField(input.requestId)}${hidden('mfa_token', input.mfaToken)}
+<form method="post" action="/login/mfa">${csrfField(input.csrf)}${requestField(input.requestId)}${nextField(input.next)}${hidden('mfa_token', input.mfaToken)}
 <label for="code">Code from your authenticator app, or a recovery code</label>
 <input id="code" name="code" type="text" inputmode="text" autocomplete="one-time-code" required maxlength="64" autofocus${describedBy(input.error)}>
 <button type="submit">Verify</button>
@@ -90,29 +96,72 @@ export interface ConsentPageInput {
   resource?: ProtectedResource | undefined;
 }
 
-export function consentPage(input: ConsentPageInput): RenderedPage {
-  // A protected API's scopes in its own words, and which API they are for.
-  const described = new Map(input.resource?.scopes.map((scope) => [scope.name, scope.description]));
+function hostOf(uri: string): string {
+  try {
+    return new URL(uri).host || uri;
+  } catch {
+    return uri;
+  }
+}
+
+/**
+ * A client that registered itself chose its own name: the person is told so, and for a
+ * metadata document, which site published it (the one thing fetching it over https proved).
+ */
+function unverifiedNote(client: OAuthClient): string {
+  if (client.registration === 'admin') return '';
+  const source =
+    client.registration === 'metadata_document'
+      ? `, published by <strong>${escapeHtml(hostOf(client.client_id))}</strong>`
+      : '';
+  return ` <span class="note">(a name the app gave itself, not verified${source})</span>`;
+}
+
+/**
+ * An app whose every redirect URI is this computer's loopback is a program on the person's
+ * own machine: anybody can publish such a document, so only the person knows whether they
+ * started it (the MCP authorization spec asks for this warning).
+ */
+function localOnlyWarning(client: OAuthClient): string {
+  if (client.registration === 'admin') return '';
+  const local = client.redirect_uris.every((uri) => {
+    try {
+      return isLoopbackHost(new URL(uri).hostname);
+    } catch {
+      return false;
+    }
+  });
+  return local
+    ? '<p role="alert">This app runs on your computer. Only continue if you started it yourself just now.</p>'
+    : '';
+}
+
+/**
+ * What a grant asks for, in words: each scope as a list item (an OpenID scope in ours, a
+ * protected API's in its own), and the line naming that API.
+ */
+function askedFor(scopes: readonly string[], resource: ProtectedResource | undefined) {
+  const described = new Map(resource?.scopes.map((scope) => [scope.name, scope.description]));
   const wording = (scope: string) =>
     isOidcScope(scope) ? OIDC_SCOPES[scope] : described.get(scope) || scope;
-  const items = input.scopes.map((scope) => `<li>${escapeHtml(wording(scope))}</li>`).join('');
-  const api = input.resource
-    ? `<p>on <strong>${escapeHtml(input.resource.name)}</strong> (${escapeHtml(input.resource.identifier)})</p>`
+  const items = scopes.map((scope) => `<li>${escapeHtml(wording(scope))}</li>`).join('');
+  const api = resource
+    ? `<p>on <strong>${escapeHtml(resource.name)}</strong> (${escapeHtml(resource.identifier)})</p>`
     : '';
-  let host: string;
-  try {
-    host = new URL(input.redirectUri).host || input.redirectUri;
-  } catch {
-    host = input.redirectUri;
-  }
+  return { items, api };
+}
+
+export function consentPage(input: ConsentPageInput): RenderedPage {
+  const { items, api } = askedFor(input.scopes, input.resource);
+  const host = hostOf(input.redirectUri);
   const name = escapeHtml(input.client.name);
   return htmlPage({
     title: `Allow ${input.client.name} access?`,
     // Deny ends at the redirect URI too (error=access_denied).
     formTargets: [input.redirectUri],
-    body: `<p><strong>${name}</strong> asks to:</p>
+    body: `<p><strong>${name}</strong>${unverifiedNote(input.client)} asks to:</p>
 <ul>${items}</ul>${api}
-<p>You will then be sent back to <strong>${escapeHtml(host)}</strong>.</p>
+<p>You will then be sent back to <strong>${escapeHtml(host)}</strong>.</p>${localOnlyWarning(input.client)}
 <form method="post" action="/consent">${csrfField(input.csrf)}${requestField(input.requestId)}
 <div class="actions">
 <button type="submit" name="decision" value="allow" autofocus>Allow</button>
@@ -164,5 +213,56 @@ export function endSessionPage(input: EndSessionPageInput): RenderedPage {
 <button type="submit" autofocus>Sign out</button>
 </form>`,
     ...(input.formTarget ? { formTargets: [input.formTarget] } : {}),
+  });
+}
+
+export interface DeviceCodePageInput {
+  csrf: string;
+  /** Prefilled (from verification_uri_complete), or what was typed when it was wrong. */
+  userCode?: string;
+  error?: string;
+}
+
+/** RFC 8628's verification page: the person types the code their device shows. */
+export function deviceCodePage(input: DeviceCodePageInput): RenderedPage {
+  return htmlPage({
+    title: 'Connect a device',
+    body: `<p>Enter the code shown on your device (a command-line tool, an agent, a TV).</p>${alert(input.error)}
+<form method="post" action="/device">${csrfField(input.csrf)}
+<label for="user_code">Code</label>
+<input id="user_code" name="user_code" type="text" autocomplete="off" autocapitalize="characters" spellcheck="false" required maxlength="64" placeholder="XXXX-XXXX" value="${escapeHtml(input.userCode ?? '')}" autofocus${describedBy(input.error)}>
+<button type="submit">Continue</button>
+</form>`,
+  });
+}
+
+export interface DeviceConfirmPageInput {
+  csrf: string;
+  userCode: string;
+  client: OAuthClient;
+  scopes: readonly string[];
+  resource: ProtectedResource | undefined;
+}
+
+/**
+ * The device's request, to allow or deny. Shown even to first-party apps, and with the code:
+ * a code someone else sent the person (remote phishing, RFC 8628 §5.4) must not connect the
+ * sender's device unseen — the person compares it with the one on their own screen.
+ */
+export function deviceConfirmPage(input: DeviceConfirmPageInput): RenderedPage {
+  const { items, api } = askedFor(input.scopes, input.resource);
+  const name = escapeHtml(input.client.name);
+  return htmlPage({
+    title: `Connect ${input.client.name}?`,
+    body: `<p>A device signing in to <strong>${name}</strong>${unverifiedNote(input.client)} with the code
+<strong class="code">${escapeHtml(input.userCode)}</strong> asks to:</p>
+<ul>${items}</ul>${api}
+<p>Allow only if you started this on your own device and it shows this same code.</p>
+<form method="post" action="/device/confirm">${csrfField(input.csrf)}${hidden('user_code', input.userCode)}
+<div class="actions">
+<button type="submit" name="decision" value="allow">Allow</button>
+<button type="submit" name="decision" value="deny">Deny</button>
+</div>
+</form>`,
   });
 }

@@ -20,6 +20,7 @@ export interface MetricsRecorder {
   oauthCodeExchange(clientId: string, outcome: string): void;
   /** A token exchange (RFC 8693): `success` or the OAuth error it was refused with. */
   oauthTokenExchange(clientId: string, outcome: string): void;
+  oauthDeviceAuthorization(clientId: string, outcome: string): void;
 }
 
 /** Gauges read when Prometheus scrapes: nothing is polled in between. */
@@ -118,6 +119,13 @@ export class Metrics implements MetricsRecorder {
     registers: [this.registry],
   });
 
+  readonly #deviceAuthorizations = new Counter({
+    name: 'hyperion_oauth_device_authorizations_total',
+    help: 'Device authorizations (RFC 8628) by client and step: started, approved, denied, issued',
+    labelNames: ['client_id', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
   constructor(sources: MetricsSources = {}) {
     const { databasePool, outboxDepth } = sources;
     if (databasePool) {
@@ -181,6 +189,10 @@ export class Metrics implements MetricsRecorder {
 
   oauthTokenExchange(clientId: string, outcome: string): void {
     this.#tokenExchanges.inc({ client_id: clientId, outcome });
+  }
+
+  oauthDeviceAuthorization(clientId: string, outcome: string): void {
+    this.#deviceAuthorizations.inc({ client_id: clientId, outcome });
   }
 
   get contentType(): string {

@@ -18,6 +18,8 @@ export type LimitName =
   | 'signin_account'
   /** Password-reset requests per account from one source. */
   | 'reset_account_ip'
+  /** Wrong or expired user codes typed at /device per source address (RFC 8628 §5.1). */
+  | 'device_code_ip'
   /** Mail of one kind to one recipient (bounds how much mail anyone can make us send). */
   | 'mail_recipient'
   /** All mail that requests can cause, from every instance: the sending reputation's cap. */
@@ -38,6 +40,7 @@ export function limitSpecs(config: Config['rateLimits']): LimitSpecs {
     signin_account_ip: { points: config.signinFailuresPerSource, duration: 15 * 60 },
     signin_account: { points: config.signinFailuresPerAccount, duration: 60 * 60 },
     reset_account_ip: { points: 5, duration: 15 * 60 },
+    device_code_ip: { points: 10, duration: 15 * 60 },
     mail_recipient: { points: 10, duration: 60 * 60 },
     mail_global: { points: config.mailPerHour, duration: 60 * 60 },
   };

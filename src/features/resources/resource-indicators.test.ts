@@ -166,3 +166,49 @@ describe('a token for one protected API (RFC 8707)', () => {
     expect(open.callback.searchParams.get('code')).toBeTruthy();
   });
 });
+
+describe('forward auth in front of a protected API', () => {
+  it("admits the API's own token for a URL under it, and nowhere else", async () => {
+    const run = await authorize({ scope: 'openid tools:call', resource: MCP });
+    const tokens = await oidc.authorizationCodeGrant(
+      rp,
+      run.callback,
+      { pkceCodeVerifier: run.verifier, expectedState: run.state },
+      { resource: MCP },
+    );
+    const bearer = { authorization: `Bearer ${tokens.access_token}` };
+    const verify = (headers: Record<string, string>) =>
+      t.app.inject({ url: '/api/auth/verify', headers: { ...bearer, ...headers } });
+    const sub = decodeJwt(tokens.access_token).sub;
+
+    // nginx's whole URL, and Traefik's path with the forwarded host and scheme.
+    const nginx = await verify({ 'x-original-url': `${MCP}?session=1` });
+    expect(nginx.statusCode).toBe(200);
+    expect(nginx.headers['x-user-id']).toBe(sub);
+    const traefik = await verify({
+      'x-forwarded-uri': '/mcp/messages',
+      'x-forwarded-host': 'mcp.example.com',
+      'x-forwarded-proto': 'https',
+    });
+    expect(traefik.statusCode).toBe(200);
+    // Another URL, or none: not this token's audience.
+    const elsewhere: Record<string, string>[] = [
+      { 'x-original-url': 'https://other.example/mcp' },
+      {},
+    ];
+    for (const headers of elsewhere) {
+      const refused = await verify(headers);
+      expect(refused.statusCode).toBe(401);
+      expect(json(refused)['code']).toBe('unauthorized');
+    }
+    // Having been accepted for the API does not make it good for this service's routes.
+    const me = await t.app.inject({ url: '/api/auth/me', headers: bearer });
+    expect(me.statusCode).toBe(401);
+    // Expired (the API's lifetime is 120 s), it is told so, with the API's challenge.
+    t.clock.advance(121);
+    const expired = await verify({ 'x-original-url': MCP });
+    expect(expired.statusCode).toBe(401);
+    expect(json(expired)['code']).toBe('token_expired');
+    expect(expired.headers['www-authenticate']).toContain('resource_metadata=');
+  });
+});

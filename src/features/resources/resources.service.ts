@@ -143,12 +143,13 @@ export class ResourcesService {
     );
   }
 
-  /** Of these scope names, those no registered protected API defines (read fresh). */
-  async undefinedScopes(names: readonly string[]): Promise<string[]> {
-    if (names.length === 0) return [];
+  /**
+   * Every scope some protected API defines: what a dynamic registration may name besides the
+   * OpenID scopes. Read fresh (registering is rare), so a resource just added counts at once.
+   */
+  async scopeNames(): Promise<ReadonlySet<string>> {
     const rows = await repo.listAllResources(this.deps.db);
-    const defined = new Set(rows.flatMap((row) => row.scopes.map((scope) => scope.name)));
-    return names.filter((name) => !defined.has(name));
+    return new Set(rows.flatMap((row) => row.scopes.map((scope) => scope.name)));
   }
 
   /**

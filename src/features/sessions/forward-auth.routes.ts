@@ -3,7 +3,12 @@ import type { FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
 import type { ResourcesService } from '../resources/resources.service.js';
 import { AppError } from '../../errors.js';
-import { type CallerVerifier, readBearerToken, resolveBearer } from '../../http/authenticate.js';
+import {
+  type BearerCaller,
+  type CallerVerifier,
+  readBearerToken,
+  resolveBearer,
+} from '../../http/authenticate.js';
 import { sendProblem } from '../../http/problem.js';
 import { problemResponses } from '../../http/schemas.js';
 
@@ -32,7 +37,8 @@ export interface ForwardAuthOptions {
 /**
  * The URL the gateway was asked for: nginx sends it whole (`X-Original-URL`), Traefik and
  * others the path (`X-Forwarded-Uri`) with `X-Forwarded-Proto` and `X-Forwarded-Host`.
- * Only ever used to choose a challenge, never to grant anything.
+ * It chooses the challenge, and which registered resource's tokens count (below): the
+ * gateway must set these headers itself, as the README's configurations do.
  */
 function forwardedUrl(request: FastifyRequest): string | undefined {
   const header = (name: string) => {
@@ -46,6 +52,28 @@ function forwardedUrl(request: FastifyRequest): string | undefined {
   const host = header('x-forwarded-host') ?? header('host');
   const proto = header('x-forwarded-proto') ?? 'https';
   return host ? `${proto}://${host}${path}` : undefined;
+}
+
+/**
+ * The caller, by a token for this service (JWT_AUDIENCE) or — for a URL under a registered
+ * protected API, such as an MCP server behind the gateway — by a token bound to that API
+ * (RFC 8707: its `aud` is the API's identifier), which is what its clients are given. Tried
+ * only once the first check has failed, so the usual request costs one verification.
+ */
+async function resolveForwardedCaller(
+  request: FastifyRequest,
+  raw: string,
+  { verifier, challenges }: ForwardAuthOptions,
+): Promise<BearerCaller> {
+  try {
+    return await resolveBearer(verifier, raw, { serviceTokens: true });
+  } catch (error) {
+    if (!(error instanceof AppError) || error.code !== 'unauthorized') throw error;
+    const url = forwardedUrl(request);
+    const resource = url ? await challenges.challengeFor(url) : undefined;
+    if (!resource) throw error;
+    return resolveBearer(verifier, raw, { serviceTokens: true, audiences: [resource.identifier] });
+  }
 }
 
 /** RFC 6750, and RFC 9728 §5.1 when the request was for a registered protected API. */
@@ -75,7 +103,10 @@ export const forwardAuthRoutes: FastifyPluginAsyncTypebox<ForwardAuthOptions> = 
         summary: 'Forward-auth check for a gateway',
         description:
           '200 with X-User-Id, X-User-Email and X-User-Roles (comma-separated) for a valid ' +
-          'bearer token; service tokens also get X-Auth-Scope (and `scope` in the body). 401 otherwise.',
+          'bearer token; service tokens also get X-Auth-Scope (and `scope` in the body). When ' +
+          'X-Original-URL (or X-Forwarded-Uri) lies under a registered protected API, a token ' +
+          'bound to that API (its `aud`) counts too, and a 401 carries its RFC 9728 challenge. ' +
+          '401 otherwise.',
         security: [{ bearerAuth: [] }],
         response: { 200: ForwardAuthBody, ...problemResponses('unauthorized', 'token_expired') },
       },
@@ -87,7 +118,7 @@ export const forwardAuthRoutes: FastifyPluginAsyncTypebox<ForwardAuthOptions> = 
         if (!raw) throw new AppError('unauthorized', 'A bearer token is required');
         // A service token is checked against its account as it is now (deleted, rotated),
         // and only the scopes the account still holds pass.
-        const caller = await resolveBearer(verifier, raw, { serviceTokens: true });
+        const caller = await resolveForwardedCaller(request, raw, { verifier, challenges });
         const { token } = caller;
         const scopes = caller.kind === 'service' ? caller.scopes : undefined;
         reply.header('x-user-id', token.sub);

@@ -1,12 +1,6 @@
 import type { ServerResponse } from 'node:http';
-import { encodeCursor } from '../../lib/cursor.js';
 import type { RevocationWaker } from './revocation-waker.js';
-
-/** A page of the feed (SessionsService.listRevocations). */
-export interface RevocationPage {
-  items: { session_id: string; revoked_at: string }[];
-  next_cursor: string;
-}
+import type { RevocationEntries } from './sessions.types.js';
 
 export interface RevocationStreamOptions {
   /** The hijacked response; its headers are not sent yet. */
@@ -14,8 +8,8 @@ export interface RevocationStreamOptions {
   /** Headers already set on the reply (request id, security headers). */
   headers: Record<string, string | number | string[]>;
   /** The first page (read before the response was taken over, so a bad cursor was a 400). */
-  first: RevocationPage;
-  read: (cursor: string) => Promise<RevocationPage>;
+  first: RevocationEntries;
+  read: (cursor: string) => Promise<RevocationEntries>;
   pageSize: number;
   waker: RevocationWaker;
   /** The reader's own session (a user token): its revocation ends the stream. */
@@ -106,7 +100,7 @@ export class RevocationStream {
     try {
       do {
         this.#again = false;
-        let page: RevocationPage;
+        let page: RevocationEntries;
         do {
           if (this.#ended) return;
           page = await this.options.read(this.#cursor);
@@ -121,10 +115,9 @@ export class RevocationStream {
     }
   }
 
-  #send(page: RevocationPage): void {
-    for (const item of page.items) {
-      const id = encodeCursor({ at: new Date(item.revoked_at), id: item.session_id });
-      this.#write(`id: ${id}\nevent: revoked\ndata: ${JSON.stringify(item)}\n\n`);
+  #send(page: RevocationEntries): void {
+    for (const { cursor, ...item } of page.items) {
+      this.#write(`id: ${cursor}\nevent: revoked\ndata: ${JSON.stringify(item)}\n\n`);
       if (item.session_id === this.options.ownSessionId) return this.end();
     }
     this.#cursor = page.next_cursor;

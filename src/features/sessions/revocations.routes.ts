@@ -45,7 +45,7 @@ const RevocationsPage = Type.Object({
  * at the tokens' expiry — or, as a Server-Sent Events stream, within about a second.
  */
 export const revocationsRoutes: FastifyPluginAsyncTypebox<{
-  sessions: Pick<SessionsService, 'listRevocations' | 'newestRevocationCursor'>;
+  sessions: Pick<SessionsService, 'listRevocations' | 'readRevocations' | 'newestRevocationCursor'>;
   /** Where this instance learns of revocations (SessionGuard). */
   signals: RevocationSignals;
   /** Re-checks a streaming reader's token now and then. */
@@ -95,11 +95,8 @@ export const revocationsRoutes: FastifyPluginAsyncTypebox<{
       const since = streaming
         ? (request.headers['last-event-id'] ?? request.query.since)
         : request.query.since;
-      const first = await sessions.listRevocations(
-        since,
-        streaming ? STREAM_PAGE_SIZE : request.query.limit,
-      );
-      if (!streaming) return first;
+      if (!streaming) return sessions.listRevocations(since, request.query.limit);
+      const first = await sessions.readRevocations(since, STREAM_PAGE_SIZE);
       // The hook verified the token just now; read it again (a cache hit) for its expiry.
       const raw = readBearerToken(request) ?? '';
       const bearer = await resolveBearer(verifier, raw, { serviceTokens: true });
@@ -107,7 +104,7 @@ export const revocationsRoutes: FastifyPluginAsyncTypebox<{
         res: reply.raw,
         headers: reply.getHeaders() as Record<string, string | number | string[]>,
         first,
-        read: (cursor) => sessions.listRevocations(cursor, STREAM_PAGE_SIZE),
+        read: (cursor) => sessions.readRevocations(cursor, STREAM_PAGE_SIZE),
         pageSize: STREAM_PAGE_SIZE,
         waker,
         ownSessionId: bearer.kind === 'user' ? bearer.sessionId : undefined,

@@ -35,6 +35,9 @@ async function tokenOf(created: { client_id: string; client_secret: string }): P
   return json<{ access_token: string }>(token).access_token;
 }
 
+const sidOf = (token: string) =>
+  JSON.parse(Buffer.from(token.split('.')[1]!, 'base64url').toString())['sid'] as string;
+
 interface Feed {
   items: { session_id: string; revoked_at: string }[];
   next_cursor: string;
@@ -94,6 +97,67 @@ describe('GET /api/auth/revocations', () => {
       clock.advance(-(deps.config.accessTokenTtl + 60));
     }
   });
+
+  it('lists revocations in the order they committed, whatever the clocks of the instances said', async () => {
+    // Two instances whose clocks disagree: the second revokes after the first, stamped
+    // earlier. A follower already past the first must still be told of the second.
+    const reader = await serviceToken(['revocations:read']);
+    const start = json<Feed>(await feed(reader)).next_cursor;
+    const dave = await signedInUser(app);
+    const erin = await signedInUser(app);
+    await app.inject({ method: 'POST', url: '/api/auth/signout', headers: dave.auth, payload: {} });
+    const afterDave = json<Feed>(await feed(reader, start));
+    clock.advance(-30);
+    try {
+      await app.inject({
+        method: 'POST',
+        url: '/api/auth/signout',
+        headers: erin.auth,
+        payload: {},
+      });
+    } finally {
+      clock.advance(30);
+    }
+    const next = json<Feed>(await feed(reader, afterDave.next_cursor));
+    expect(next.items.map((item) => item.session_id)).toEqual([sidOf(erin.tokens.access_token)]);
+  });
+
+  // Only a server database can interleave transactions: the embedded one has one connection,
+  // so there the scenario cannot arise (and holding A open would block the sign-out).
+  it.runIf(process.env['TEST_DATABASE_URL'])(
+    'on a server database, a revocation committed after a later-stamped one is not passed over',
+    async () => {
+      // Transaction A revokes first but commits last; B revokes and commits in between, and a
+      // follower reads then. Numbered at commit, A comes after B in the feed, not before it.
+      const reader = await serviceToken(['revocations:read']);
+      const start = json<Feed>(await feed(reader)).next_cursor;
+      const frank = await signedInUser(app);
+      const gina = await signedInUser(app);
+      let releaseA!: () => void;
+      const aMayCommit = new Promise<void>((resolve) => (releaseA = resolve));
+      let aRevoked!: () => void;
+      const aHasRevoked = new Promise<void>((resolve) => (aRevoked = resolve));
+      const a = deps.db.transaction().execute(async (trx) => {
+        await deps.services.sessions.revokeAllForUserWithin(trx, frank.user.id, 'test');
+        aRevoked();
+        await aMayCommit;
+      });
+      await aHasRevoked;
+      clock.advance(1);
+      await app.inject({
+        method: 'POST',
+        url: '/api/auth/signout',
+        headers: gina.auth,
+        payload: {},
+      });
+      const seen = json<Feed>(await feed(reader, start));
+      expect(seen.items.map((item) => item.session_id)).toEqual([sidOf(gina.tokens.access_token)]);
+      releaseA();
+      await a;
+      const next = json<Feed>(await feed(reader, seen.next_cursor));
+      expect(next.items.map((item) => item.session_id)).toEqual([sidOf(frank.tokens.access_token)]);
+    },
+  );
 
   it('is for revocations:read only; a bad cursor is a 400', async () => {
     const other = await serviceToken(['users:read']);

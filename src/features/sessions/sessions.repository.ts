@@ -411,37 +411,44 @@ export async function findSignInHistory(
   return { anySession: Number(row.sessions) > 0, sameClient: Number(row.same_client) > 0 };
 }
 
-/** Sessions revoked after a position, in the order they were revoked (the revocation feed). */
-/** The newest revocation's position in the feed (the index on (revoked_at, id), read backwards). */
-export async function findNewestRevocation(
-  db: Db,
-): Promise<{ id: string; revoked_at: Date } | undefined> {
-  const row = await db
-    .selectFrom('sessions')
-    .select(['id', 'revoked_at'])
-    .where('revoked_at', 'is not', null)
-    .orderBy('revoked_at', 'desc')
-    .orderBy('id', 'desc')
-    .limit(1)
-    .executeTakeFirst();
-  return row?.revoked_at ? { id: row.id, revoked_at: row.revoked_at } : undefined;
+/** A revoked session as the feed lists it: its number in the feed, and when. */
+export interface FeedRevocation {
+  id: string;
+  revoked_at: Date;
+  /** revocation_seq, as text (a bigint; both drivers agree on text). */
+  seq: string;
 }
 
+/** The newest number in the revocation feed, '0' when nothing was ever revoked. */
+export async function findNewestRevocationSeq(db: Db): Promise<string> {
+  const row = await db
+    .selectFrom('sessions')
+    .select(sql<string>`coalesce(max(revocation_seq), 0)::text`.as('seq'))
+    .executeTakeFirstOrThrow();
+  return row.seq;
+}
+
+/**
+ * Revoked sessions in the order their revocations committed: after the number `after`, or,
+ * with a time instead, those revoked since then up to the number `upTo`.
+ */
 export async function listRevokedAfter(
   db: Db,
-  after: { at: Date; id: string },
+  after: { seq: string } | { since: Date; upTo: string },
   limit: number,
-): Promise<{ id: string; revoked_at: Date }[]> {
-  const rows = await db
+): Promise<FeedRevocation[]> {
+  let query = db
     .selectFrom('sessions')
-    .select(['id', 'revoked_at'])
-    .where('revoked_at', 'is not', null)
-    .where(sql<boolean>`(revoked_at, id) > (${after.at}, ${after.id}::uuid)`)
-    .orderBy('revoked_at')
-    .orderBy('id')
-    .limit(limit)
-    .execute();
+    .select(['id', 'revoked_at', sql<string>`revocation_seq::text`.as('seq')])
+    .where('revocation_seq', 'is not', null);
+  query =
+    'seq' in after
+      ? query.where(sql<boolean>`revocation_seq > ${after.seq}::bigint`)
+      : query
+          .where('revoked_at', '>', after.since)
+          .where(sql<boolean>`revocation_seq <= ${after.upTo}::bigint`);
+  const rows = await query.orderBy('revocation_seq').limit(limit).execute();
   return rows.flatMap((row) =>
-    row.revoked_at ? [{ id: row.id, revoked_at: row.revoked_at }] : [],
+    row.revoked_at ? [{ id: row.id, revoked_at: row.revoked_at, seq: row.seq }] : [],
   );
 }

@@ -5,16 +5,18 @@ import { AppError } from '../../errors.js';
 import type { ClientContext } from '../../lib/client.js';
 import type { Clock } from '../../lib/clock.js';
 import { hashOpaqueToken } from '../../crypto/opaque-token.js';
-import { type KeysetCursor, decodeCursor, encodeCursor, toPage } from '../../lib/cursor.js';
+import { type KeysetCursor, toPage } from '../../lib/cursor.js';
 
-const ZERO_UUID = '00000000-0000-0000-0000-000000000000';
 import type { AuditService } from '../audit/audit.service.js';
 import type { SessionGuard } from './session-guard.js';
 import * as repo from './sessions.repository.js';
+import { decodeRevocationCursor, encodeRevocationCursor } from './revocation-cursor.js';
 import {
   type BrowserSession,
   INVALID_REFRESH,
   type RefreshTokenState,
+  type RevocationEntries,
+  type RevocationPage,
   type SessionView,
 } from './sessions.types.js';
 
@@ -144,31 +146,54 @@ export class SessionsService {
   }
 
   /**
-   * The revocation feed for resource servers: sessions revoked after the cursor, oldest first.
-   * Without a cursor it starts ACCESS_TOKEN_TTL ago: an older revocation concerns no token
-   * still unexpired. `next_cursor` is where to ask from next time (the same cursor when
-   * nothing new was revoked), so a follower always has one.
+   * The revocation feed for resource servers: sessions revoked after the cursor, in the order
+   * the revocations committed. Without a cursor it starts ACCESS_TOKEN_TTL ago: an older
+   * revocation concerns no token still unexpired. `next_cursor` is where to ask from next time
+   * (the same cursor when nothing new was revoked), so a follower always has one; each entry
+   * also carries the cursor just after it (a live stream's event ids).
    */
-  async listRevocations(cursor: string | undefined, limit: number) {
+  async readRevocations(cursor: string | undefined, limit: number): Promise<RevocationEntries> {
     const { db, clock, config } = this.deps;
-    const after = cursor
-      ? decodeCursor(cursor)
-      : { at: addSeconds(clock.now(), -config.accessTokenTtl), id: ZERO_UUID };
-    const rows = await repo.listRevokedAfter(db, after, limit);
+    let rows: repo.FeedRevocation[];
+    let end: string;
+    if (cursor !== undefined) {
+      end = decodeRevocationCursor(cursor);
+      rows = await repo.listRevokedAfter(db, { seq: end }, limit);
+    } else {
+      // The feed's end first: everything numbered up to it has committed (see the
+      // revocation_order migration), so a first page that stops there misses nothing.
+      end = await repo.findNewestRevocationSeq(db);
+      const since = addSeconds(clock.now(), -config.accessTokenTtl);
+      rows = await repo.listRevokedAfter(db, { since, upTo: end }, limit);
+      if (rows.length >= limit) end = rows[rows.length - 1]?.seq ?? end;
+    }
     const last = rows[rows.length - 1];
+    if (cursor !== undefined && last) end = last.seq;
     return {
-      items: rows.map((row) => ({ session_id: row.id, revoked_at: row.revoked_at.toISOString() })),
-      next_cursor: encodeCursor(last ? { at: last.revoked_at, id: last.id } : after),
+      items: rows.map((row) => ({
+        session_id: row.id,
+        revoked_at: row.revoked_at.toISOString(),
+        cursor: encodeRevocationCursor(row.seq),
+      })),
+      next_cursor: encodeRevocationCursor(end),
+    };
+  }
+
+  /** The revocation feed as GET /api/auth/revocations answers it. */
+  async listRevocations(cursor: string | undefined, limit: number): Promise<RevocationPage> {
+    const page = await this.readRevocations(cursor, limit);
+    return {
+      items: page.items.map(({ session_id, revoked_at }) => ({ session_id, revoked_at })),
+      next_cursor: page.next_cursor,
     };
   }
 
   /**
-   * Where the revocation feed ends now (the cursor after its newest item), or undefined when
-   * nothing was ever revoked: one cheap read that tells a live stream whether to look again.
+   * Where the revocation feed ends now: one cheap read that tells a live stream whether to
+   * look again.
    */
-  async newestRevocationCursor(): Promise<string | undefined> {
-    const newest = await repo.findNewestRevocation(this.deps.db);
-    return newest ? encodeCursor({ at: newest.revoked_at, id: newest.id }) : undefined;
+  async newestRevocationCursor(): Promise<string> {
+    return encodeRevocationCursor(await repo.findNewestRevocationSeq(this.deps.db));
   }
 
   /**

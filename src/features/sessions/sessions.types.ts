@@ -111,3 +111,15 @@ export interface RefreshTokenState {
   active: boolean;
   expiresAt: Date;
 }
+
+/** A page of the revocation feed, as GET /api/auth/revocations answers it. */
+export interface RevocationPage {
+  items: { session_id: string; revoked_at: string }[];
+  next_cursor: string;
+}
+
+/** The same page with the cursor after each entry (a live stream's event ids). */
+export interface RevocationEntries {
+  items: { session_id: string; revoked_at: string; cursor: string }[];
+  next_cursor: string;
+}

@@ -7,6 +7,7 @@ import type { RefreshService } from '../../sessions/refresh.service.js';
 import type { SignInService } from '../../sessions/signin.service.js';
 import type { TokenParams } from '../token-params.js';
 import type { CodeExchangeService } from '../../oidc/code-exchange.service.js';
+import type { DeviceService } from '../../oidc/device.service.js';
 import type { ClientRegistry } from '../../oidc/oidc.ports.js';
 import type { TokenExchangeService } from '../../oidc/token-exchange.service.js';
 
@@ -22,6 +23,8 @@ export interface GrantServices {
   oauthClients: Pick<ClientRegistry, 'authenticateClient'>;
   codes: Pick<CodeExchangeService, 'exchange'>;
   tokenExchange: Pick<TokenExchangeService, 'exchange'>;
+  /** RFC 8628: the device code grant's polls. */
+  devices: Pick<DeviceService, 'poll'>;
 }
 
 export interface GrantContext {

@@ -1,5 +1,6 @@
 import { authorizationCodeGrant } from './authorization-code.grant.js';
 import { clientCredentialsGrant } from './client-credentials.grant.js';
+import { deviceCodeGrant } from './device-code.grant.js';
 import type { Grant } from './grant.js';
 import { passwordGrant } from './password.grant.js';
 import { refreshTokenGrant } from './refresh-token.grant.js';
@@ -17,6 +18,7 @@ export const GRANTS = [
   refreshTokenGrant,
   clientCredentialsGrant,
   tokenExchangeGrant,
+  deviceCodeGrant,
 ] as const satisfies readonly Grant[];
 
 export type GrantType = (typeof GRANTS)[number]['type'];
