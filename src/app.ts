@@ -218,8 +218,8 @@ export async function buildApp(
   await app.register(resourcesRoutes, { resources: services.resources });
   await app.register(accountPagesRoutes);
   // Introspection and userinfo judge an access token exactly as the routes' hook does.
-  const verifyLiveAccessToken = async (raw: string) =>
-    (await resolveBearer(verifier, raw, { serviceTokens: true })).token;
+  const verifyLiveAccessToken = async (raw: string, audiences?: readonly string[]) =>
+    (await resolveBearer(verifier, raw, { serviceTokens: true, audiences })).token;
   await app.register(userInfoRoutes, {
     userInfo: new UserInfoService({ accounts, profiles: services.profiles }),
     verifyLiveAccessToken,
@@ -229,7 +229,9 @@ export async function buildApp(
     tokenStatus: new TokenStatusService({
       sessions,
       verifyLiveAccessToken,
-      readAccessToken: (raw) => deps.tokens.verify(raw).catch(() => undefined),
+      readAccessToken: (raw, audiences) =>
+        deps.tokens.verify(raw, audiences).catch(() => undefined),
+      resources: services.resources,
       issuer: config.jwt.issuer,
     }),
   });

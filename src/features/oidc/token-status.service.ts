@@ -1,7 +1,9 @@
+import { decodeJwt } from 'jose';
 import type { VerifiedAccessToken } from '../../crypto/access-tokens.js';
 import type { ClientContext } from '../../lib/client.js';
 import { toEpochSeconds } from '../../lib/clock.js';
 import type { SessionsService } from '../sessions/sessions.service.js';
+import type { ResourceLookup } from './oidc.ports.js';
 import type { OAuthClient } from './oidc.types.js';
 
 export interface TokenStatusServiceDeps {
@@ -10,10 +12,16 @@ export interface TokenStatusServiceDeps {
    * An access token that is valid now: signature, issuer, audience, expiry, and its session
    * (or service account) still live. Throws otherwise. Built from the same verifier that
    * guards every route, so introspection can never say "active" where a route would refuse.
+   * `audiences` replaces JWT_AUDIENCE (a token bound to a registered protected API).
    */
-  verifyLiveAccessToken(raw: string): Promise<VerifiedAccessToken>;
+  verifyLiveAccessToken(raw: string, audiences?: readonly string[]): Promise<VerifiedAccessToken>;
   /** Reads a token's claims whatever its state, for revocation (undefined if not ours). */
-  readAccessToken(raw: string): Promise<VerifiedAccessToken | undefined>;
+  readAccessToken(
+    raw: string,
+    audiences?: readonly string[],
+  ): Promise<VerifiedAccessToken | undefined>;
+  /** The protected APIs: a token bound to one (RFC 8707) is as much ours as any. */
+  resources: ResourceLookup;
   issuer: string;
 }
 
@@ -53,7 +61,9 @@ export class TokenStatusService {
         await sessions.revokeSession(state.sessionId, state.userId, 'client_revoked', context);
       return;
     }
-    const claims = await this.deps.readAccessToken(token);
+    const claims =
+      (await this.deps.readAccessToken(token)) ??
+      (await this.deps.readAccessToken(token, await this.#registeredAudiences(token)));
     if (claims?.sid && claims.clientId === client.client_id)
       await sessions.revokeSession(claims.sid, claims.sub, 'client_revoked', context);
   }
@@ -81,7 +91,7 @@ export class TokenStatusService {
     }
     let claims: VerifiedAccessToken;
     try {
-      claims = await this.deps.verifyLiveAccessToken(token);
+      claims = await this.#verifyLive(token);
     } catch {
       return { active: false };
     }
@@ -98,5 +108,36 @@ export class TokenStatusService {
       ...(claims.sid ? { sid: claims.sid } : {}),
       jti: claims.jti,
     };
+  }
+
+  /**
+   * A live access token for this service, or else for the registered protected API its `aud`
+   * names: that API's resource server is the one that introspects it.
+   */
+  async #verifyLive(token: string): Promise<VerifiedAccessToken> {
+    try {
+      return await this.deps.verifyLiveAccessToken(token);
+    } catch (error) {
+      const audiences = await this.#registeredAudiences(token);
+      if (audiences.length === 0) throw error;
+      return this.deps.verifyLiveAccessToken(token, audiences);
+    }
+  }
+
+  /** The registered protected APIs a token claims to be for (read before it is verified). */
+  async #registeredAudiences(token: string): Promise<string[]> {
+    let aud: unknown;
+    try {
+      aud = decodeJwt(token).aud;
+    } catch {
+      return [];
+    }
+    const claimed = (Array.isArray(aud) ? aud : [aud]).filter(
+      (value): value is string => typeof value === 'string',
+    );
+    const found = await Promise.all(
+      claimed.slice(0, 4).map((identifier) => this.deps.resources.findResource(identifier)),
+    );
+    return found.flatMap((resource) => (resource ? [resource.identifier] : []));
   }
 }

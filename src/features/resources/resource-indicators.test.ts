@@ -98,6 +98,27 @@ describe('a token for one protected API (RFC 8707)', () => {
     ).rejects.toMatchObject({ error: 'invalid_grant' });
   });
 
+  it("is introspected as active for the API's resource server, and its client can revoke it", async () => {
+    const run = await authorize({ scope: 'openid tools:call', resource: MCP });
+    const tokens = await oidc.authorizationCodeGrant(
+      rp,
+      run.callback,
+      { pkceCodeVerifier: run.verifier, expectedState: run.state },
+      { resource: MCP },
+    );
+    // RFC 7662: the resource server of the API asks about a token bound to it.
+    const active = await oidc.tokenIntrospection(rp, tokens.access_token);
+    expect(active).toMatchObject({
+      active: true,
+      aud: [MCP],
+      scope: 'openid tools:call',
+      client_id: client.client_id,
+    });
+    // RFC 7009: the client that holds it ends it, and then it is inactive.
+    await oidc.tokenRevocation(rp, tokens.access_token);
+    expect(await oidc.tokenIntrospection(rp, tokens.access_token)).toEqual({ active: false });
+  });
+
   it('refuses an unknown resource (invalid_target) and a scope the API does not define', async () => {
     const unknown = await authorize({ scope: 'openid', resource: 'https://nowhere.example/api' });
     expect(unknown.callback.searchParams.get('error')).toBe('invalid_target');
