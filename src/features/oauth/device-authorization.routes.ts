@@ -5,7 +5,7 @@ import type { ClientRegistry } from '../oidc/oidc.ports.js';
 import { DEVICE_CODE_GRANT_TYPE } from '../oidc/oidc.types.js';
 import { noStore } from '../sessions/token-response.js';
 import { authenticateClient } from './client-auth.js';
-import { OAuthError, OAuthErrorSchema } from './oauth.errors.js';
+import { OAUTH_ERROR_RESPONSES, OAuthError } from './oauth.errors.js';
 import { useOAuthFormat } from './oauth.routes.js';
 import { MAX_PARAM_LENGTH, readParams } from './token-params.js';
 
@@ -58,12 +58,7 @@ export const deviceAuthorizationRoutes: FastifyPluginAsyncTypebox<
         body: DeviceAuthorizationRequest,
         response: {
           200: DeviceAuthorizationResponse,
-          400: OAuthErrorSchema,
-          401: OAuthErrorSchema,
-          413: OAuthErrorSchema,
-          429: OAuthErrorSchema,
-          500: OAuthErrorSchema,
-          503: OAuthErrorSchema,
+          ...OAUTH_ERROR_RESPONSES,
         },
       },
       attachValidation: true,

@@ -30,6 +30,19 @@ export const OAuthErrorSchema = Type.Object({
   error_description: Type.String(),
 });
 
+/**
+ * The failure statuses of an endpoint that speaks the OAuth error format (useOAuthFormat), for
+ * its OpenAPI responses.
+ */
+export const OAUTH_ERROR_RESPONSES = {
+  400: OAuthErrorSchema,
+  401: OAuthErrorSchema,
+  413: OAuthErrorSchema,
+  429: OAuthErrorSchema,
+  500: OAuthErrorSchema,
+  503: OAuthErrorSchema,
+};
+
 /** A token-endpoint failure, rendered as `{error, error_description}` rather than a problem. */
 export class OAuthError extends Error {
   readonly status: number;

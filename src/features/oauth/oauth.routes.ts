@@ -6,7 +6,7 @@ import { toAppError } from '../../http/problem.js';
 import { TokenResponseSchema } from '../sessions/sessions.schemas.js';
 import type { GrantServices } from './grants/grant.js';
 import { MfaRequiredSchema } from './grants/password.grant.js';
-import { OAuthError, OAuthErrorSchema } from './oauth.errors.js';
+import { OAUTH_ERROR_RESPONSES, OAuthError } from './oauth.errors.js';
 import { TOKEN_REQUEST_DESCRIPTION, TokenRequestSchema } from './oauth.schemas.js';
 import { parseTokenRequest } from './token-request.js';
 
@@ -76,13 +76,8 @@ export const oauthRoutes: FastifyPluginAsyncTypebox<{ services: GrantServices }>
         body: TokenRequestSchema,
         response: {
           200: TokenResponseSchema,
-          400: OAuthErrorSchema,
-          401: OAuthErrorSchema,
+          ...OAUTH_ERROR_RESPONSES,
           403: MfaRequiredSchema,
-          413: OAuthErrorSchema,
-          429: OAuthErrorSchema,
-          500: OAuthErrorSchema,
-          503: OAuthErrorSchema,
         },
       },
       // The body is validated by parseTokenRequest, which speaks the OAuth error format.

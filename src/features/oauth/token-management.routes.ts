@@ -5,7 +5,7 @@ import type { ClientRegistry } from '../oidc/oidc.ports.js';
 import type { TokenStatusService } from '../oidc/token-status.service.js';
 import { noStore } from '../sessions/token-response.js';
 import { authenticateClient } from './client-auth.js';
-import { OAuthError, OAuthErrorSchema } from './oauth.errors.js';
+import { OAUTH_ERROR_RESPONSES, OAuthError } from './oauth.errors.js';
 import { useOAuthFormat } from './oauth.routes.js';
 import { readParams, requiredParam } from './token-params.js';
 
@@ -33,14 +33,7 @@ const IntrospectionResponse = Type.Object({
   jti: Type.Optional(Type.String()),
 });
 
-const ERRORS = {
-  400: OAuthErrorSchema,
-  401: OAuthErrorSchema,
-  413: OAuthErrorSchema,
-  429: OAuthErrorSchema,
-  500: OAuthErrorSchema,
-  503: OAuthErrorSchema,
-};
+const ERRORS = OAUTH_ERROR_RESPONSES;
 
 export interface TokenManagementRoutesOptions {
   oauthClients: Pick<ClientRegistry, 'authenticateClient'>;

@@ -1,9 +1,9 @@
 import { Type } from 'typebox';
 import { InvalidGrantError } from '../../oidc/code-exchange.service.js';
-import { noStore } from '../../sessions/token-response.js';
 import { authenticateClient } from '../client-auth.js';
 import { OAuthError } from '../oauth.errors.js';
 import { requiredParam } from '../token-params.js';
+import { clientGrantResponse } from './client-grant-response.js';
 import { defineGrant } from './grant.js';
 
 // RFC 7636 §4.1: 43 to 128 unreserved characters.
@@ -57,15 +57,7 @@ export const authorizationCodeGrant = defineGrant({
         },
         client,
       );
-      noStore(reply);
-      return {
-        access_token: grant.accessToken,
-        token_type: 'bearer' as const,
-        expires_in: grant.expiresIn,
-        ...(grant.refreshToken === null ? {} : { refresh_token: grant.refreshToken }),
-        scope: grant.client.scope,
-        ...(grant.client.idToken ? { id_token: grant.client.idToken } : {}),
-      };
+      return clientGrantResponse(grant, reply);
     } catch (error) {
       if (error instanceof InvalidGrantError) throw new OAuthError(error.code, error.message);
       throw error;

@@ -1,10 +1,10 @@
 import { Type } from 'typebox';
 import { DeviceFlowError } from '../../oidc/device.service.js';
 import { DEVICE_CODE_GRANT_TYPE } from '../../oidc/oidc.types.js';
-import { noStore } from '../../sessions/token-response.js';
 import { authenticateClient } from '../client-auth.js';
 import { OAuthError } from '../oauth.errors.js';
 import { requiredParam } from '../token-params.js';
+import { clientGrantResponse } from './client-grant-response.js';
 import { defineGrant } from './grant.js';
 
 /**
@@ -30,15 +30,7 @@ export const deviceCodeGrant = defineGrant({
     );
     try {
       const grant = await services.devices.poll(request.deviceCode, oauthClient, client);
-      noStore(reply);
-      return {
-        access_token: grant.accessToken,
-        token_type: 'bearer' as const,
-        expires_in: grant.expiresIn,
-        ...(grant.refreshToken === null ? {} : { refresh_token: grant.refreshToken }),
-        scope: grant.client.scope,
-        ...(grant.client.idToken ? { id_token: grant.client.idToken } : {}),
-      };
+      return clientGrantResponse(grant, reply);
     } catch (error) {
       if (error instanceof DeviceFlowError) throw new OAuthError(error.code, error.message);
       throw error;
