@@ -41,6 +41,7 @@ const OAUTH_FORMAT = new Set([
   'POST /api/auth/token',
   'POST /oauth/revoke',
   'POST /oauth/introspect',
+  'POST /oauth/device_authorization',
   // RFC 7591's errors share the shape; the route exists only when registration is on.
   'POST /oauth/register',
 ]);
