@@ -197,6 +197,8 @@ const HTML_PAGES = new Set([
   '/login/mfa',
   '/consent',
   '/logout',
+  '/device',
+  '/device/confirm',
 ]);
 
 /** The OAuth endpoints, which answer in RFC 6749's `{error, error_description}`. */
@@ -204,6 +206,7 @@ export const OAUTH_FORMAT_PATHS: ReadonlySet<string> = new Set([
   '/api/auth/token',
   '/oauth/revoke',
   '/oauth/introspect',
+  '/oauth/device_authorization',
   '/oauth/register',
 ]);
 

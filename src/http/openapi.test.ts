@@ -11,6 +11,7 @@ import {
   startTestApp,
 } from '../../test/app.js';
 import { OpenApiConformance } from '../../test/openapi-conformance.js';
+import { OAUTH_FORMAT_PATHS } from '../../test/hostile-routes.js';
 import type { JsonObject, JsonValue, OpenApiDocument, OperationObject } from './openapi.js';
 
 // The published document must describe what the service sends, so that a generated client
@@ -37,15 +38,8 @@ const operations: Operation[] = Object.entries(document.paths).flatMap(([path, i
 );
 const label = ({ method, path }: Pick<Operation, 'method' | 'path'>) => `${method} ${path}`;
 // The OAuth endpoints answer in RFC 6749's {error, error_description}, not as problems.
-const OAUTH_FORMAT = new Set([
-  'POST /api/auth/token',
-  'POST /oauth/revoke',
-  'POST /oauth/introspect',
-  'POST /oauth/device_authorization',
-  // RFC 7591's errors share the shape; the route exists only when registration is on.
-  'POST /oauth/register',
-]);
-const speaksOAuth = (op: Pick<Operation, 'method' | 'path'>) => OAUTH_FORMAT.has(label(op));
+const speaksOAuth = (op: Pick<Operation, 'method' | 'path'>) =>
+  op.method === 'POST' && OAUTH_FORMAT_PATHS.has(op.path);
 
 /** A URL for the operation, with a well-formed id that names nothing. */
 function urlOf(path: string, value: (name: string) => string = () => randomUUID()): string {
