@@ -2,13 +2,13 @@ import { existsSync } from 'node:fs';
 import { type Browser, chromium } from 'playwright-core';
 import { cleanUpAfter } from './cleanup.js';
 
-/** Debian's Chromium (CI installs it with apt-get); no browser is ever downloaded. */
+/** Debian's Chromium (`npm test` installs it with apt-get); no browser is ever downloaded. */
 export const CHROMIUM_PATH = process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium';
 
 /**
  * Headless Chromium for the real-browser tests, closed after the file; undefined (after saying
  * so plainly) when this machine has none, so those tests are skipped rather than passed in
- * silence. With REQUIRE_BROWSER=1 (CI) a missing or broken Chromium fails instead.
+ * silence. With REQUIRE_BROWSER=1 (as `npm test` sets it) a missing or broken Chromium fails.
  */
 export async function launchBrowser(): Promise<Browser | undefined> {
   const required = process.env['REQUIRE_BROWSER'] === '1';

@@ -8,7 +8,8 @@ import { type OidcTestApp, openClientGrant, registerClient, startOidcApp } from 
 
 // examples/fastapi-pyjwt, run by a real Python against this service on a real port: PyJWT
 // fetches our JWKS and judges real tokens. Without PyJWT (python3-jwt, python3-cryptography)
-// the tests say so and are skipped, unless REQUIRE_PYTHON=1 (CI), where that is a failure;
+// the tests say so and are skipped, unless REQUIRE_PYTHON=1 (as `npm test` sets it, after
+// installing them), where that is a failure;
 // the FastAPI part needs python3-fastapi (and httpx, for its TestClient) the same way.
 
 const run = promisify(execFile);
