@@ -150,6 +150,8 @@ describe('clients create', () => {
       [['--redirect-uri', 'https://a.example/cb', '--grant-type', 'password'], 'grant_types.0'],
       [['--redirect-uri', 'https://a.example/cb', '--client-id', 'no'], 'client_id'],
       [['--redirect-uri', 'https://a.example/cb', '--client-id', 'native-app'], 'exists'],
+      // Only a device-only client may go without one.
+      [[], 'redirect_uris must list at least one URI'],
     ] as const) {
       const io = capture();
       expect(await runCli([...base, ...args], env, io), reason).toBe(1);
@@ -164,7 +166,6 @@ describe('clients create', () => {
       ],
       [['clients', 'create', '--name', 'x', '--redirect-uri', 'https://a.example/cb'], '--type'],
       [['clients', 'create', '--name', 'x', '--type', 'secret'], '--type'],
-      [['clients', 'create', '--name', 'x', '--type', 'public'], '--redirect-uri'],
     ] as const) {
       const io = capture();
       expect(await runCli([...args], env, io), reason).toBe(2);

@@ -51,13 +51,15 @@ function checked(input: Record<string, unknown>): CreateOAuthClient {
 export const clientsCreate: Command = {
   summary: 'register an OAuth / OpenID Connect client (prints its secret once)',
   usage:
-    'hyperion-auth clients create --name NAME --type confidential|public --redirect-uri URI...\n' +
+    'hyperion-auth clients create --name NAME --type confidential|public [--redirect-uri URI...]\n' +
     '    [--post-logout-redirect-uri URI...] [--grant-type TYPE...] [--scope SCOPE...]\n' +
     '    [--first-party] [--client-id ID] [--json]\n\n' +
     'Registers a client that signs its users in with Hyperion. Repeat --redirect-uri (and the\n' +
     'other list options) for more than one value. Redirect URIs are exact: https, http only for\n' +
     'localhost, 127.0.0.1 or [::1], or a private-use scheme (com.example.app:/cb); no fragment,\n' +
-    'no wildcard. Grant types: authorization_code, refresh_token (default both). Scopes: openid,\n' +
+    'no wildcard; at least one unless the client only uses the device grant. Grant types:\n' +
+    'authorization_code, refresh_token (default both), urn:ietf:params:oauth:grant-type:device_code,\n' +
+    'urn:ietf:params:oauth:grant-type:token-exchange. Scopes: openid,\n' +
     'profile, email, phone, offline_access (default all but phone). --first-party skips the\n' +
     'consent page. The client id is generated unless --client-id names one. A confidential\n' +
     "client's secret is printed once, now: only its hash is kept.",
@@ -78,8 +80,8 @@ export const clientsCreate: Command = {
     const type = text(values, 'type');
     if (type !== 'confidential' && type !== 'public')
       throw new UsageError('--type is confidential or public');
+    // Required by the registry for the code flow, not for a device-only client.
     const redirectUris = values['redirect-uri'];
-    if (!Array.isArray(redirectUris)) throw new UsageError('give at least one --redirect-uri');
     const postLogout = values['post-logout-redirect-uri'];
     const grantTypes = listOption(values, 'grant-type');
     const scopes = listOption(values, 'scope');
@@ -87,7 +89,7 @@ export const clientsCreate: Command = {
     const input = checked({
       name,
       type,
-      redirect_uris: redirectUris,
+      ...(Array.isArray(redirectUris) ? { redirect_uris: redirectUris } : {}),
       ...(Array.isArray(postLogout) ? { post_logout_redirect_uris: postLogout } : {}),
       ...(grantTypes ? { grant_types: grantTypes } : {}),
       ...(scopes ? { scopes } : {}),

@@ -59,9 +59,8 @@ export const ClientIdParams = Type.Object({ client_id: ClientId });
 
 // Redirect URIs are checked further by the service (redirect-uris.ts): absolute, https or
 // loopback http or a private-use scheme, no fragment, no wildcard.
-const RedirectUris = (description: string, minItems = 0) =>
+const RedirectUris = (description: string) =>
   Type.Array(Type.String({ minLength: 1, maxLength: 2000 }), {
-    minItems,
     maxItems: 20,
     description,
   });
@@ -111,7 +110,12 @@ export const CreateOAuthClientBody = Type.Object(
     type: Type.Union([Type.Literal('confidential'), Type.Literal('public')], {
       description: 'confidential: a server that keeps a secret; public: a browser or native app',
     }),
-    redirect_uris: RedirectUris('Exact redirect URIs (compared as strings at /oauth/authorize)', 1),
+    redirect_uris: Type.Optional(
+      RedirectUris(
+        'Exact redirect URIs (compared as strings at /oauth/authorize); at least one for the ' +
+          'authorization_code grant, none needed by a device-only client',
+      ),
+    ),
     post_logout_redirect_uris: Type.Optional(
       RedirectUris('Where /oauth/logout may send the browser back to'),
     ),
@@ -131,7 +135,7 @@ export type CreateOAuthClient = Static<typeof CreateOAuthClientBody>;
 export const UpdateOAuthClientBody = Type.Object(
   {
     name: Type.Optional(Name),
-    redirect_uris: Type.Optional(RedirectUris('Replaces the list', 1)),
+    redirect_uris: Type.Optional(RedirectUris('Replaces the list')),
     post_logout_redirect_uris: Type.Optional(RedirectUris('Replaces the list')),
     grant_types: Type.Optional(GrantTypes),
     scopes: Type.Optional(Scopes),

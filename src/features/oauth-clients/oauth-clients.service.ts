@@ -136,6 +136,24 @@ function checkUris(field: string, uris: readonly string[]): string[] {
 }
 
 /**
+ * A client that may use the authorization code flow needs somewhere to be sent back to; one
+ * that only polls (the device grant: a CLI, a headless agent) needs none.
+ */
+function requireRedirectUris(grantTypes: readonly string[], redirectUris: readonly string[]): void {
+  if (grantTypes.includes('authorization_code') && redirectUris.length === 0)
+    throw new AppError(
+      'validation_failed',
+      'A client of the authorization code flow needs a redirect URI',
+      [
+        {
+          field: 'redirect_uris',
+          message: 'must list at least one URI for the authorization_code grant',
+        },
+      ],
+    );
+}
+
+/**
  * The registry of OAuth / OpenID Connect clients: the admin API's rules, and the lookups the
  * authorization and token endpoints make.
  */
@@ -313,7 +331,9 @@ export class OAuthClientsService {
 
   /** Registers a client; a confidential client's secret is in the answer and nowhere else. */
   async create(input: CreateOAuthClient, actor: Actor): Promise<OAuthClientWithSecret> {
-    const redirectUris = checkUris('redirect_uris', input.redirect_uris);
+    const redirectUris = checkUris('redirect_uris', input.redirect_uris ?? []);
+    const grantTypes = inOrderOf(CLIENT_GRANT_TYPES, input.grant_types ?? DEFAULT_GRANT_TYPES);
+    requireRedirectUris(grantTypes, redirectUris);
     const scopes = await this.#checkScopes(input.scopes ?? DEFAULT_SCOPES);
     const postLogout = checkUris(
       'post_logout_redirect_uris',
@@ -328,7 +348,7 @@ export class OAuthClientsService {
         secretHash: generated?.hash ?? null,
         redirectUris,
         postLogoutRedirectUris: postLogout,
-        grantTypes: inOrderOf(CLIENT_GRANT_TYPES, input.grant_types ?? DEFAULT_GRANT_TYPES),
+        grantTypes,
         scopes,
         firstParty: input.first_party ?? false,
         registration: 'admin',
@@ -450,6 +470,13 @@ export class OAuthClientsService {
     if (patch.first_party !== undefined) changes.first_party = patch.first_party;
     // Anybody may have registered a dynamic client: trusting it to skip consent is refused
     // (the table's check constraint would refuse it too, as a failure rather than an answer).
+    if (changes.redirect_uris !== undefined || changes.grant_types !== undefined) {
+      const current = await this.#existing(clientId);
+      requireRedirectUris(
+        changes.grant_types ?? current.grant_types,
+        changes.redirect_uris ?? current.redirect_uris,
+      );
+    }
     if (patch.first_party === true && (await this.#existing(clientId)).registration === 'dynamic')
       throw new AppError(
         'validation_failed',

@@ -341,6 +341,42 @@ describe('registering a client', () => {
     expect(await countClients()).toBe(before);
   });
 
+  it('a device-only client (a CLI) needs no redirect URI; a client of the code flow does', async () => {
+    const cli = await register({
+      type: 'public',
+      redirect_uris: undefined,
+      grant_types: ['urn:ietf:params:oauth:grant-type:device_code'],
+    });
+    expect(cli.redirect_uris).toEqual([]);
+    // Giving it the code flow without a redirect URI is refused, and nothing changes.
+    const patch = (payload: Record<string, unknown>) =>
+      app.inject({
+        method: 'PATCH',
+        url: `${URL_BASE}/${cli.client_id}`,
+        headers: admin.auth,
+        payload,
+      });
+    const refused = await patch({ grant_types: ['authorization_code'] });
+    expect(refused.statusCode).toBe(400);
+    expect(json<ProblemBody>(refused).errors).toEqual([
+      { field: 'redirect_uris', message: expect.stringContaining('authorization_code') },
+    ]);
+    expect((await oauthClients.get(cli.client_id)).grant_types).toEqual([
+      'urn:ietf:params:oauth:grant-type:device_code',
+    ]);
+    const web = await register();
+    const emptied = await app.inject({
+      method: 'PATCH',
+      url: `${URL_BASE}/${web.client_id}`,
+      headers: admin.auth,
+      payload: { redirect_uris: [] },
+    });
+    expect(emptied.statusCode).toBe(400);
+    expect((await oauthClients.get(web.client_id)).redirect_uris).toEqual([
+      'https://app.example/callback',
+    ]);
+  });
+
   it('400 for bad fields, and nothing is created', async () => {
     const before = await countClients();
     const base = { name: 'x', type: 'public', redirect_uris: ['https://app.example/cb'] };
