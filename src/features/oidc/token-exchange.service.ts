@@ -56,9 +56,11 @@ export class TokenExchangeError extends Error {
  * - it must be a user's token whose session is live (a service account's has no user);
  * - the scopes are those asked for (or, by default, all that qualify) that the subject token
  *   holds, the API defines and the client may have (`resourceScopesFor`). A first-party
- *   user token (this service's own sign-in: no `scope` claim) holds no API's scopes: it
- *   speaks for the person here, and nobody consented to any API for it. An exchange that
- *   would give no scope is refused rather than answered with a token for nothing;
+ *   user token (this service's own sign-in: no `scope` and no `client_id` claim) is not
+ *   narrowed by any scope: it already speaks for the person in everything, password change
+ *   included, so any API scope the client may have is narrower than it. A client's token
+ *   holds exactly its `scope`. An exchange that would give no scope is refused rather than
+ *   answered with a token for nothing;
  * - the new token keeps the subject's session (`sid`): revoking it ends both. It lives no
  *   longer than the API's token lifetime nor past the subject token's expiry. No refresh
  *   token: the client exchanges again.
@@ -162,8 +164,12 @@ function grantedScopes(
   subject: VerifiedAccessToken,
   resource: ProtectedResource,
 ): string[] {
-  const held = new Set(subject.scope?.split(' ').filter(Boolean) ?? []);
   const allowed = resourceScopesFor(request.client, resource);
+  // The person's own sign-in is unscoped: everything the client may have is within it.
+  const firstParty = subject.scope === undefined && subject.clientId === undefined;
+  const held = firstParty
+    ? new Set(resource.scopes.map((scope) => scope.name))
+    : new Set(subject.scope?.split(' ').filter(Boolean) ?? []);
   if (request.scopes !== undefined) {
     const beyond = (test: (scope: string) => boolean) =>
       request.scopes?.filter((scope) => !test(scope)).join(' ') ?? '';

@@ -247,13 +247,40 @@ describe('token exchange (RFC 8693)', () => {
     ).toMatchObject({ code: 'invalid_target' });
   });
 
-  it("refuses a first-party sign-in token: it holds no API's scopes", async () => {
+  it("takes the person's own sign-in token (unscoped): the client's share of the API, acting for them", async () => {
     const person = await signedInUser(t.app);
-    const refused = await refusal(agent, {
+    const sid = decodeJwt(person.tokens.access_token)['sid'];
+    const narrowed = await exchange(agent, {
+      subject_token: person.tokens.access_token,
+      resource: NOTES,
+      scope: 'notes:read',
+    });
+    const claims = decodeJwt(narrowed.access_token);
+    expect(claims).toMatchObject({
+      sub: person.user.id,
+      aud: NOTES,
+      scope: 'notes:read',
+      client_id: agent.client_id,
+      act: { sub: agent.client_id },
+      sid,
+    });
+    // Without a scope: every scope of the API the client may have (this agent's registry
+    // scopes name none of the API's, so all of them).
+    const all = await exchange(agent, {
       subject_token: person.tokens.access_token,
       resource: NOTES,
     });
-    expect(refused.code).toBe('invalid_scope');
+    expect(all.scope?.split(' ').sort()).toEqual(['notes:admin', 'notes:read', 'notes:write']);
+    // Signing out ends the exchanged token's session with the person's.
+    await t.app.inject({
+      method: 'POST',
+      url: '/api/auth/signout',
+      headers: person.auth,
+      payload: {},
+    });
+    expect(
+      await refusal(agent, { subject_token: person.tokens.access_token, resource: NOTES }),
+    ).toMatchObject({ code: 'invalid_grant' });
   });
 
   it("refuses a service account's token, a forged one and an expired one (invalid_grant)", async () => {
