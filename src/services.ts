@@ -213,6 +213,7 @@ export function createServices(infra: Infrastructure): Services {
     audit,
     config,
     metrics,
+    limits,
   });
   const hostedSignIn = new HostedSignInService({ signIn, mfa, sessions, authorize });
   const devices = new DeviceService({

@@ -318,6 +318,32 @@ describe('the guard and the switch', () => {
     expect(fetchesOf(path)).toBe(0);
   });
 
+  it('counts authorizations naming a document per address (60 a minute), so nobody floods a site through us', async () => {
+    const limited = await startTestApp({
+      env: { RATE_LIMIT: 'on', OUTBOUND_ALLOW_PRIVATE: 'true' },
+      outboundCa: docs.ca,
+    });
+    const path = '/agents/counted.json';
+    const clientId = publish(path);
+    const from = (remoteAddress: string) => {
+      const query = new URLSearchParams({ client_id: clientId, redirect_uri: REDIRECT });
+      return limited.app.inject({ url: `/oauth/authorize?${query}`, remoteAddress });
+    };
+    for (let i = 0; i < 60; i += 1) expect((await from('192.0.2.7')).statusCode).not.toBe(429);
+    const refused = await from('192.0.2.7');
+    expect(refused.statusCode).toBe(429);
+    expect(String(refused.headers['content-type'])).toMatch(/^text\/html/);
+    expect(Number(refused.headers['retry-after'])).toBeGreaterThan(0);
+    // Another address is not held back, and a client of the registry is never counted.
+    expect((await from('192.0.2.8')).statusCode).not.toBe(429);
+    const known = new URLSearchParams({ client_id: 'app_unknown', redirect_uri: REDIRECT });
+    const plain = await limited.app.inject({
+      url: `/oauth/authorize?${known}`,
+      remoteAddress: '192.0.2.7',
+    });
+    expect(plain.statusCode).toBe(400);
+  });
+
   it('OAUTH_CIMD=off: not advertised, an HTTPS client_id is an unknown client everywhere', async () => {
     const clientId = publish('/agents/switched.json');
     const rp = await relyingParty(op, clientId);

@@ -17,6 +17,7 @@ import {
   clientRedirect,
   parseAuthorizeRequest,
 } from './authorize-params.js';
+import type { RateLimits } from '../rate-limit/rate-limits.js';
 import type { ClientLookup, ConsentStore, ResourceLookup } from './oidc.ports.js';
 import type { AuthorizationParams, OAuthClient } from './oidc.types.js';
 
@@ -37,6 +38,7 @@ export interface AuthorizeServiceDeps {
   audit: Pick<AuditService, 'record'>;
   config: Pick<Config, 'publicUrl' | 'authorizationCodeTtl'>;
   metrics?: Pick<MetricsRecorder, 'oauthAuthorization'>;
+  limits: Pick<RateLimits, 'consume'>;
 }
 
 /** What the browser is shown or sent to next. */
@@ -71,7 +73,10 @@ export class AuthorizeService {
     cookie: string | undefined,
     client: ClientContext,
   ): Promise<AuthorizeOutcome> {
-    const { clients, idTokens } = this.deps;
+    const { clients, idTokens, limits } = this.deps;
+    // A client named by a URL may be fetched (a metadata document): counted per address.
+    if (raw.get('client_id')?.some((id) => id.startsWith('https://')))
+      await limits.consume('metadata_client_ip', client.ip ?? 'unknown');
     const parsed = await parseAuthorizeRequest(raw, clients, this.deps.resources, (token) =>
       idTokens.readHint(token),
     );

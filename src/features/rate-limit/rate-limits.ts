@@ -20,6 +20,11 @@ export type LimitName =
   | 'reset_account_ip'
   /** Wrong or expired user codes typed at /device per source address (RFC 8628 §5.1). */
   | 'device_code_ip'
+  /**
+   * Authorizations naming a client by its metadata document's URL, per source address: each
+   * may make this service fetch that URL, so nobody may use it to flood another site.
+   */
+  | 'metadata_client_ip'
   /** Mail of one kind to one recipient (bounds how much mail anyone can make us send). */
   | 'mail_recipient'
   /** All mail that requests can cause, from every instance: the sending reputation's cap. */
@@ -41,6 +46,7 @@ export function limitSpecs(config: Config['rateLimits']): LimitSpecs {
     signin_account: { points: config.signinFailuresPerAccount, duration: 60 * 60 },
     reset_account_ip: { points: 5, duration: 15 * 60 },
     device_code_ip: { points: 10, duration: 15 * 60 },
+    metadata_client_ip: { points: 60, duration: 60 },
     mail_recipient: { points: 10, duration: 60 * 60 },
     mail_global: { points: config.mailPerHour, duration: 60 * 60 },
   };
