@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { json, signedInUser } from './app.js';
-import { type OidcTestApp, openClientGrant, registerClient, startOidcApp } from './oidc.js';
+import { type OidcTestApp, registerClient, signedClientGrant, startOidcApp } from './oidc.js';
 
 // examples/fastapi-pyjwt, run by a real Python against this service on a real port: PyJWT
 // fetches our JWKS and judges real tokens. Without PyJWT (python3-jwt, python3-cryptography)
@@ -91,23 +91,13 @@ beforeAll(async () => {
 async function tokenFor(resource: string, scopes: string[]) {
   const person = await signedInUser(t.app);
   const app = await registerClient(t.app, t.admin, { redirect_uris: ['http://127.0.0.1:9/cb'] });
-  const { session } = await openClientGrant(t.deps, t.clock.now(), {
+  const { token } = await signedClientGrant(t.deps, t.clock.now(), {
     userId: person.user.id,
     clientId: app.client_id,
     scopes,
-  });
-  const user = await t.deps.services.accounts.findUser(person.user.id);
-  const signed = await t.deps.services.clientTokens.sign(user!, {
-    sessionId: session.id,
-    clientId: app.client_id,
-    scopes,
     resource,
-    authTime: t.clock.now(),
-    amr: ['pwd'],
-    browserSessionId: null,
-    nonce: null,
   });
-  return { userId: person.user.id, token: signed.accessToken };
+  return { userId: person.user.id, token };
 }
 
 function verifyArgs(token: string, ...extra: string[]): string[] {

@@ -76,7 +76,15 @@ export async function relyingParty(
 export async function openClientGrant(
   deps: Deps,
   now: Date,
-  grant: { userId: string; clientId: string; scopes?: string[] },
+  grant: {
+    userId: string;
+    clientId: string;
+    scopes?: string[];
+    /** RFC 8707: the protected API the grant is for. */
+    resource?: string | null;
+    /** The browser (or sign-in) session the grant was authorized in. */
+    parentId?: string | null;
+  },
 ) {
   const scopes = grant.scopes ?? ['openid'];
   const later = new Date(now.getTime() + 86_400_000);
@@ -84,9 +92,9 @@ export async function openClientGrant(
     deps.services.sessions.openClientSession(trx, {
       userId: grant.userId,
       clientId: grant.clientId,
-      parentId: null,
+      parentId: grant.parentId ?? null,
       scopes,
-      resource: null,
+      resource: grant.resource ?? null,
       authTime: now,
       amr: ['pwd'],
       now,
@@ -102,4 +110,29 @@ export async function openClientGrant(
     300,
   );
   return { session, auth: { authorization: `Bearer ${token}` } };
+}
+
+/**
+ * The same grant with its access token signed by the provider's client-token signer, exactly
+ * as a code exchange signs it (`aud` the resource, its lifetime, roles, `client_id`, `scope`).
+ */
+export async function signedClientGrant(
+  deps: Deps,
+  now: Date,
+  grant: Parameters<typeof openClientGrant>[2] & { resource: string | null },
+) {
+  const { session } = await openClientGrant(deps, now, grant);
+  const user = await deps.services.accounts.findUser(grant.userId);
+  if (!user) throw new Error(`no user ${grant.userId}`);
+  const signed = await deps.services.clientTokens.sign(user, {
+    sessionId: session.id,
+    clientId: grant.clientId,
+    scopes: grant.scopes ?? ['openid'],
+    resource: grant.resource,
+    authTime: now,
+    amr: ['pwd'],
+    browserSessionId: grant.parentId ?? null,
+    nonce: null,
+  });
+  return { session, token: signed.accessToken };
 }

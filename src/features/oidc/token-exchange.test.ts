@@ -6,6 +6,7 @@ import {
   type OidcTestApp,
   type RegisteredClient,
   openClientGrant,
+  signedClientGrant,
   registerClient,
   startOidcApp,
 } from '../../../test/oidc.js';
@@ -71,23 +72,13 @@ beforeAll(async () => {
 async function subjectFor(scopes: string[], resource: string | null = NOTES) {
   const person = await signedInUser(t.app);
   const userId = person.user.id;
-  const { session } = await openClientGrant(t.deps, t.clock.now(), {
+  const { session, token } = await signedClientGrant(t.deps, t.clock.now(), {
     userId,
     clientId: app.client_id,
     scopes,
-  });
-  const user = await t.deps.services.accounts.findUser(userId);
-  const signed = await t.deps.services.clientTokens.sign(user!, {
-    sessionId: session.id,
-    clientId: app.client_id,
-    scopes,
     resource,
-    authTime: t.clock.now(),
-    amr: ['pwd'],
-    browserSessionId: null,
-    nonce: null,
   });
-  return { person, userId, sessionId: session.id, token: signed.accessToken };
+  return { person, userId, sessionId: session.id, token };
 }
 
 /** A token-exchange request from `client` (client_secret_basic), answered or thrown. */
@@ -369,35 +360,12 @@ describe('token exchange (RFC 8693)', () => {
     // The grant opened under the person's sign-in, as a code exchange opens it under theirs.
     const person = await signedInUser(t.app);
     const signInSession = decodeJwt(person.tokens.access_token)['sid'] as string;
-    const now = t.clock.now();
-    const later = new Date(now.getTime() + 86_400_000);
-    const grant = await t.deps.db.transaction().execute((trx) =>
-      t.deps.services.sessions.openClientSession(trx, {
-        userId: person.user.id,
-        clientId: app.client_id,
-        parentId: signInSession,
-        scopes: ['notes:read'],
-        resource: NOTES,
-        authTime: now,
-        amr: ['pwd'],
-        now,
-        expiresAt: later,
-        absoluteExpiresAt: later,
-        userAgent: null,
-        ip: null,
-        refreshTokenHash: null,
-      }),
-    );
-    const user = await t.deps.services.accounts.findUser(person.user.id);
-    const { accessToken: subjectToken } = await t.deps.services.clientTokens.sign(user!, {
-      sessionId: grant.id,
+    const { session: grant, token: subjectToken } = await signedClientGrant(t.deps, t.clock.now(), {
+      userId: person.user.id,
       clientId: app.client_id,
+      parentId: signInSession,
       scopes: ['notes:read'],
       resource: NOTES,
-      authTime: now,
-      amr: ['pwd'],
-      browserSessionId: signInSession,
-      nonce: null,
     });
     const exchanged = await exchange(agent, { subject_token: subjectToken, resource: NOTES });
     expect(decodeJwt(exchanged.access_token)['sid']).toBe(grant.id);
