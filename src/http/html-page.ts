@@ -46,7 +46,9 @@ const STYLE =
   'label{display:block;margin-top:.75rem}' +
   '[role=alert]{color:#a00;font-weight:600}' +
   ':focus-visible{outline:3px solid #1a5fb4;outline-offset:2px}' +
-  '.actions{display:flex;gap:.5rem}';
+  '.actions{display:flex;gap:.5rem}' +
+  // A code the person compares with another screen (the device's) stays on one line.
+  '.code{white-space:nowrap;font-family:ui-monospace,monospace;letter-spacing:.05em}';
 
 const sha256 = (text: string) => `'sha256-${createHash('sha256').update(text).digest('base64')}'`;
 const STYLE_HASH = sha256(STYLE);
