@@ -9,6 +9,7 @@ import { accountsRoutes } from './features/accounts/accounts.routes.js';
 import { adminUsersRoutes } from './features/admin/admin-users.routes.js';
 import { auditRoutes } from './features/audit/audit.routes.js';
 import { discoveryRoutes } from './features/discovery/discovery.routes.js';
+import { emailLinkRoutes } from './features/email-link/email-link.routes.js';
 import { emailVerificationRoutes } from './features/email-verification/email-verification.routes.js';
 import { metricsRoutes, registerRequestMetrics } from './features/ops/metrics.routes.js';
 import { opsRoutes } from './features/ops/ops.routes.js';
@@ -206,6 +207,7 @@ export async function buildApp(
   });
   await app.register(emailVerificationRoutes, { emailVerification: services.emailVerification });
   await app.register(passwordRoutes, { password: services.password });
+  await app.register(emailLinkRoutes, { emailLink: services.emailLink, config });
   await app.register(mfaRoutes, { mfa: services.mfa });
   await app.register(adminUsersRoutes, { adminUsers: services.adminUsers });
   await app.register(rolesRoutes, { roles: services.roles });

@@ -2,6 +2,7 @@ import { AccountDeletionService } from './features/accounts/account-deletion.ser
 import { AccountsService } from './features/accounts/accounts.service.js';
 import { AdminUsersService } from './features/admin/admin-users.service.js';
 import { AuditService } from './features/audit/audit.service.js';
+import { EmailLinkService } from './features/email-link/email-link.service.js';
 import { EmailTokensService } from './features/email-tokens/email-tokens.service.js';
 import { EmailVerificationService } from './features/email-verification/email-verification.service.js';
 import { GroupsService } from './features/groups/groups.service.js';
@@ -43,6 +44,7 @@ export interface Services {
   mail: MailService;
   emailVerification: EmailVerificationService;
   password: PasswordService;
+  emailLink: EmailLinkService;
   accountDeletion: AccountDeletionService;
   serviceAccounts: ServiceAccountsService;
   limits: RateLimits;
@@ -86,6 +88,8 @@ export function createServices(infra: Infrastructure): Services {
   const failures = new FailureCounter(limits);
   const sessions = new SessionsService({ db, clock, audit, guard, config });
   const factors = createFactors({ db, clock });
+  // MFA depends on sign-in, not the other way round: sign-in only sees this port.
+  const secondFactor = new MfaChallenges({ db, clock, factors: factors.all });
   const signIn = new SignInService({
     db,
     clock,
@@ -94,8 +98,7 @@ export function createServices(infra: Infrastructure): Services {
     audit,
     mail,
     failures,
-    // MFA depends on sign-in, not the other way round: sign-in only sees this port.
-    secondFactor: new MfaChallenges({ db, clock, factors: factors.all }),
+    secondFactor,
     metrics,
     config,
   });
@@ -162,6 +165,17 @@ export function createServices(infra: Infrastructure): Services {
     audit,
     limits,
     failures,
+    onBackgroundError: onError,
+  });
+  const emailLink = new EmailLinkService({
+    db,
+    accounts,
+    signIn,
+    secondFactor,
+    emailTokens,
+    mail,
+    audit,
+    limits,
     onBackgroundError: onError,
   });
   const accountDeletion = new AccountDeletionService({
@@ -253,6 +267,7 @@ export function createServices(infra: Infrastructure): Services {
     mail,
     emailVerification,
     password,
+    emailLink,
     accountDeletion,
     serviceAccounts,
     limits,

@@ -34,6 +34,7 @@ describe('loadConfig', () => {
       refreshReuseInterval: 10,
       mailFrom: 'no-reply@localhost',
       emailVerificationRequired: false,
+      emailLinkSignin: false,
       admin: undefined,
       corsOrigins: [],
       trustProxy: undefined,
@@ -47,6 +48,11 @@ describe('loadConfig', () => {
       oauthCimd: true,
       outboundAllowPrivate: false,
     });
+  });
+
+  it('reads EMAIL_LINK_SIGNIN', () => {
+    expect(loadConfig({ EMAIL_LINK_SIGNIN: 'true' }).emailLinkSignin).toBe(true);
+    expect(loadConfig({ EMAIL_LINK_SIGNIN: 'off' }).emailLinkSignin).toBe(false);
   });
 
   it('reads OAUTH_CIMD and OUTBOUND_ALLOW_PRIVATE', () => {
@@ -158,6 +164,7 @@ describe('loadConfig', () => {
     [{ REFRESH_REUSE_INTERVAL: 'x' }, 'REFRESH_REUSE_INTERVAL'],
     [{ SMTP_URL: 'http://mail' }, 'SMTP_URL'],
     [{ EMAIL_VERIFICATION_REQUIRED: 'maybe' }, 'EMAIL_VERIFICATION_REQUIRED'],
+    [{ EMAIL_LINK_SIGNIN: 'sometimes' }, 'EMAIL_LINK_SIGNIN'],
     [{ ADMIN_EMAIL: 'root@example.com' }, 'ADMIN_PASSWORD'],
     [{ ADMIN_PASSWORD: 'secret' }, 'ADMIN_EMAIL'],
     [{ TRUST_PROXY: '10.0.0.0/99' }, 'TRUST_PROXY'],

@@ -47,6 +47,8 @@ export interface Config {
   smtpUrl: string | undefined;
   mailFrom: string;
   emailVerificationRequired: boolean;
+  /** Sign-in through a single-use link sent by e-mail (EMAIL_LINK_SIGNIN). */
+  emailLinkSignin: boolean;
   admin: { email: string; password: string } | undefined;
   corsOrigins: readonly string[];
   trustProxy: readonly string[] | undefined;
@@ -268,6 +270,7 @@ export function loadConfig(env: Env): Readonly<Config> {
     smtpUrl: readUrl(env, 'SMTP_URL', undefined, ['smtp:', 'smtps:']),
     mailFrom: read(env, 'MAIL_FROM') ?? 'no-reply@localhost',
     emailVerificationRequired: readBoolean(env, 'EMAIL_VERIFICATION_REQUIRED', false),
+    emailLinkSignin: readBoolean(env, 'EMAIL_LINK_SIGNIN', false),
     admin: readAdmin(env),
     corsOrigins: readList(env, 'CORS_ORIGINS'),
     trustProxy: readTrustProxy(env),

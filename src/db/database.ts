@@ -143,7 +143,7 @@ export interface MailOutboxTable {
   last_error: string | null;
 }
 
-export type EmailTokenPurpose = 'verify_email' | 'reset_password';
+export type EmailTokenPurpose = 'verify_email' | 'reset_password' | 'email_signin';
 
 export interface EmailTokensTable {
   /** SHA-256 of the token, hex; the token itself only ever travels in the e-mail. */
@@ -154,6 +154,10 @@ export interface EmailTokensTable {
   created_at: CreatedAt;
   expires_at: Timestamp;
   used_at: NullableTimestamp;
+  /** A sign-in link bound to the browser that asked: SHA-256 of the nonce in its cookie. */
+  binding_hash: ColumnType<string | null, string | null | undefined, string | null>;
+  /** The pending request and return path, sealed under that nonce (crypto/token-seal.ts). */
+  binding_sealed: ColumnType<string | null, string | null | undefined, string | null>;
 }
 
 export interface GroupsTable {

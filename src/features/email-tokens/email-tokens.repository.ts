@@ -6,6 +6,8 @@ export interface EmailTokenState {
   email: string;
   expires_at: Date;
   used_at: Date | null;
+  binding_hash: string | null;
+  binding_sealed: string | null;
 }
 
 export interface NewEmailToken {
@@ -15,6 +17,7 @@ export interface NewEmailToken {
   email: string;
   now: Date;
   expiresAt: Date;
+  binding?: { hash: string; sealed: string | null } | undefined;
 }
 
 /** Spends the user's unspent tokens of this purpose: only the newest link works. */
@@ -43,6 +46,8 @@ export async function insertToken(trx: Trx, token: NewEmailToken): Promise<void>
       email: token.email,
       created_at: token.now,
       expires_at: token.expiresAt,
+      binding_hash: token.binding?.hash ?? null,
+      binding_sealed: token.binding?.sealed ?? null,
     })
     .execute();
 }
@@ -55,7 +60,7 @@ export async function findToken(
 ): Promise<EmailTokenState | undefined> {
   return db
     .selectFrom('email_tokens')
-    .select(['user_id', 'email', 'expires_at', 'used_at'])
+    .select(['user_id', 'email', 'expires_at', 'used_at', 'binding_hash', 'binding_sealed'])
     .where('token_hash', '=', tokenHash)
     .where('purpose', '=', purpose)
     .executeTakeFirst();
@@ -72,7 +77,7 @@ export async function lockToken(
 ): Promise<EmailTokenState | undefined> {
   return trx
     .selectFrom('email_tokens')
-    .select(['user_id', 'email', 'expires_at', 'used_at'])
+    .select(['user_id', 'email', 'expires_at', 'used_at', 'binding_hash', 'binding_sealed'])
     .where('token_hash', '=', tokenHash)
     .where('purpose', '=', purpose)
     .forUpdate()

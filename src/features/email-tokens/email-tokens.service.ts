@@ -11,16 +11,40 @@ export interface EmailTokenOwner {
   email: string;
 }
 
+/**
+ * What ties a token to one browser (an e-mail sign-in link asked for at /login): the SHA-256
+ * of a nonce only that browser holds, and data sealed under the nonce (crypto/token-seal.ts).
+ */
+export interface EmailTokenBinding {
+  hash: string;
+  sealed: string | null;
+}
+
+/** A usable token's owner, and its binding when it has one. */
+export interface EmailTokenState extends EmailTokenOwner {
+  binding: EmailTokenBinding | null;
+}
+
 const INVALID = 'The token is spent, expired or unknown';
 
 /** The page each kind of e-mail link opens (served by the account-pages feature). */
 export const EMAIL_LINK_PAGES: Readonly<Record<EmailTokenPurpose, string>> = {
   verify_email: '/account/verify-email',
   reset_password: '/account/reset-password',
+  email_signin: '/account/email-signin',
 };
 
+function stateOf(row: repo.EmailTokenState): EmailTokenState {
+  return {
+    userId: row.user_id,
+    email: row.email,
+    binding:
+      row.binding_hash === null ? null : { hash: row.binding_hash, sealed: row.binding_sealed },
+  };
+}
+
 /**
- * One-time tokens that travel by e-mail (verification, password reset): random, stored
+ * One-time tokens that travel by e-mail (verification, password reset, sign-in): random, stored
  * only as SHA-256, single-use, expiring; issuing a new one spends the user's older ones.
  */
 export class EmailTokensService {
@@ -35,8 +59,9 @@ export class EmailTokensService {
     owner: EmailTokenOwner,
     purpose: EmailTokenPurpose,
     ttlSeconds: number,
+    binding?: EmailTokenBinding,
   ): Promise<{ token: string; link: string }> {
-    const token = await this.issue(trx, owner, purpose, ttlSeconds);
+    const token = await this.issue(trx, owner, purpose, ttlSeconds, binding);
     return { token, link: `${this.deps.publicUrl}${EMAIL_LINK_PAGES[purpose]}#token=${token}` };
   }
 
@@ -46,6 +71,7 @@ export class EmailTokensService {
     owner: EmailTokenOwner,
     purpose: EmailTokenPurpose,
     ttlSeconds: number,
+    binding?: EmailTokenBinding,
   ): Promise<string> {
     const now = this.deps.clock.now();
     await repo.spendUnusedTokens(trx, owner.userId, purpose, now);
@@ -57,6 +83,7 @@ export class EmailTokensService {
       email: owner.email,
       now,
       expiresAt: addSeconds(now, ttlSeconds),
+      binding,
     });
     return token;
   }
@@ -66,25 +93,25 @@ export class EmailTokensService {
     token: string,
     purpose: EmailTokenPurpose,
     db: Db = this.deps.db,
-  ): Promise<EmailTokenOwner> {
+  ): Promise<EmailTokenState> {
     const row = await repo.findToken(db, hashOpaqueToken(token), purpose);
     if (!row || row.used_at !== null || row.expires_at <= this.deps.clock.now()) {
       throw new AppError('invalid_token', INVALID);
     }
-    return { userId: row.user_id, email: row.email };
+    return stateOf(row);
   }
 
   /**
    * Spends a token inside the caller's transaction. The row is locked, so of two requests
    * racing with one token exactly one succeeds.
    */
-  async consume(trx: Trx, token: string, purpose: EmailTokenPurpose): Promise<EmailTokenOwner> {
+  async consume(trx: Trx, token: string, purpose: EmailTokenPurpose): Promise<EmailTokenState> {
     const hash = hashOpaqueToken(token);
     const row = await repo.lockToken(trx, hash, purpose);
     const now = this.deps.clock.now();
     if (!row || row.used_at !== null || row.expires_at <= now)
       throw new AppError('invalid_token', INVALID);
     await repo.markTokenUsed(trx, hash, now);
-    return { userId: row.user_id, email: row.email };
+    return stateOf(row);
   }
 }

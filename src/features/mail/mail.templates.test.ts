@@ -28,6 +28,19 @@ const samples: MailContent[] = [
     ip: '203.0.113.7',
     userAgent: 'Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0',
   },
+  {
+    template: 'email_signin',
+    name: 'Ada',
+    link: 'http://auth.test/account/email-signin#token=s-tok',
+    token: 's-tok',
+    expiresInMinutes: 15,
+  },
+  {
+    template: 'email_signin',
+    name: 'Ada',
+    link: 'http://auth.test/account/email-signin#token=b-tok',
+    expiresInMinutes: 15,
+  },
 ];
 
 describe('renderMail', () => {
@@ -53,6 +66,18 @@ describe('renderMail', () => {
     expect(
       renderMail({ ...samples[1]!, expiresInMinutes: 30 } as MailContent, options).text,
     ).toContain('expires in 30 minutes');
+  });
+
+  it('offers the token of an e-mail sign-in link to apps only when the link is not bound to a browser', () => {
+    const [unbound, bound] = samples
+      .filter((content) => content.template === 'email_signin')
+      .map((content) => renderMail(content, options));
+    expect(unbound!.text).toContain('http://auth.test/account/email-signin#token=s-tok');
+    expect(unbound!.text).toContain('\ns-tok\n');
+    expect(unbound!.text).toContain('expires in 15 minutes');
+    expect(bound!.text).toContain('http://auth.test/account/email-signin#token=b-tok');
+    expect(bound!.text).not.toContain('\nb-tok\n');
+    expect(bound!.text).toContain('in the browser where you asked for it');
   });
 
   it('states when and from where for notices', () => {

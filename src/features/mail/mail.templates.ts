@@ -100,6 +100,36 @@ function bodyOf(content: MailContent, product: string): Body {
           },
         ],
       };
+    case 'email_signin':
+      return {
+        subject: `${product}: your sign-in link`,
+        greeting: hello,
+        blocks: [
+          {
+            kind: 'p',
+            text: `Someone asked to sign in to your ${product} account with a link sent to this address. To sign in, open this link:`,
+          },
+          { kind: 'link', href: content.link },
+          ...(content.token === undefined
+            ? [
+                {
+                  kind: 'p' as const,
+                  text: 'Open it in the browser where you asked for it.',
+                },
+              ]
+            : [
+                {
+                  kind: 'code' as const,
+                  label: 'Or, in an app, enter this sign-in token:',
+                  code: content.token,
+                },
+              ]),
+          {
+            kind: 'p',
+            text: `The link expires in ${formatMinutes(content.expiresInMinutes)} and works once. If you did not ask for this, ignore this e-mail: nobody is signed in unless the link is opened.`,
+          },
+        ],
+      };
     case 'password_changed':
       return {
         subject: `${product}: your password was changed`,

@@ -15,6 +15,14 @@ export type MailContent =
       token: string;
       expiresInMinutes: number;
     }
+  | {
+      template: 'email_signin';
+      name: string | null;
+      link: string;
+      /** For an app to send to POST /api/auth/email-link/verify; left out of a browser-bound link. */
+      token?: string;
+      expiresInMinutes: number;
+    }
   | { template: 'password_changed'; name: string | null; at: Date; ip: string | null }
   | {
       template: 'new_signin';

@@ -18,6 +18,8 @@ export type LimitName =
   | 'signin_account'
   /** Password-reset requests per account from one source. */
   | 'reset_account_ip'
+  /** E-mail sign-in link requests per account from one source (as password reset's). */
+  | 'signin_link_account_ip'
   /** Wrong or expired user codes typed at /device per source address (RFC 8628 §5.1). */
   | 'device_code_ip'
   /**
@@ -45,6 +47,7 @@ export function limitSpecs(config: Config['rateLimits']): LimitSpecs {
     signin_account_ip: { points: config.signinFailuresPerSource, duration: 15 * 60 },
     signin_account: { points: config.signinFailuresPerAccount, duration: 60 * 60 },
     reset_account_ip: { points: 5, duration: 15 * 60 },
+    signin_link_account_ip: { points: 5, duration: 15 * 60 },
     device_code_ip: { points: 10, duration: 15 * 60 },
     metadata_client_ip: { points: 60, duration: 60 },
     mail_recipient: { points: 10, duration: 60 * 60 },
