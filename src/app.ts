@@ -5,6 +5,7 @@ import Fastify, { type FastifyInstance, LogController } from 'fastify';
 import type { Deps } from './deps.js';
 import { AppError } from './errors.js';
 import { accountPagesRoutes } from './features/account-pages/account-pages.routes.js';
+import { emailSigninPageRoutes } from './features/account-pages/email-signin.routes.js';
 import { accountsRoutes } from './features/accounts/accounts.routes.js';
 import { adminUsersRoutes } from './features/admin/admin-users.routes.js';
 import { auditRoutes } from './features/audit/audit.routes.js';
@@ -24,6 +25,7 @@ import { groupsRoutes } from './features/groups/groups.routes.js';
 import { authorizeRoutes } from './features/oidc/authorize.routes.js';
 import { endSessionRoutes } from './features/oidc/end-session.routes.js';
 import { loginRoutes } from './features/oidc/login.routes.js';
+import { emailLinkPageRoutes } from './features/oidc/email-link.routes.js';
 import { deviceRoutes } from './features/oidc/device.routes.js';
 import { deviceAuthorizationRoutes } from './features/oauth/device-authorization.routes.js';
 import { profileRoutes } from './features/profile/profile.routes.js';
@@ -246,6 +248,18 @@ export async function buildApp(
   await app.register(deviceRoutes, { devices: services.devices, config });
   await app.register(loginRoutes, {
     hostedSignIn: services.hostedSignIn,
+    authorize: services.authorize,
+    config,
+  });
+  // Sign-in by e-mail link in the browser (EMAIL_LINK_SIGNIN): asked for from /login, opened
+  // at /account/email-signin.
+  await app.register(emailLinkPageRoutes, {
+    emailLink: services.emailLink,
+    authorize: services.authorize,
+    config,
+  });
+  await app.register(emailSigninPageRoutes, {
+    emailLink: services.emailLink,
     authorize: services.authorize,
     config,
   });

@@ -195,6 +195,8 @@ const HTML_PAGES = new Set([
   '/oauth/logout',
   '/login',
   '/login/mfa',
+  '/login/email-link',
+  '/account/email-signin',
   '/consent',
   '/logout',
   '/device',

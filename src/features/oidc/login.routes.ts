@@ -24,13 +24,13 @@ import {
 } from './browser-cookie.js';
 import type { HostedSignInService, SignInStep } from './hosted-signin.service.js';
 import { pageSchema, preparePagePlugin, readForm, sendOutcome } from './page-routes.js';
-import { loginPage, logoutPage, messagePage, mfaPage } from './pages.js';
+import { emailLinkHref, loginPage, logoutPage, messagePage, mfaPage } from './pages.js';
 import { safeReturnPath } from './return-path.js';
 
 export interface LoginRoutesOptions {
   hostedSignIn: HostedSignInService;
   authorize: Pick<AuthorizeService, 'pending'>;
-  config: Pick<Config, 'publicUrl'>;
+  config: Pick<Config, 'publicUrl' | 'emailLinkSignin'>;
 }
 
 const RequestQuery = Type.Object({
@@ -66,6 +66,10 @@ export const loginRoutes: FastifyPluginAsyncTypebox<LoginRoutesOptions> = async 
   }
 
   const targetOf = (pending: PendingRequest | undefined) => pending?.params.redirect_uri;
+
+  /** "E-mail me a sign-in link" (EMAIL_LINK_SIGNIN), keeping the request or return path. */
+  const emailLinkOf = (requestId: string | undefined, next: string | undefined) =>
+    config.emailLinkSignin ? { emailLinkHref: emailLinkHref(requestId, next) } : {};
 
   /**
    * What both sign-in steps' posts start with: the form, checked against CSRF first (a forged
@@ -130,6 +134,7 @@ export const loginRoutes: FastifyPluginAsyncTypebox<LoginRoutesOptions> = async 
           ...(pending ? { client: pending.client } : {}),
           ...(target ? { formTarget: target } : {}),
           ...(email ? { email } : {}),
+          ...emailLinkOf(request.query.request, next),
         }),
       );
     },
@@ -177,6 +182,7 @@ export const loginRoutes: FastifyPluginAsyncTypebox<LoginRoutesOptions> = async 
             ...(next === undefined ? {} : { next }),
             ...(pending ? { client: pending.client } : {}),
             ...(target ? { formTarget: target } : {}),
+            ...emailLinkOf(requestId, next),
           }),
           status,
         );

@@ -39,6 +39,8 @@ export interface LoginPageInput {
   formTarget?: string;
   email?: string;
   error?: string;
+  /** Where "E-mail me a sign-in link" goes (EMAIL_LINK_SIGNIN on), this request kept. */
+  emailLinkHref?: string;
 }
 
 export function loginPage(input: LoginPageInput): RenderedPage {
@@ -58,7 +60,7 @@ export function loginPage(input: LoginPageInput): RenderedPage {
 <label for="password">Password</label>
 <input id="password" name="password" type="password" autocomplete="current-password" required maxlength="1024"${focusPassword}${describedBy(input.error)}>
 <button type="submit">Sign in</button>
-</form>
+</form>${emailLinkOffer(input.emailLinkHref)}
 <p>No account yet, or forgot your password? Sign-up and password reset are in
 <a href="/docs">the API documentation</a>.</p>`,
   });
@@ -265,4 +267,48 @@ export function deviceConfirmPage(input: DeviceConfirmPageInput): RenderedPage {
 </div>
 </form>`,
   });
+}
+
+const emailLinkOffer = (href: string | undefined) =>
+  href === undefined ? '' : `\n<p><a href="${escapeHtml(href)}">E-mail me a sign-in link</a></p>`;
+
+/** /login's link to the e-mail-link page, carrying the pending request or return path. */
+export function emailLinkHref(requestId: string | undefined, next: string | undefined): string {
+  if (requestId !== undefined) return `/login/email-link?request=${encodeURIComponent(requestId)}`;
+  if (next !== undefined) return `/login/email-link?next=${encodeURIComponent(next)}`;
+  return '/login/email-link';
+}
+
+export interface EmailLinkRequestPageInput {
+  csrf: string;
+  requestId?: string;
+  next?: string;
+  client?: OAuthClient;
+  email?: string;
+  error?: string;
+}
+
+/** /login/email-link: the address to send a sign-in link to, for this browser. */
+export function emailLinkRequestPage(input: EmailLinkRequestPageInput): RenderedPage {
+  const forClient = input.client
+    ? `<p>to continue to <strong>${escapeHtml(input.client.name)}</strong></p>`
+    : '';
+  return htmlPage({
+    title: 'Sign in with a link',
+    body: `${forClient}${alert(input.error)}
+<p>We will e-mail you a link that signs you in. Open it in this browser.</p>
+<form method="post" action="/login/email-link">${csrfField(input.csrf)}${requestField(input.requestId)}${nextField(input.next)}
+<label for="email">E-mail address</label>
+<input id="email" name="email" type="email" autocomplete="username" required maxlength="320" value="${escapeHtml(input.email ?? '')}" autofocus${describedBy(input.error)}>
+<button type="submit">E-mail me a link</button>
+</form>`,
+  });
+}
+
+/** After asking: the same answer whether or not the address has an account. */
+export function checkInboxPage(): RenderedPage {
+  return messagePage(
+    'Check your inbox',
+    'If an account uses that address, a sign-in link is on its way to it. Open the link in this browser within 15 minutes.',
+  );
 }
