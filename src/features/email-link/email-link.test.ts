@@ -9,6 +9,7 @@ import {
   uniqueEmail,
 } from '../../../test/app.js';
 import { enrolTotp } from '../../../test/mfa.js';
+import { InjectBrowser } from '../../../test/oidc-pages.js';
 import { startSmtpSink } from '../../../test/smtp.js';
 import { hashOpaqueToken } from '../../crypto/opaque-token.js';
 
@@ -282,5 +283,155 @@ describe('rate limits (RATE_LIMIT on)', async () => {
     const { email } = await signUp(limited.app);
     for (let i = 0; i < 5; i += 1) expect((await ask(email)).statusCode).toBe(202);
     expect((await ask(email)).statusCode).toBe(429);
+  });
+});
+
+describe('links asked for at /login (bound to the browser)', () => {
+  /** /login → "E-mail me a sign-in link" → the form, sent; the browser keeps the cookies. */
+  async function askInBrowser(email: string, query = '') {
+    const browser = new InjectBrowser(app);
+    const login = await browser.get(`/login${query}`);
+    const href = /<a href="([^"]+)">E-mail me a sign-in link<\/a>/.exec(login.body)?.[1];
+    expect(href).toBeDefined();
+    const form = await browser.get(href!.replace(/&amp;/g, '&'));
+    expect(form.statusCode).toBe(200);
+    const sent = await browser.submit(form, '/login/email-link', { email });
+    expect(sent.statusCode).toBe(200);
+    expect(sent.body).toContain('Check your inbox');
+    const binding = sent.cookies.find((c) => c.name === 'hyperion_email_link');
+    expect(binding).toMatchObject({ httpOnly: true, sameSite: 'Lax', path: '/' });
+    return { browser, sent };
+  }
+
+  const usedAt = async (token: string) =>
+    (
+      await deps.db
+        .selectFrom('email_tokens')
+        .select('used_at')
+        .where('token_hash', '=', hashOpaqueToken(token))
+        .executeTakeFirstOrThrow()
+    ).used_at;
+
+  it('answers "Check your inbox" alike for an unknown address, and sends nothing', async () => {
+    const ghost = uniqueEmail('ghost');
+    const { sent } = await askInBrowser(ghost);
+    const { email } = await signUp(app);
+    const known = await askInBrowser(email);
+    expect(sent.body).toBe(known.sent.body);
+    await linkMail(email);
+    expect(sink.mailTo(ghost)).toEqual([]);
+  });
+
+  it('stores only hashes and sealed data, and mails no bare token for a bound link', async () => {
+    const { email, user } = await signUp(app);
+    const { browser } = await askInBrowser(email, '?next=%2Fdevice');
+    const token = await linkMail(email);
+    const mail = linkMailsTo(email).at(-1)!;
+    expect(mail.text).not.toContain(`\n${token}\n`);
+    const row = await deps.db
+      .selectFrom('email_tokens')
+      .selectAll()
+      .where('user_id', '=', user.id)
+      .where('purpose', '=', 'email_signin')
+      .executeTakeFirstOrThrow();
+    const nonce = browser.cookies.get('hyperion_email_link')!.split('.')[0]!;
+    expect(row.binding_hash).toBe(hashOpaqueToken(nonce));
+    expect(row.binding_sealed).toEqual(expect.any(String));
+    expect(row.binding_sealed).not.toContain('device');
+    expect(JSON.stringify(row)).not.toContain(nonce);
+  });
+
+  it('the API verify refuses a bound link without its cookie (unspent), and takes it with', async () => {
+    const { email } = await signUp(app);
+    const { browser } = await askInBrowser(email);
+    const token = await linkMail(email);
+    const bare = await verify(token);
+    expect(bare.statusCode).toBe(400);
+    expect(json(bare)['code']).toBe('invalid_token');
+    expect(await usedAt(token)).toBeNull();
+    const withCookie = await browser.request({
+      method: 'POST',
+      url: '/api/auth/email-link/verify',
+      payload: { token },
+    });
+    expect(withCookie.statusCode).toBe(200);
+    expect(json(withCookie)['access_token']).toEqual(expect.any(String));
+  });
+
+  it('confirming in another browser shows a clear page and spends nothing; in the right one, signs in', async () => {
+    const { email, user } = await signUp(app);
+    const { browser } = await askInBrowser(email);
+    const token = await linkMail(email);
+
+    const other = new InjectBrowser(app);
+    const otherPage = await other.get('/account/email-signin');
+    const refused = await other.submit(otherPage, '/account/email-signin', { token });
+    expect(refused.statusCode).toBe(403);
+    expect(refused.body).toContain('Open the link in the browser where you asked for it');
+    expect(await usedAt(token)).toBeNull();
+    expect(other.cookies.has('hyperion_session')).toBe(false);
+
+    const page = await browser.get('/account/email-signin');
+    // The GET alone opened nothing.
+    expect(await usedAt(token)).toBeNull();
+    const signedIn = await browser.submit(page, '/account/email-signin', { token });
+    expect(signedIn.statusCode).toBe(200);
+    expect(signedIn.body).toContain('You are signed in');
+    expect(browser.cookies.has('hyperion_session')).toBe(true);
+    expect(browser.cookies.has('hyperion_email_link')).toBe(false);
+    const session = await deps.db
+      .selectFrom('sessions')
+      .select(['kind', 'amr'])
+      .where('user_id', '=', user.id)
+      .executeTakeFirstOrThrow();
+    expect(session).toEqual({ kind: 'browser', amr: ['otp'] });
+
+    // Spent: a second confirmation is refused.
+    const again = await browser.submit(
+      await browser.get('/account/email-signin'),
+      '/account/email-signin',
+      {
+        token,
+      },
+    );
+    expect(again.statusCode).toBe(400);
+    expect(again.body).toContain('spent or expired');
+  });
+
+  it('goes on to the return path it was asked with (/login?next=/device)', async () => {
+    const { email } = await signUp(app);
+    const { browser } = await askInBrowser(email, '?next=%2Fdevice%3Fuser_code%3DABCD-EFGH');
+    const token = await linkMail(email);
+    const confirmed = await browser.submit(
+      await browser.get('/account/email-signin'),
+      '/account/email-signin',
+      {
+        token,
+      },
+    );
+    expect(confirmed.statusCode).toBe(303);
+    expect(confirmed.headers['location']).toBe('/device?user_code=ABCD-EFGH');
+  });
+
+  it('an unbound link (asked through the API) signs in in any browser', async () => {
+    const { email } = await signUp(app);
+    await requestLink(email);
+    const token = await linkMail(email);
+    const browser = new InjectBrowser(app);
+    const page = await browser.get('/account/email-signin');
+    expect(page.body).toContain('>Sign in</button>');
+    const confirmed = await browser.submit(page, '/account/email-signin', { token });
+    expect(confirmed.statusCode).toBe(200);
+    expect(confirmed.body).toContain('You are signed in');
+  });
+
+  it('refuses a form post without the CSRF token, spending nothing', async () => {
+    const { email } = await signUp(app);
+    await requestLink(email);
+    const token = await linkMail(email);
+    const browser = new InjectBrowser(app);
+    const forged = await browser.post('/account/email-signin', { token });
+    expect(forged.statusCode).toBe(403);
+    expect(await usedAt(token)).toBeNull();
   });
 });
