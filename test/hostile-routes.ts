@@ -90,11 +90,13 @@ async function listOperations(app: FastifyInstance): Promise<Operation[]> {
 
 /**
  * The app both hostile-input test files aim at: rate limits off (they send thousands of
- * requests from one address), an admin and a user signed in, and every operation the router
- * serves.
+ * requests from one address), the routes of features that are off by default on (e-mail
+ * links), an admin and a user signed in, and every operation the router serves.
  */
 export async function startHostileTarget() {
-  const { app, deps } = await startTestApp({ env: { RATE_LIMIT: 'off' } });
+  const { app, deps } = await startTestApp({
+    env: { RATE_LIMIT: 'off', EMAIL_LINK_SIGNIN: 'true' },
+  });
   const admin = await signedInAdmin(app, deps);
   const user = await signedInUser(app);
   return { app, deps, admin, user, operations: await listOperations(app) };
