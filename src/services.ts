@@ -9,6 +9,8 @@ import type { MailService } from './features/mail/mail.service.js';
 import { createFactors } from './features/mfa/factors.js';
 import { MfaChallenges } from './features/mfa/mfa-challenges.js';
 import { MfaService } from './features/mfa/mfa.service.js';
+import { PasskeyCeremonies } from './features/passkeys/passkey-ceremonies.js';
+import { PasskeysService } from './features/passkeys/passkeys.service.js';
 import { OidcTokenSigner } from './features/oidc/client-token-signer.js';
 import { CodeExchangeService } from './features/oidc/code-exchange.service.js';
 import { TokenExchangeService } from './features/oidc/token-exchange.service.js';
@@ -51,6 +53,8 @@ export interface Services {
   groups: GroupsService;
   userImport: UserImportService;
   mfa: MfaService;
+  /** WebAuthn: registration and sign-in with passkeys (also a second factor, through MFA). */
+  passkeys: PasskeysService;
   profiles: ProfileService;
   clientTokens: OidcTokenSigner;
   codes: CodeExchangeService;
@@ -85,7 +89,10 @@ export function createServices(infra: Infrastructure): Services {
   const accounts = new AccountsService({ db, clock, hasher, config, audit, profiles, userViews });
   const failures = new FailureCounter(limits);
   const sessions = new SessionsService({ db, clock, audit, guard, config });
-  const factors = createFactors({ db, clock });
+  // The ceremonies need nothing of sign-in or MFA: both the passkeys feature and the MFA
+  // registry's passkey factor are built on them.
+  const passkeyCeremonies = new PasskeyCeremonies({ db, clock, config, audit });
+  const factors = createFactors({ db, clock, passkeys: passkeyCeremonies });
   const signIn = new SignInService({
     db,
     clock,
@@ -180,6 +187,18 @@ export function createServices(infra: Infrastructure): Services {
     tokenTtl: config.serviceTokenTtl,
   });
   const roles = new RolesService({ db, clock, audit, accounts });
+  const mfa = new MfaService({ db, clock, accounts, signIn, audit, failures, factors });
+  // MFA keeps users.mfa_enabled in step when a passkey comes or goes (PasskeyMfaPort).
+  const passkeys = new PasskeysService({
+    db,
+    clock,
+    ceremonies: passkeyCeremonies,
+    accounts,
+    audit,
+    failures,
+    signIn,
+    mfa,
+  });
   const adminUsers = new AdminUsersService({
     db,
     clock,
@@ -188,10 +207,11 @@ export function createServices(infra: Infrastructure): Services {
     audit,
     accountDeletion,
     roles,
+    mfa,
+    passkeys,
   });
   const groups = new GroupsService({ db, clock, audit, accounts, roles, adminUsers });
   const userImport = new UserImportService({ db, clock, audit, roles, hasher, accounts });
-  const mfa = new MfaService({ db, clock, accounts, signIn, audit, failures, factors });
   const oauthClients = new OAuthClientsService({
     db,
     clock,
@@ -215,7 +235,7 @@ export function createServices(infra: Infrastructure): Services {
     metrics,
     limits,
   });
-  const hostedSignIn = new HostedSignInService({ signIn, mfa, sessions, authorize });
+  const hostedSignIn = new HostedSignInService({ signIn, mfa, passkeys, sessions, authorize });
   const devices = new DeviceService({
     db,
     clock,
@@ -235,6 +255,7 @@ export function createServices(infra: Infrastructure): Services {
       await authorize.sweepExpired();
       await devices.sweepExpired();
       await oauthClients.sweepUnusedSelfRegisteredClients();
+      await passkeyCeremonies.sweepExpired();
     },
     HOUSEKEEPING_INTERVAL_MS,
     onError,
@@ -261,6 +282,7 @@ export function createServices(infra: Infrastructure): Services {
     groups,
     userImport,
     mfa,
+    passkeys,
     profiles,
     clientTokens,
     codes,
