@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import type { FactorProof } from './factor.js';
 import type { MfaService } from './mfa.service.js';
 import { requireAuth } from '../../http/authenticate.js';
 import { clientContext } from '../../http/client-context.js';
@@ -122,11 +123,14 @@ export const mfaRoutes: FastifyPluginAsyncTypebox<{ mfa: MfaService }> = async (
     },
     async (request, reply) => {
       const { mfa_token, code, passkey } = request.body;
-      if ((code === undefined) === (passkey === undefined))
+      let proof: FactorProof;
+      if (code !== undefined && passkey === undefined) proof = { code };
+      else if (passkey !== undefined && code === undefined)
+        proof = { passkey: toPasskeyProof(passkey) };
+      else
         throw new AppError('validation_failed', 'Give exactly one of code and passkey', [
           { field: 'code', message: 'exactly one of code and passkey is required' },
         ]);
-      const proof = passkey ? { passkey: toPasskeyProof(passkey) } : { code: code! };
       return sendTokenResponse(reply, await mfa.verify(mfa_token, proof, clientContext(request)));
     },
   );

@@ -191,7 +191,7 @@ export class PasskeyCeremonies {
     expected: AssertionExpectation,
     client: ClientContext,
   ): Promise<VerifiedPasskey | undefined> {
-    const { db, clock, config } = this.deps;
+    const { db, clock } = this.deps;
     const challenge = await repo.takeChallenge(db, challengeId);
     if (!challenge || challenge.expires_at <= clock.now()) return undefined;
     if (challenge.purpose !== expected.purpose) return undefined;
@@ -208,28 +208,8 @@ export class PasskeyCeremonies {
     const handle = response.response.userHandle;
     if (handle && handle !== userHandleOf(credential.user_id).toString('base64url'))
       return undefined;
-    let info;
-    try {
-      const verified = await verifyAuthenticationResponse({
-        response,
-        expectedChallenge: (value) => hashOpaqueToken(value) === challenge.challenge_hash,
-        expectedOrigin: [...config.webauthn.origins],
-        expectedRPID: config.webauthn.rpId,
-        // The counter is judged below, after the signature: the library would refuse a lower
-        // counter before checking the signature, and a forged answer must not flag a passkey.
-        credential: {
-          id: credential.credential_id,
-          publicKey: credential.public_key,
-          counter: 0,
-          transports: credential.transports,
-        },
-        requireUserVerification: config.webauthn.userVerification === 'required',
-      });
-      if (!verified.verified) return undefined;
-      info = verified.authenticationInfo;
-    } catch {
-      return undefined;
-    }
+    const info = await this.#checkAssertion(response, challenge.challenge_hash, credential);
+    if (!info) return undefined;
     const now = clock.now();
     if (counterRegressed(credential.counter, info.newCounter)) {
       await repo.flagCounterRegression(db, credential.id, now);
@@ -259,6 +239,38 @@ export class PasskeyCeremonies {
       userId: credential.user_id,
       deviceType: credential.device_type,
     };
+  }
+
+  /**
+   * @simplewebauthn's checks of an assertion: the challenge (by its hash), origin, RP id,
+   * type, UP (and UV when required) flags, and the signature. The counter is judged by the
+   * caller after the signature: the library would refuse a lower counter before checking the
+   * signature, and a forged answer must not flag a passkey.
+   */
+  async #checkAssertion(
+    response: AuthenticationResponseJSON,
+    challengeHash: string,
+    credential: repo.StoredCredential,
+  ): Promise<{ newCounter: number; credentialBackedUp: boolean } | undefined> {
+    const { webauthn } = this.deps.config;
+    try {
+      const verified = await verifyAuthenticationResponse({
+        response,
+        expectedChallenge: (value) => hashOpaqueToken(value) === challengeHash,
+        expectedOrigin: [...webauthn.origins],
+        expectedRPID: webauthn.rpId,
+        credential: {
+          id: credential.credential_id,
+          publicKey: credential.public_key,
+          counter: 0,
+          transports: credential.transports,
+        },
+        requireUserVerification: webauthn.userVerification === 'required',
+      });
+      return verified.verified ? verified.authenticationInfo : undefined;
+    } catch {
+      return undefined;
+    }
   }
 
   async hasPasskey(userId: string, db: Db = this.deps.db): Promise<boolean> {

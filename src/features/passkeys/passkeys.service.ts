@@ -128,6 +128,7 @@ export class PasskeysService {
     return (await repo.listPasskeys(this.deps.db, userId)).map(toPasskey);
   }
 
+  /** A new name (trimmed); `client` is taken for the contract's symmetry, not recorded. */
   async rename(
     userId: string,
     passkeyId: string,

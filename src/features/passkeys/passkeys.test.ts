@@ -229,6 +229,27 @@ describe('registering and managing passkeys', () => {
     expect(await passkeyRows(user.user.id)).toEqual([]);
   });
 
+  it('a credential registered to one account cannot be registered to another (409)', async () => {
+    const first = await userWithPasskey();
+    const second = await signedInUser(app);
+    const options = await app.inject({
+      method: 'POST',
+      url: '/api/auth/passkeys/register/options',
+      headers: second.auth,
+      payload: {},
+    });
+    const response = await app.inject({
+      method: 'POST',
+      url: '/api/auth/passkeys/register/verify',
+      headers: second.auth,
+      payload: { response: first.authenticator.register(json(options)) },
+    });
+    expect(response.statusCode).toBe(409);
+    expect(json(response)['code']).toBe('conflict');
+    expect(await passkeyRows(second.user.id)).toEqual([]);
+    expect((await deps.services.accounts.getUser(second.user.id)).mfa_enabled).toBe(false);
+  });
+
   it('another user cannot rename or delete my passkey (404)', async () => {
     const owner = await userWithPasskey();
     const other = await signedInUser(app);
@@ -289,6 +310,17 @@ describe('registering and managing passkeys', () => {
 });
 
 describe('signing in with a passkey', () => {
+  it('two answers to one challenge at once: exactly one signs in', async () => {
+    const user = await userWithPasskey();
+    const options = await passkeySignInOptions(app);
+    const assertion = user.authenticator.assert(options);
+    const answers = await Promise.all([
+      passkeySignIn(app, options.challenge_id, assertion),
+      passkeySignIn(app, options.challenge_id, assertion),
+    ]);
+    expect(answers.map((answer) => answer.statusCode).sort()).toEqual([200, 401]);
+  });
+
   it('e-mail first: the known address lists its passkeys; an unknown one the same shape', async () => {
     const user = await userWithPasskey();
     const known = await passkeySignInOptions(app, { email: user.email });
@@ -698,5 +730,50 @@ describe('administration', () => {
       user.authenticator.assert(options),
     );
     expect(response.statusCode).toBe(401);
+  });
+});
+
+describe('the hosted sign-in service (what /login calls)', () => {
+  const client = { ip: '127.0.0.1', userAgent: 'test' };
+
+  it('passkey(): a browser session whose amr is the passkey kind', async () => {
+    const user = await userWithPasskey(new SoftAuthenticator({ backupEligible: true }));
+    const options = await passkeySignInOptions(app);
+    const step = await deps.services.hostedSignIn.passkey(
+      options.challenge_id,
+      user.authenticator.assert(options),
+      undefined,
+      client,
+    );
+    expect(step.kind).toBe('signed_in');
+    if (step.kind !== 'signed_in') return;
+    expect(step.browser.session).toMatchObject({ userId: user.user.id, amr: ['swk'] });
+  });
+
+  it('secondFactor() with a passkey proof: amr pwd, hwk, mfa', async () => {
+    const user = await userWithPasskey();
+    const first = await deps.services.hostedSignIn.password(
+      user.email,
+      GOOD_PASSWORD,
+      undefined,
+      client,
+    );
+    expect(first.kind).toBe('mfa');
+    if (first.kind !== 'mfa') return;
+    const options = await passkeySignInOptions(app, { mfa_token: first.mfaToken });
+    const step = await deps.services.hostedSignIn.secondFactor(
+      first.mfaToken,
+      {
+        passkey: {
+          challenge_id: options.challenge_id,
+          response: user.authenticator.assert(options),
+        },
+      },
+      undefined,
+      client,
+    );
+    expect(step.kind).toBe('signed_in');
+    if (step.kind !== 'signed_in') return;
+    expect(step.browser.session.amr).toEqual(['pwd', 'hwk', 'mfa']);
   });
 });
