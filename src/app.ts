@@ -208,7 +208,7 @@ export async function buildApp(
   await app.register(emailVerificationRoutes, { emailVerification: services.emailVerification });
   await app.register(passwordRoutes, { password: services.password });
   await app.register(mfaRoutes, { mfa: services.mfa });
-  await app.register(passkeysRoutes, { passkeys: services.passkeys });
+  await app.register(passkeysRoutes, { passkeys: services.passkeys, config });
   await app.register(adminUsersRoutes, { adminUsers: services.adminUsers });
   await app.register(rolesRoutes, { roles: services.roles });
   await app.register(groupsRoutes, { groups: services.groups });

@@ -1,10 +1,13 @@
+import cookie from '@fastify/cookie';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import type { Config } from '../../config/config.js';
 import { AppError } from '../../errors.js';
 import { requireAuth } from '../../http/authenticate.js';
 import { clientContext } from '../../http/client-context.js';
 import { problemResponses } from '../../http/schemas.js';
 import { SessionTokenResponse } from '../sessions/sessions.schemas.js';
+import { wantsCookie } from '../sessions/refresh-cookie.js';
 import { noStore, sendTokenResponse } from '../sessions/token-response.js';
 import type { PasskeysService } from './passkeys.service.js';
 import {
@@ -25,10 +28,12 @@ import {
 
 const TAGS = ['passkeys'];
 
-export const passkeysRoutes: FastifyPluginAsyncTypebox<{ passkeys: PasskeysService }> = async (
-  app,
-  { passkeys },
-) => {
+export const passkeysRoutes: FastifyPluginAsyncTypebox<{
+  passkeys: PasskeysService;
+  config: Pick<Config, 'refreshTokenTtl'>;
+}> = async (app, { passkeys, config }) => {
+  // Cookie mode at sign-in sets the refresh cookie, as the sessions plugin does.
+  await app.register(cookie);
   app.post(
     '/api/auth/passkeys/register/options',
     {
@@ -183,7 +188,9 @@ export const passkeysRoutes: FastifyPluginAsyncTypebox<{ passkeys: PasskeysServi
         description:
           'Anything wrong (unknown passkey, spent or expired challenge, another origin or RP ' +
           'id, a bad signature, no user verification when required) is 401 ' +
-          '`invalid_credentials`, counted against the same limits as wrong passwords.',
+          '`invalid_credentials`, counted against the same limits as wrong passwords. ' +
+          '`cookie: true` (or `X-Auth-Cookie: 1`) delivers the refresh token as a cookie, as ' +
+          'at POST /api/auth/signin.',
         body: SignInVerifyBody,
         response: {
           200: SessionTokenResponse,
@@ -205,6 +212,9 @@ export const passkeysRoutes: FastifyPluginAsyncTypebox<{ passkeys: PasskeysServi
           toAuthenticationResponse(request.body.response),
           clientContext(request),
         ),
+        wantsCookie(request, request.body.cookie)
+          ? { maxAgeSeconds: config.refreshTokenTtl }
+          : undefined,
       ),
   );
 };

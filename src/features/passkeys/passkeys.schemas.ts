@@ -1,5 +1,6 @@
 import { type Static, Type } from 'typebox';
 import { Email, Timestamp, Uuid } from '../../lib/schemas.js';
+import { CookieFlag } from '../sessions/sessions.schemas.js';
 import type {
   AuthenticationResponseJSON,
   Passkey,
@@ -127,7 +128,10 @@ export const SignInOptionsBody = Type.Object(
   { additionalProperties: false },
 );
 
-export const SignInVerifyBody = PasskeyAssertion;
+export const SignInVerifyBody = Type.Object(
+  { challenge_id: Uuid, response: AuthenticationResponse, cookie: CookieFlag },
+  { additionalProperties: false },
+);
 
 export const PasskeyParams = Type.Object({ id: Uuid });
 export const UserPasskeyParams = Type.Object({ id: Uuid, passkey_id: Uuid });

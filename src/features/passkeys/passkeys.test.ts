@@ -354,6 +354,25 @@ describe('signing in with a passkey', () => {
     expect(signIn.statusCode).toBe(200);
   });
 
+  it('cookie: true delivers the refresh token as an HttpOnly cookie, as password sign-in does', async () => {
+    const user = await userWithPasskey();
+    const options = await passkeySignInOptions(app);
+    const response = await app.inject({
+      method: 'POST',
+      url: '/api/auth/passkeys/signin/verify',
+      payload: {
+        challenge_id: options.challenge_id,
+        response: user.authenticator.assert(options),
+        cookie: true,
+      },
+    });
+    expect(response.statusCode).toBe(200);
+    const body = json<{ refresh_token?: string; csrf_token?: string }>(response);
+    expect(body.refresh_token).toBeUndefined();
+    expect(body.csrf_token).toEqual(expect.any(String));
+    expect(String(response.headers['set-cookie'])).toMatch(/hyperion_refresh=[^;]+;.*HttpOnly/);
+  });
+
   it('a challenge is good once: a replay, or a second try after a failure, is refused', async () => {
     const user = await userWithPasskey();
     const options = await passkeySignInOptions(app);
