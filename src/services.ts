@@ -255,7 +255,7 @@ export function createServices(infra: Infrastructure): Services {
       await authorize.sweepExpired();
       await devices.sweepExpired();
       await oauthClients.sweepUnusedSelfRegisteredClients();
-      await passkeyCeremonies.sweepExpired();
+      await passkeys.sweepExpired();
     },
     HOUSEKEEPING_INTERVAL_MS,
     onError,

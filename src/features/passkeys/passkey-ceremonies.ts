@@ -63,6 +63,9 @@ const userHandleOf = (userId: string) => Buffer.from(userId, 'utf8');
  * callers answer one refusal for all of them.
  */
 export class PasskeyCeremonies {
+  /** The decoy key never changes once stored: read once per instance. */
+  #decoyKey: Promise<Buffer> | undefined;
+
   constructor(private readonly deps: PasskeyCeremoniesDeps) {}
 
   async registrationOptions(
@@ -165,7 +168,11 @@ export class PasskeyCeremonies {
    * asking twice, or asking another instance, gives the same answer a real user's would.
    */
   async decoyCredential(email: string): Promise<{ credential_id: string; transports: string[] }> {
-    const key = await repo.decoyKey(this.deps.db);
+    this.#decoyKey ??= repo.decoyKey(this.deps.db).catch((error: unknown) => {
+      this.#decoyKey = undefined; // a failed read is tried again next time
+      throw error;
+    });
+    const key = await this.#decoyKey;
     const id = createHmac('sha256', key)
       .update(`passkey-decoy:${normalizeEmail(email)}`)
       .digest()

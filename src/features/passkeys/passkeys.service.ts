@@ -298,6 +298,11 @@ export class PasskeysService {
     return this.deps.signIn.startSession(user, client, { method: 'passkey', amr });
   }
 
+  /** Deletes the challenges past their five minutes (the hourly housekeeping). */
+  async sweepExpired(): Promise<number> {
+    return this.deps.ceremonies.sweepExpired();
+  }
+
   async #recordFailure(userId: string | null, reason: string, client: ClientContext) {
     await this.deps.audit.record({
       type: 'user.signin_failed',

@@ -796,3 +796,17 @@ describe('the hosted sign-in service (what /login calls)', () => {
     expect(step.browser.session.amr).toEqual(['pwd', 'hwk', 'mfa']);
   });
 });
+
+describe('housekeeping', () => {
+  it('expired challenges are swept; live ones stay', async () => {
+    const expired = await passkeySignInOptions(app);
+    clock.advance(301);
+    const live = await passkeySignInOptions(app);
+    await deps.services.passkeys.sweepExpired();
+    const ids = (await deps.db.selectFrom('passkey_challenges').select('id').execute()).map(
+      (row) => row.id,
+    );
+    expect(ids).toContain(live.challenge_id);
+    expect(ids).not.toContain(expired.challenge_id);
+  });
+});
