@@ -100,6 +100,8 @@ export class MfaService {
    * audited. The caller calls accounts.usersChanged once `trx` has committed.
    */
   async factorsChanged(trx: Trx, userId: string): Promise<boolean> {
+    // Locked before reading, so two changes at once see each other's outcome.
+    await repo.lockUserMfa(trx, userId);
     const before = (await this.deps.accounts.findUser(userId, trx))?.mfa_enabled ?? false;
     const enabled = await this.#syncFactors(trx, userId);
     if (enabled !== before)
