@@ -16,6 +16,7 @@ import { metricsRoutes, registerRequestMetrics } from './features/ops/metrics.ro
 import { opsRoutes } from './features/ops/ops.routes.js';
 import { passwordRoutes } from './features/password/password.routes.js';
 import { mfaRoutes } from './features/mfa/mfa.routes.js';
+import { passkeysRoutes } from './features/passkeys/passkeys.routes.js';
 import { oauthRoutes } from './features/oauth/oauth.routes.js';
 import { oauth2Flows } from './features/oauth/oauth.schemas.js';
 import { consentsRoutes } from './features/oauth-clients/consents.routes.js';
@@ -211,6 +212,7 @@ export async function buildApp(
   await app.register(passwordRoutes, { password: services.password });
   await app.register(emailLinkRoutes, { emailLink: services.emailLink, config });
   await app.register(mfaRoutes, { mfa: services.mfa });
+  await app.register(passkeysRoutes, { passkeys: services.passkeys, config });
   await app.register(adminUsersRoutes, { adminUsers: services.adminUsers });
   await app.register(rolesRoutes, { roles: services.roles });
   await app.register(groupsRoutes, { groups: services.groups });

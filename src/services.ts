@@ -10,6 +10,8 @@ import type { MailService } from './features/mail/mail.service.js';
 import { createFactors } from './features/mfa/factors.js';
 import { MfaChallenges } from './features/mfa/mfa-challenges.js';
 import { MfaService } from './features/mfa/mfa.service.js';
+import { PasskeyCeremonies } from './features/passkeys/passkey-ceremonies.js';
+import { PasskeysService } from './features/passkeys/passkeys.service.js';
 import { OidcTokenSigner } from './features/oidc/client-token-signer.js';
 import { CodeExchangeService } from './features/oidc/code-exchange.service.js';
 import { TokenExchangeService } from './features/oidc/token-exchange.service.js';
@@ -53,6 +55,8 @@ export interface Services {
   groups: GroupsService;
   userImport: UserImportService;
   mfa: MfaService;
+  /** WebAuthn: registration and sign-in with passkeys (also a second factor, through MFA). */
+  passkeys: PasskeysService;
   profiles: ProfileService;
   clientTokens: OidcTokenSigner;
   codes: CodeExchangeService;
@@ -87,7 +91,10 @@ export function createServices(infra: Infrastructure): Services {
   const accounts = new AccountsService({ db, clock, hasher, config, audit, profiles, userViews });
   const failures = new FailureCounter(limits);
   const sessions = new SessionsService({ db, clock, audit, guard, config });
-  const factors = createFactors({ db, clock });
+  // The ceremonies need nothing of sign-in or MFA: both the passkeys feature and the MFA
+  // registry's passkey factor are built on them.
+  const passkeyCeremonies = new PasskeyCeremonies({ db, clock, config, audit });
+  const factors = createFactors({ db, clock, passkeys: passkeyCeremonies });
   // MFA depends on sign-in, not the other way round: sign-in only sees this port.
   const secondFactor = new MfaChallenges({ db, clock, factors: factors.all });
   const signIn = new SignInService({
@@ -194,6 +201,18 @@ export function createServices(infra: Infrastructure): Services {
     tokenTtl: config.serviceTokenTtl,
   });
   const roles = new RolesService({ db, clock, audit, accounts });
+  const mfa = new MfaService({ db, clock, accounts, signIn, audit, failures, factors });
+  // MFA keeps users.mfa_enabled in step when a passkey comes or goes (PasskeyMfaPort).
+  const passkeys = new PasskeysService({
+    db,
+    clock,
+    ceremonies: passkeyCeremonies,
+    accounts,
+    audit,
+    failures,
+    signIn,
+    mfa,
+  });
   const adminUsers = new AdminUsersService({
     db,
     clock,
@@ -202,10 +221,11 @@ export function createServices(infra: Infrastructure): Services {
     audit,
     accountDeletion,
     roles,
+    mfa,
+    passkeys,
   });
   const groups = new GroupsService({ db, clock, audit, accounts, roles, adminUsers });
   const userImport = new UserImportService({ db, clock, audit, roles, hasher, accounts });
-  const mfa = new MfaService({ db, clock, accounts, signIn, audit, failures, factors });
   const oauthClients = new OAuthClientsService({
     db,
     clock,
@@ -229,7 +249,7 @@ export function createServices(infra: Infrastructure): Services {
     metrics,
     limits,
   });
-  const hostedSignIn = new HostedSignInService({ signIn, mfa, sessions, authorize });
+  const hostedSignIn = new HostedSignInService({ signIn, mfa, passkeys, sessions, authorize });
   const devices = new DeviceService({
     db,
     clock,
@@ -249,6 +269,7 @@ export function createServices(infra: Infrastructure): Services {
       await authorize.sweepExpired();
       await devices.sweepExpired();
       await oauthClients.sweepUnusedSelfRegisteredClients();
+      await passkeys.sweepExpired();
     },
     HOUSEKEEPING_INTERVAL_MS,
     onError,
@@ -276,6 +297,7 @@ export function createServices(infra: Infrastructure): Services {
     groups,
     userImport,
     mfa,
+    passkeys,
     profiles,
     clientTokens,
     codes,

@@ -120,6 +120,9 @@ export const GUARDED_TABLES = [
   'mfa_totp',
   'mfa_recovery_codes',
   'mfa_challenges',
+  // Not passkey_challenges: asking for sign-in options with no input (`{}`: usernameless) is
+  // meant to write one, as a sign-in attempt, refused or not, may spend one.
+  'passkeys',
   'signing_keys',
   // Refusals that are audited (a failed sign-in, a wrong MFA code, a replayed refresh token)
   // need a well-formed request about a real account, session or challenge, which hostile

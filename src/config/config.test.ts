@@ -47,12 +47,39 @@ describe('loadConfig', () => {
       logLevel: 'info',
       oauthCimd: true,
       outboundAllowPrivate: false,
+      webauthn: {
+        rpId: 'localhost',
+        origins: ['http://localhost:8000'],
+        userVerification: 'preferred',
+      },
     });
   });
 
   it('reads EMAIL_LINK_SIGNIN', () => {
     expect(loadConfig({ EMAIL_LINK_SIGNIN: 'true' }).emailLinkSignin).toBe(true);
     expect(loadConfig({ EMAIL_LINK_SIGNIN: 'off' }).emailLinkSignin).toBe(false);
+  });
+
+  it('takes the WebAuthn relying party from PUBLIC_URL unless it is set', () => {
+    expect(loadConfig({ PUBLIC_URL: 'https://auth.example.com/base/' }).webauthn).toEqual({
+      rpId: 'auth.example.com',
+      origins: ['https://auth.example.com'],
+      userVerification: 'preferred',
+    });
+    const config = loadConfig({
+      PUBLIC_URL: 'https://auth.example.com',
+      WEBAUTHN_RP_ID: 'Example.com',
+      WEBAUTHN_ORIGINS: 'https://auth.example.com, https://app.example.com/,https://example.com',
+      WEBAUTHN_USER_VERIFICATION: 'required',
+    });
+    expect(config.webauthn).toEqual({
+      rpId: 'example.com',
+      origins: ['https://auth.example.com', 'https://app.example.com', 'https://example.com'],
+      userVerification: 'required',
+    });
+    expect(
+      loadConfig({ WEBAUTHN_USER_VERIFICATION: 'discouraged' }).webauthn.userVerification,
+    ).toBe('discouraged');
   });
 
   it('reads OAUTH_CIMD and OUTBOUND_ALLOW_PRIVATE', () => {
@@ -175,6 +202,20 @@ describe('loadConfig', () => {
     [{ LOG_LEVEL: 'loud' }, 'LOG_LEVEL'],
     [{ OAUTH_CIMD: 'sometimes' }, 'OAUTH_CIMD'],
     [{ OUTBOUND_ALLOW_PRIVATE: 'maybe' }, 'OUTBOUND_ALLOW_PRIVATE'],
+    [{ WEBAUTHN_RP_ID: 'https://example.com' }, 'WEBAUTHN_RP_ID'],
+    [{ WEBAUTHN_RP_ID: 'example.com:8443' }, 'WEBAUTHN_RP_ID'],
+    [{ WEBAUTHN_ORIGINS: 'not a url' }, 'WEBAUTHN_ORIGINS'],
+    [{ WEBAUTHN_ORIGINS: 'http://localhost:8000/login' }, 'WEBAUTHN_ORIGINS'],
+    [{ WEBAUTHN_ORIGINS: 'ftp://localhost' }, 'WEBAUTHN_ORIGINS'],
+    [
+      { WEBAUTHN_RP_ID: 'example.com', WEBAUTHN_ORIGINS: 'https://example.org' },
+      'WEBAUTHN_ORIGINS',
+    ],
+    [
+      { WEBAUTHN_RP_ID: 'example.com', WEBAUTHN_ORIGINS: 'https://badexample.com' },
+      'WEBAUTHN_ORIGINS',
+    ],
+    [{ WEBAUTHN_USER_VERIFICATION: 'always' }, 'WEBAUTHN_USER_VERIFICATION'],
   ])('refuses %j with one line naming %s', (env, variable) => {
     let error: unknown;
     try {

@@ -82,6 +82,24 @@ export interface Config {
    * addresses (OUTBOUND_ALLOW_PRIVATE; tests only).
    */
   outboundAllowPrivate: boolean;
+  /** Passkeys (WebAuthn): the relying party and how much the authenticator must check. */
+  webauthn: WebAuthnConfig;
+}
+
+export type UserVerification = 'required' | 'preferred' | 'discouraged';
+export const USER_VERIFICATIONS: readonly UserVerification[] = [
+  'required',
+  'preferred',
+  'discouraged',
+];
+
+export interface WebAuthnConfig {
+  /** The relying party id (WEBAUTHN_RP_ID): a host name, by default PUBLIC_URL's. */
+  rpId: string;
+  /** Origins allowed to use it (WEBAUTHN_ORIGINS), each on the RP id or a subdomain of it. */
+  origins: readonly string[];
+  /** WEBAUTHN_USER_VERIFICATION: `required` refuses an assertion without the UV flag. */
+  userVerification: UserVerification;
 }
 
 /** A configuration value that cannot be used; its message is one line naming the variable. */
@@ -229,6 +247,47 @@ function readChoice<T extends string>(
   return value as T;
 }
 
+/**
+ * WEBAUTHN_RP_ID and WEBAUTHN_ORIGINS. Browsers only let a page use an RP id that is its own
+ * host or a parent of it, so an origin outside the RP id could never register or sign in: it
+ * is refused here rather than failing every ceremony later.
+ */
+function readWebAuthn(env: Env, publicUrl: string): WebAuthnConfig {
+  const publicOrigin = new URL(publicUrl);
+  const rpId = (read(env, 'WEBAUTHN_RP_ID') ?? publicOrigin.hostname).toLowerCase();
+  if (!/^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$/.test(rpId))
+    throw new ConfigError(
+      'WEBAUTHN_RP_ID',
+      `expected a host name without scheme or port, got "${rpId}"`,
+    );
+  const listed = readList(env, 'WEBAUTHN_ORIGINS');
+  const origins = listed.length > 0 ? listed : [publicOrigin.origin];
+  const checked = origins.map((text) => {
+    let url: URL;
+    try {
+      url = new URL(text);
+    } catch {
+      throw new ConfigError('WEBAUTHN_ORIGINS', `"${text}" is not a valid origin`);
+    }
+    if (!['http:', 'https:'].includes(url.protocol) || url.origin !== text.replace(/\/+$/, ''))
+      throw new ConfigError('WEBAUTHN_ORIGINS', `"${text}" is not an http(s) origin (no path)`);
+    const host = url.hostname.toLowerCase();
+    if (host !== rpId && !host.endsWith(`.${rpId}`))
+      throw new ConfigError('WEBAUTHN_ORIGINS', `"${text}" is not on the RP id "${rpId}"`);
+    return url.origin;
+  });
+  return {
+    rpId,
+    origins: [...new Set(checked)],
+    userVerification: readChoice(
+      env,
+      'WEBAUTHN_USER_VERIFICATION',
+      USER_VERIFICATIONS,
+      'preferred',
+    ),
+  };
+}
+
 function readRateLimit(env: Env): boolean {
   const value = read(env, 'RATE_LIMIT')?.toLowerCase() ?? 'on';
   if (value === 'on') return true;
@@ -302,6 +361,7 @@ export function loadConfig(env: Env): Readonly<Config> {
     ),
     oauthCimd: readBoolean(env, 'OAUTH_CIMD', true),
     outboundAllowPrivate: readBoolean(env, 'OUTBOUND_ALLOW_PRIVATE', false),
+    webauthn: readWebAuthn(env, normalizedPublicUrl),
   };
   return deepFreeze(config);
 }

@@ -320,6 +320,40 @@ export interface DeviceAuthorizationsTable {
   created_at: CreatedAt;
 }
 
+export interface PasskeysTable {
+  id: Generated<string>;
+  user_id: string;
+  credential_id: string;
+  public_key: ColumnType<Uint8Array, Uint8Array, never>;
+  /** bigint: read as a string. */
+  counter: ColumnType<string, number | undefined, number>;
+  transports: ColumnType<string[], string[] | undefined, string[]>;
+  device_type: 'singleDevice' | 'multiDevice';
+  backed_up: boolean;
+  name: string;
+  created_at: CreatedAt;
+  last_used_at: NullableTimestamp;
+  counter_regressed_at: NullableTimestamp;
+}
+
+export type PasskeyChallengePurpose = 'register' | 'signin' | 'mfa';
+
+export interface PasskeyChallengesTable {
+  id: Generated<string>;
+  challenge_hash: string;
+  purpose: PasskeyChallengePurpose;
+  user_id: string | null;
+  mfa_token_hash: string | null;
+  passkey_name: string | null;
+  created_at: CreatedAt;
+  expires_at: Timestamp;
+}
+
+export interface PasskeySettingsTable {
+  id: number;
+  decoy_key: string;
+}
+
 export type AuditOutcome = 'success' | 'failure';
 
 export interface Database {
@@ -348,6 +382,9 @@ export interface Database {
   oauth_consents: OAuthConsentsTable;
   api_resources: ApiResourcesTable;
   device_authorizations: DeviceAuthorizationsTable;
+  passkeys: PasskeysTable;
+  passkey_challenges: PasskeyChallengesTable;
+  passkey_settings: PasskeySettingsTable;
 }
 
 export type UserRow = Selectable<UsersTable>;

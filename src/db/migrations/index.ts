@@ -12,6 +12,7 @@ import * as revocationFeed from './2026_12_07_030000_revocation_feed.js';
 import * as deviceAuthorizations from './2026_12_07_040000_device_authorizations.js';
 import * as clientMetadataDocuments from './2026_12_07_060000_client_metadata_documents.js';
 import * as revocationOrder from './2026_12_07_070000_revocation_order.js';
+import * as passkeys from './2026_12_07_090000_passkeys.js';
 import * as emailLinkSignin from './2026_12_07_091000_email_link_signin.js';
 
 /**
@@ -32,5 +33,6 @@ export const migrations: Record<string, Migration> = {
   '2026_12_07_040000_device_authorizations': deviceAuthorizations,
   '2026_12_07_060000_client_metadata_documents': clientMetadataDocuments,
   '2026_12_07_070000_revocation_order': revocationOrder,
+  '2026_12_07_090000_passkeys': passkeys,
   '2026_12_07_091000_email_link_signin': emailLinkSignin,
 };

@@ -123,6 +123,16 @@ export async function findUserWithPasswordHash(
   return { user, passwordHash };
 }
 
+/** The user has a password credential (imported users hold an unusable one: still resettable). */
+export async function hasPasswordCredential(db: Db, userId: string): Promise<boolean> {
+  const row = await db
+    .selectFrom('credentials')
+    .select('user_id')
+    .where('user_id', '=', userId)
+    .executeTakeFirst();
+  return row !== undefined;
+}
+
 export async function updatePasswordHash(
   db: Db,
   userId: string,

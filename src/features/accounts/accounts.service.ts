@@ -301,6 +301,14 @@ export class AccountsService {
     return userRoles.findRolesOfUsers(db, userIds);
   }
 
+  /**
+   * The user can sign in with a password, or get one by a reset: they hold a password
+   * credential (whose hash no query but the password check reads).
+   */
+  async hasPassword(userId: string, db: Db = this.deps.db): Promise<boolean> {
+    return repo.hasPasswordCredential(db, userId);
+  }
+
   /** Locks the user's row for the rest of the transaction; false if there is no such user. */
   async lockUser(trx: Trx, userId: string): Promise<boolean> {
     return repo.lockUser(trx, userId);

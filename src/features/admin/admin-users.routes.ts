@@ -4,7 +4,13 @@ import { actorOf } from '../../http/actor.js';
 import { problemResponses } from '../../http/schemas.js';
 import { PageOf } from '../../lib/schemas.js';
 import { UserSchema } from '../accounts/accounts.schemas.js';
-import { AdminUserPatchBody, UserIdParams, UserListQuery } from './admin-users.schemas.js';
+import { PasskeyList, UserPasskeyParams, toPasskeyView } from '../passkeys/passkeys.schemas.js';
+import {
+  AdminUserPatchBody,
+  AdminUserSchema,
+  UserIdParams,
+  UserListQuery,
+} from './admin-users.schemas.js';
 
 const TAGS = ['admin: users'];
 
@@ -37,10 +43,10 @@ export const adminUsersRoutes: FastifyPluginAsyncTypebox<{
       config: { permission: 'users:read' },
       schema: {
         tags: TAGS,
-        summary: 'Get a user',
+        summary: 'Get a user, with the second factors they hold',
         params: UserIdParams,
         response: {
-          200: UserSchema,
+          200: AdminUserSchema,
           ...problemResponses('validation_failed', 'unauthorized', 'forbidden', 'not_found'),
         },
       },
@@ -117,6 +123,50 @@ export const adminUsersRoutes: FastifyPluginAsyncTypebox<{
     },
     async (request, reply) => {
       await adminUsers.signOutEverywhere(request.params.id, actorOf(request));
+      return reply.status(204).send(null);
+    },
+  );
+
+  app.get(
+    '/api/admin/users/:id/passkeys',
+    {
+      config: { permission: 'users:read' },
+      schema: {
+        tags: TAGS,
+        summary: "A user's passkeys",
+        params: UserIdParams,
+        response: {
+          200: PasskeyList,
+          ...problemResponses('validation_failed', 'unauthorized', 'forbidden', 'not_found'),
+        },
+      },
+    },
+    async (request) => ({
+      items: (await adminUsers.passkeysOf(request.params.id)).map(toPasskeyView),
+    }),
+  );
+
+  app.delete(
+    '/api/admin/users/:id/passkeys/:passkey_id',
+    {
+      config: { permission: 'users:write' },
+      schema: {
+        tags: TAGS,
+        summary: "Remove a user's passkey (a lost or stolen authenticator)",
+        description: 'Audited as `passkey.removed` with the admin as the actor.',
+        params: UserPasskeyParams,
+        response: {
+          204: { type: 'null', description: 'Removed' },
+          ...problemResponses('validation_failed', 'unauthorized', 'forbidden', 'not_found'),
+        },
+      },
+    },
+    async (request, reply) => {
+      await adminUsers.removePasskey(
+        request.params.id,
+        request.params.passkey_id,
+        actorOf(request),
+      );
       return reply.status(204).send(null);
     },
   );

@@ -1,5 +1,15 @@
 import { Type, type Static } from 'typebox';
 import { PageFields, Uuid } from '../../lib/schemas.js';
+import { UserSchema } from '../accounts/accounts.schemas.js';
+
+/** GET /api/admin/users/{id}: the user object and the second factors they hold. */
+export const AdminUserSchema = Type.Object({
+  ...UserSchema.properties,
+  factors: Type.Array(Type.String(), {
+    description: 'The factors the user holds, e.g. ["totp", "passkey", "recovery_code"]',
+  }),
+});
+export type AdminUserView = Static<typeof AdminUserSchema>;
 
 export const NAME_MAX_LENGTH = 200;
 

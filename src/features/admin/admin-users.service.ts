@@ -11,7 +11,10 @@ import type { AdminUserFields } from '../accounts/accounts.types.js';
 import type { AuditService } from '../audit/audit.service.js';
 import type { RolesService } from '../roles/roles.service.js';
 import type { SessionsService } from '../sessions/sessions.service.js';
-import type { AdminUserPatch } from './admin-users.schemas.js';
+import type { MfaService } from '../mfa/mfa.service.js';
+import type { PasskeysService } from '../passkeys/passkeys.service.js';
+import type { Passkey } from '../passkeys/passkeys.types.js';
+import type { AdminUserPatch, AdminUserView } from './admin-users.schemas.js';
 
 export interface AdminUsersServiceDeps {
   db: Db;
@@ -21,6 +24,9 @@ export interface AdminUsersServiceDeps {
   audit: AuditService;
   accountDeletion: AccountDeletionService;
   roles: RolesService;
+  /** The factors a user holds, for the admin's view of them. */
+  mfa: Pick<MfaService, 'enrolledKinds'>;
+  passkeys: Pick<PasskeysService, 'listOf' | 'removeByAdmin'>;
 }
 
 export interface UserListRequest {
@@ -60,8 +66,19 @@ export class AdminUsersService {
     });
   }
 
-  async get(userId: string): Promise<UserView> {
-    return toUserView(await this.deps.accounts.getUser(userId));
+  async get(userId: string): Promise<AdminUserView> {
+    const user = toUserView(await this.deps.accounts.getUser(userId));
+    return { ...user, factors: await this.deps.mfa.enrolledKinds(userId) };
+  }
+
+  async passkeysOf(userId: string): Promise<Passkey[]> {
+    return this.deps.passkeys.listOf(userId);
+  }
+
+  /** Removes a user's passkey (a lost or stolen authenticator), within the actor's reach. */
+  async removePasskey(userId: string, passkeyId: string, actor: Actor): Promise<void> {
+    await this.#assertMayManage(userId, actor);
+    await this.deps.passkeys.removeByAdmin(userId, passkeyId, actor);
   }
 
   /**

@@ -6,8 +6,15 @@ import { FailureCounter } from '../rate-limit/counted-attempt.js';
 import type { SecondFactor } from './factor.js';
 import { createFactors } from './factors.js';
 import { MfaService } from './mfa.service.js';
+import { PasskeyCeremonies } from '../passkeys/passkey-ceremonies.js';
 
-const { app, deps, clock } = await startTestApp();
+const { app, deps, clock, config } = await startTestApp();
+const passkeyCeremonies = new PasskeyCeremonies({
+  db: deps.db,
+  clock,
+  config,
+  audit: deps.services.audit,
+});
 
 const post = (url: string, payload?: object, headers: Record<string, string> = {}) =>
   app.inject({ method: 'POST', url, headers, ...(payload ? { payload } : {}) });
@@ -85,14 +92,14 @@ describe('the MFA challenge names the factors the user holds', () => {
 describe('users.mfa_enabled follows the confirmed factors', () => {
   it('removing TOTP keeps MFA on while another factor that enables it remains', async () => {
     const user = await enrolled();
-    const factors = createFactors({ db: deps.db, clock });
+    const factors = createFactors({ db: deps.db, clock, passkeys: passkeyCeremonies });
     // Stands in for a factor added later (a passkey): enrolled for this user, enables MFA.
     const otherAuthenticator: SecondFactor = {
       kind: 'totp',
       enablesMfa: true,
       isEnrolled: async (userId) => userId === user.user.id,
       accepts: () => false,
-      check: async () => false,
+      check: async () => undefined,
       remove: async () => {},
     };
     const mfa = new MfaService({
@@ -124,9 +131,13 @@ describe('users.mfa_enabled follows the confirmed factors', () => {
     );
     expect(off.statusCode).toBe(204);
     expect((await deps.services.accounts.getUser(user.user.id)).mfa_enabled).toBe(false);
-    expect(await createFactors({ db: deps.db, clock }).recoveryCodes.remaining(user.user.id)).toBe(
-      0,
-    );
+    expect(
+      await createFactors({
+        db: deps.db,
+        clock,
+        passkeys: passkeyCeremonies,
+      }).recoveryCodes.remaining(user.user.id),
+    ).toBe(0);
     expect((await signIn(app, user.email, GOOD_PASSWORD)).access_token).toBeTruthy();
   });
 });

@@ -1,4 +1,6 @@
+import type { PasskeyCeremonies } from '../passkeys/passkey-ceremonies.js';
 import type { FactorDeps, SecondFactor } from './factor.js';
+import { PasskeyFactor } from './passkey.factor.js';
 import { RecoveryCodeFactor } from './recovery-code.factor.js';
 import { TotpFactor } from './totp.factor.js';
 
@@ -8,12 +10,19 @@ import { TotpFactor } from './totp.factor.js';
  */
 export interface MfaFactors {
   totp: TotpFactor;
+  passkey: PasskeyFactor;
   recoveryCodes: RecoveryCodeFactor;
   all: readonly SecondFactor[];
 }
 
-export function createFactors(deps: FactorDeps): MfaFactors {
+export interface FactorsDeps extends FactorDeps {
+  /** The passkeys feature's ceremonies: the passkey factor checks assertions through them. */
+  passkeys: PasskeyCeremonies;
+}
+
+export function createFactors(deps: FactorsDeps): MfaFactors {
   const totp = new TotpFactor(deps);
+  const passkey = new PasskeyFactor(deps.passkeys);
   const recoveryCodes = new RecoveryCodeFactor(deps);
-  return { totp, recoveryCodes, all: [totp, recoveryCodes] };
+  return { totp, passkey, recoveryCodes, all: [totp, passkey, recoveryCodes] };
 }

@@ -1,9 +1,12 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from 'typebox';
+import type { FactorProof } from './factor.js';
 import type { MfaService } from './mfa.service.js';
 import { requireAuth } from '../../http/authenticate.js';
 import { clientContext } from '../../http/client-context.js';
 import { problemResponses } from '../../http/schemas.js';
+import { AppError } from '../../errors.js';
+import { PasskeyAssertion, toPasskeyProof } from '../passkeys/passkeys.schemas.js';
 import { SessionTokenResponse } from '../sessions/sessions.schemas.js';
 import { noStore, sendTokenResponse } from '../sessions/token-response.js';
 
@@ -92,10 +95,18 @@ export const mfaRoutes: FastifyPluginAsyncTypebox<{ mfa: MfaService }> = async (
     {
       schema: {
         tags: TAGS,
-        summary: 'Second step of a sign-in: the mfa_token and a TOTP or recovery code',
-        description: 'Each recovery code works once; a TOTP code never twice.',
+        summary:
+          'Second step of a sign-in: the mfa_token and a TOTP or recovery code, or a passkey',
+        description:
+          'Exactly one of `code` and `passkey`. Each recovery code works once; a TOTP code ' +
+          'never twice. A passkey answers the options of POST /api/auth/passkeys/signin/options ' +
+          'asked with this `mfa_token`.',
         body: Type.Object(
-          { mfa_token: Type.String({ minLength: 1, maxLength: 512 }), code: Code },
+          {
+            mfa_token: Type.String({ minLength: 1, maxLength: 512 }),
+            code: Type.Optional(Code),
+            passkey: Type.Optional(PasskeyAssertion),
+          },
           { additionalProperties: false },
         ),
         response: {
@@ -111,8 +122,16 @@ export const mfaRoutes: FastifyPluginAsyncTypebox<{ mfa: MfaService }> = async (
       },
     },
     async (request, reply) => {
-      const { mfa_token, code } = request.body;
-      return sendTokenResponse(reply, await mfa.verify(mfa_token, code, clientContext(request)));
+      const { mfa_token, code, passkey } = request.body;
+      let proof: FactorProof;
+      if (code !== undefined && passkey === undefined) proof = { code };
+      else if (passkey !== undefined && code === undefined)
+        proof = { passkey: toPasskeyProof(passkey) };
+      else
+        throw new AppError('validation_failed', 'Give exactly one of code and passkey', [
+          { field: 'code', message: 'exactly one of code and passkey is required' },
+        ]);
+      return sendTokenResponse(reply, await mfa.verify(mfa_token, proof, clientContext(request)));
     },
   );
 };

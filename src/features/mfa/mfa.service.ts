@@ -1,7 +1,5 @@
-import type { Transaction } from 'kysely';
 import { hashOpaqueToken } from '../../crypto/opaque-token.js';
-import type { Db } from '../../db/create-db.js';
-import type { Database } from '../../db/database.js';
+import type { Db, Trx } from '../../db/create-db.js';
 import { AppError } from '../../errors.js';
 import type { ClientContext } from '../../lib/client.js';
 import type { Clock } from '../../lib/clock.js';
@@ -11,7 +9,7 @@ import type { AuditService } from '../audit/audit.service.js';
 import type { FailureCounter } from '../rate-limit/counted-attempt.js';
 import type { TokenGrant } from '../sessions/sessions.types.js';
 import type { SignInService } from '../sessions/signin.service.js';
-import type { FactorKind } from './factor.js';
+import type { FactorKind, FactorProof, ProofContext } from './factor.js';
 import type { MfaFactors } from './factors.js';
 import * as repo from './mfa.repository.js';
 
@@ -81,13 +79,12 @@ export class MfaService {
     const { totp } = this.deps.factors;
     const user = await this.deps.accounts.getUser(userId);
     if (!(await totp.isEnrolled(userId))) throw new AppError('conflict', 'MFA is not on');
-    await this.#countedCheck(user.email, client, () => this.#checkAnyFactor(userId, code));
+    await this.#countedCheck(user.email, client, () =>
+      this.#checkAnyFactor(userId, { code }, { client }),
+    );
     await this.deps.db.transaction().execute(async (trx) => {
       await totp.remove(trx, userId);
-      if (!(await this.#syncMfaEnabled(trx, userId))) {
-        for (const factor of this.deps.factors.all) await factor.remove(trx, userId);
-        await repo.deleteChallenges(trx, userId);
-      }
+      await this.#syncFactors(trx, userId);
       await this.deps.audit.record(
         { type: 'mfa.disabled', actorId: userId, userId, ...client },
         trx,
@@ -97,33 +94,78 @@ export class MfaService {
   }
 
   /**
+   * A factor of the passkeys feature was added or removed in `trx` (its PasskeyMfaPort):
+   * `users.mfa_enabled` follows, and with no factor left that keeps MFA on, the recovery codes
+   * and pending sign-in steps go, as when TOTP is turned off. A change of MFA itself is
+   * audited. The caller calls accounts.usersChanged once `trx` has committed.
+   */
+  async factorsChanged(trx: Trx, userId: string): Promise<boolean> {
+    // Locked before reading, so two changes at once see each other's outcome.
+    await repo.lockUserMfa(trx, userId);
+    const before = (await this.deps.accounts.findUser(userId, trx))?.mfa_enabled ?? false;
+    const enabled = await this.#syncFactors(trx, userId);
+    if (enabled !== before)
+      await this.deps.audit.record(
+        enabled
+          ? { type: 'mfa.enabled', actorId: userId, userId, data: { method: 'passkey' } }
+          : { type: 'mfa.disabled', actorId: userId, userId, data: { method: 'passkey' } },
+        trx,
+      );
+    return enabled;
+  }
+
+  /** The user of a live, unspent sign-in step (the passkeys feature's options for it). */
+  async userOfChallenge(mfaToken: string): Promise<string | undefined> {
+    return repo.findLiveChallenge(this.deps.db, hashOpaqueToken(mfaToken), this.deps.clock.now());
+  }
+
+  /** The kinds of factor the user holds, in the registry's order (the admin's user view). */
+  async enrolledKinds(userId: string): Promise<FactorKind[]> {
+    const kinds: FactorKind[] = [];
+    for (const factor of this.deps.factors.all)
+      if (await factor.isEnrolled(userId)) kinds.push(factor.kind);
+    return kinds;
+  }
+
+  /** Syncs `mfa_enabled`; when it ends up off, clears what only MFA needed. */
+  async #syncFactors(trx: Trx, userId: string): Promise<boolean> {
+    const enabled = await this.#syncMfaEnabled(trx, userId);
+    if (!enabled) {
+      for (const factor of this.deps.factors.all) await factor.remove(trx, userId);
+      await repo.deleteChallenges(trx, userId);
+    }
+    return enabled;
+  }
+
+  /**
    * The second step of a sign-in: the challenge from the first step and a proof of any factor
    * the user holds. Wrong codes count against the same limits as wrong passwords.
    */
-  async verify(mfaToken: string, code: string, client: ClientContext): Promise<TokenGrant> {
-    const { user, factor } = await this.prove(mfaToken, code, client);
-    return this.deps.signIn.startSession(user, client, { mfa: factor });
+  async verify(mfaToken: string, proof: FactorProof, client: ClientContext): Promise<TokenGrant> {
+    const { user, factor, amr } = await this.prove(mfaToken, proof, client);
+    return this.deps.signIn.startSession(user, client, { mfa: factor, amr });
   }
 
   /**
    * The second step's proof without opening a session: the user, and the factor that
-   * answered. The challenge is spent. Each door (the API, the hosted /login page) then opens
-   * its own kind of session.
+   * answered, and the sign-in's RFC 8176 `amr` (`pwd`, the factor's methods, `mfa`). The
+   * challenge is spent. Each door (the API, the hosted /login page) then opens its own kind
+   * of session.
    */
   async prove(
     mfaToken: string,
-    code: string,
+    proof: FactorProof,
     client: ClientContext,
-  ): Promise<{ user: UserWithRoles; factor: FactorKind }> {
+  ): Promise<{ user: UserWithRoles; factor: FactorKind; amr: string[] }> {
     const { db, clock, accounts, signIn, audit, factors } = this.deps;
     const tokenHash = hashOpaqueToken(mfaToken);
     const userId = await repo.findLiveChallenge(db, tokenHash, clock.now());
     if (!userId) throw new AppError('unauthorized', 'The MFA token is spent, expired or unknown');
     const user = await accounts.getUser(userId);
-    const factor = await this.#countedCheck(
+    const match = await this.#countedCheck(
       user.email,
       client,
-      () => this.#checkAnyFactor(userId, code),
+      () => this.#checkAnyFactor(userId, proof, { mfaTokenHash: tokenHash, client }),
       () =>
         audit.record({
           type: 'user.signin_failed',
@@ -136,6 +178,7 @@ export class MfaService {
     if (!(await repo.spendChallenge(db, tokenHash, clock.now())))
       throw new AppError('unauthorized', 'The MFA token is spent, expired or unknown');
     signIn.assertMaySignIn(user);
+    const factor = match.kind;
     if (factor === 'recovery_code')
       await audit.record({
         type: 'mfa.recovery_code_used',
@@ -144,7 +187,7 @@ export class MfaService {
         ...client,
         data: { remaining: await factors.recoveryCodes.remaining(userId) },
       });
-    return { user, factor };
+    return { user, factor, amr: ['pwd', ...match.amr, 'mfa'] };
   }
 
   /**
@@ -163,11 +206,19 @@ export class MfaService {
     return found;
   }
 
-  /** The kind of the first registered factor whose shape the code has and which accepts it. */
-  async #checkAnyFactor(userId: string, code: string): Promise<FactorKind | undefined> {
-    const proof = { code };
+  /**
+   * The first registered factor whose shape the proof has and which accepts it, with the
+   * methods it adds to `amr`.
+   */
+  async #checkAnyFactor(
+    userId: string,
+    proof: FactorProof,
+    context: ProofContext,
+  ): Promise<{ kind: FactorKind; amr: readonly string[] } | undefined> {
     for (const factor of this.deps.factors.all) {
-      if (factor.accepts(proof) && (await factor.check(userId, proof))) return factor.kind;
+      if (!factor.accepts(proof)) continue;
+      const match = await factor.check(userId, proof, context);
+      if (match) return { kind: factor.kind, amr: match.amr };
     }
     return undefined;
   }
@@ -178,7 +229,7 @@ export class MfaService {
    * while another remains. Returns the new value. The caller calls accounts.usersChanged
    * once the transaction has committed.
    */
-  async #syncMfaEnabled(trx: Transaction<Database>, userId: string): Promise<boolean> {
+  async #syncMfaEnabled(trx: Trx, userId: string): Promise<boolean> {
     await repo.lockUserMfa(trx, userId);
     let enabled = false;
     for (const factor of this.deps.factors.all) {

@@ -1,7 +1,14 @@
 import { randomInt } from 'node:crypto';
 import { hashOpaqueToken } from '../../crypto/opaque-token.js';
 import type { Db } from '../../db/create-db.js';
-import { type FactorDeps, type FactorProof, type SecondFactor, normalizeCode } from './factor.js';
+import {
+  type FactorDeps,
+  type FactorMatch,
+  type FactorProof,
+  type SecondFactor,
+  codeOf,
+  normalizeCode,
+} from './factor.js';
 import * as repo from './mfa.repository.js';
 
 export const RECOVERY_CODE_COUNT = 10;
@@ -33,17 +40,21 @@ export class RecoveryCodeFactor implements SecondFactor {
   }
 
   accepts(proof: FactorProof): boolean {
-    return RECOVERY_SHAPE.test(normalizeCode(proof.code));
+    const code = codeOf(proof);
+    return code !== undefined && RECOVERY_SHAPE.test(normalizeCode(code));
   }
 
-  /** Spends an unused code; each works once. */
-  async check(userId: string, proof: FactorProof): Promise<boolean> {
-    return repo.spendRecoveryCode(
+  /** Spends an unused code; each works once. It adds no method of its own to `amr`. */
+  async check(userId: string, proof: FactorProof): Promise<FactorMatch | undefined> {
+    const code = codeOf(proof);
+    if (code === undefined) return undefined;
+    const spent = await repo.spendRecoveryCode(
       this.deps.db,
       userId,
-      recoveryCodeHash(proof.code),
+      recoveryCodeHash(code),
       this.deps.clock.now(),
     );
+    return spent ? { amr: [] } : undefined;
   }
 
   async remove(trx: Db, userId: string): Promise<void> {

@@ -1,7 +1,14 @@
 import { generateSecret, generateURI, verify as verifyTotp } from 'otplib';
 import type { Db } from '../../db/create-db.js';
 import { toEpochSeconds } from '../../lib/clock.js';
-import { type FactorDeps, type FactorProof, type SecondFactor, normalizeCode } from './factor.js';
+import {
+  type FactorDeps,
+  type FactorMatch,
+  type FactorProof,
+  type SecondFactor,
+  codeOf,
+  normalizeCode,
+} from './factor.js';
 import * as repo from './mfa.repository.js';
 
 export const OTPAUTH_ISSUER = 'Hyperion Auth';
@@ -21,17 +28,21 @@ export class TotpFactor implements SecondFactor {
   }
 
   accepts(proof: FactorProof): boolean {
-    return SIX_DIGITS.test(normalizeCode(proof.code));
+    const code = codeOf(proof);
+    return code !== undefined && SIX_DIGITS.test(normalizeCode(code));
   }
 
   /** A current code of a confirmed secret, never one of an already used time step. */
-  async check(userId: string, proof: FactorProof): Promise<boolean> {
+  async check(userId: string, proof: FactorProof): Promise<FactorMatch | undefined> {
+    const code = codeOf(proof);
     const totp = await repo.findTotp(this.deps.db, userId);
-    if (!totp?.confirmed_at) return false;
-    const timeStep = await this.match(totp.secret, proof.code, totp.last_time_step);
-    if (timeStep === undefined) return false;
+    if (code === undefined || !totp?.confirmed_at) return undefined;
+    const timeStep = await this.match(totp.secret, code, totp.last_time_step);
+    if (timeStep === undefined) return undefined;
     // Atomic: of two requests with the same code, one wins.
-    return repo.advanceTimeStep(this.deps.db, userId, timeStep);
+    return (await repo.advanceTimeStep(this.deps.db, userId, timeStep))
+      ? { amr: ['otp'] }
+      : undefined;
   }
 
   async remove(trx: Db, userId: string): Promise<void> {

@@ -1,5 +1,8 @@
 import type { ClientContext } from '../../lib/client.js';
+import type { FactorProof } from '../mfa/factor.js';
 import type { MfaService } from '../mfa/mfa.service.js';
+import type { PasskeysService } from '../passkeys/passkeys.service.js';
+import type { AuthenticationResponseJSON } from '../passkeys/passkeys.types.js';
 import type { SessionsService } from '../sessions/sessions.service.js';
 import type { SignInService } from '../sessions/signin.service.js';
 import type { BrowserSignIn } from '../sessions/sessions.types.js';
@@ -8,6 +11,7 @@ import type { AuthorizeOutcome, AuthorizeService } from './authorize.service.js'
 export interface HostedSignInServiceDeps {
   signIn: Pick<SignInService, 'authenticate' | 'startBrowserSession'>;
   mfa: Pick<MfaService, 'prove'>;
+  passkeys: Pick<PasskeysService, 'authenticate'>;
   sessions: Pick<SessionsService, 'findBrowserSession' | 'endBrowserSession'>;
   authorize: Pick<AuthorizeService, 'continueAfterSignIn'>;
 }
@@ -16,12 +20,6 @@ export type SignInStep =
   | { kind: 'mfa'; mfaToken: string }
   /** Signed in: the cookie to set, and where the authorization request goes on (if any). */
   | { kind: 'signed_in'; browser: BrowserSignIn; next: AuthorizeOutcome | undefined };
-
-// RFC 8176 authentication method references for each way through the second step.
-const AMR_BY_FACTOR: Readonly<Record<string, readonly string[]>> = {
-  totp: ['pwd', 'otp', 'mfa'],
-  recovery_code: ['pwd', 'mfa'],
-};
 
 /**
  * The hosted /login page's sign-in: the same password check and second factor as the API's
@@ -42,14 +40,26 @@ export class HostedSignInService {
     return this.#open(proven, ['pwd'], requestId, client);
   }
 
-  async secondFactor(
-    mfaToken: string,
-    code: string,
+  /** Primary sign-in with a passkey (usernameless or e-mail first): no second step follows. */
+  async passkey(
+    challengeId: string,
+    response: AuthenticationResponseJSON,
     requestId: string | undefined,
     client: ClientContext,
   ): Promise<SignInStep> {
-    const { user, factor } = await this.deps.mfa.prove(mfaToken, code, client);
-    return this.#open(user, AMR_BY_FACTOR[factor] ?? ['pwd', 'mfa'], requestId, client);
+    const { user, amr } = await this.deps.passkeys.authenticate(challengeId, response, client);
+    return this.#open(user, amr, requestId, client);
+  }
+
+  /** The second step: a code (`{code}`) or a passkey; `amr` as MfaService.prove gives it. */
+  async secondFactor(
+    mfaToken: string,
+    proof: FactorProof,
+    requestId: string | undefined,
+    client: ClientContext,
+  ): Promise<SignInStep> {
+    const { user, amr } = await this.deps.mfa.prove(mfaToken, proof, client);
+    return this.#open(user, amr, requestId, client);
   }
 
   /** Ends the browser session the cookie carries; false when there was none. */

@@ -236,7 +236,7 @@ export const loginRoutes: FastifyPluginAsyncTypebox<LoginRoutesOptions> = async 
       try {
         step = await hostedSignIn.secondFactor(
           mfaToken,
-          form.get('code') ?? '',
+          { code: form.get('code') ?? '' },
           requestId,
           clientContext(request),
         );

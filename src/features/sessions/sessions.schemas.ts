@@ -18,7 +18,7 @@ export const TokenResponseSchema = Type.Object({
   user: Type.Optional(UserSchema),
 });
 
-const CookieFlag = Type.Optional(
+export const CookieFlag = Type.Optional(
   Type.Boolean({ description: 'Deliver the refresh token as an HttpOnly cookie (browsers)' }),
 );
 
