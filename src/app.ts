@@ -24,6 +24,7 @@ import { authorizeRoutes } from './features/oidc/authorize.routes.js';
 import { endSessionRoutes } from './features/oidc/end-session.routes.js';
 import { loginRoutes } from './features/oidc/login.routes.js';
 import { deviceRoutes } from './features/oidc/device.routes.js';
+import { accountPasskeysRoutes } from './features/oidc/account-passkeys.routes.js';
 import { deviceAuthorizationRoutes } from './features/oauth/device-authorization.routes.js';
 import { profileRoutes } from './features/profile/profile.routes.js';
 import { resourcesRoutes } from './features/resources/resources.routes.js';
@@ -246,6 +247,13 @@ export async function buildApp(
     hostedSignIn: services.hostedSignIn,
     authorize: services.authorize,
     config,
+  });
+  await app.register(accountPasskeysRoutes, {
+    passkeys: services.passkeys,
+    sessions,
+    accounts,
+    config,
+    clock: deps.clock,
   });
   return app;
 }
