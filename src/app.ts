@@ -28,6 +28,7 @@ import { endSessionRoutes } from './features/oidc/end-session.routes.js';
 import { loginRoutes } from './features/oidc/login.routes.js';
 import { emailLinkPageRoutes } from './features/oidc/email-link.routes.js';
 import { deviceRoutes } from './features/oidc/device.routes.js';
+import { accountPasskeysRoutes } from './features/oidc/account-passkeys.routes.js';
 import { deviceAuthorizationRoutes } from './features/oauth/device-authorization.routes.js';
 import { profileRoutes } from './features/profile/profile.routes.js';
 import { resourcesRoutes } from './features/resources/resources.routes.js';
@@ -264,6 +265,13 @@ export async function buildApp(
     emailLink: services.emailLink,
     authorize: services.authorize,
     config,
+  });
+  await app.register(accountPasskeysRoutes, {
+    passkeys: services.passkeys,
+    sessions,
+    accounts,
+    config,
+    clock: deps.clock,
   });
   return app;
 }

@@ -15,9 +15,17 @@ export interface OidcTestApp extends TestApp {
  * The provider as a relying party meets it: over real HTTP, so `openid-client` (a certified
  * relying party, written by another hand) can discover it and judge its answers.
  */
-export async function startOidcApp(options: TestAppOptions = {}): Promise<OidcTestApp> {
+export async function startOidcApp(
+  options: TestAppOptions & {
+    /**
+     * The issuer's host name. `localhost` for WebAuthn: a relying-party ID must be a domain,
+     * and Chromium refuses an IP address as one. It still listens on 127.0.0.1.
+     */
+    hostname?: '127.0.0.1' | 'localhost';
+  } = {},
+): Promise<OidcTestApp> {
   const port = await freePort();
-  const issuer = `http://127.0.0.1:${port}`;
+  const issuer = `http://${options.hostname ?? '127.0.0.1'}:${port}`;
   const started = await startTestApp({
     ...options,
     env: { ...options.env, PUBLIC_URL: issuer },

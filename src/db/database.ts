@@ -216,12 +216,16 @@ export interface MfaRecoveryCodesTable {
   used_at: NullableTimestamp;
 }
 
+/** How a sign-in began, before its second step. */
+export type SignInFirstStep = 'password' | 'email_link';
+
 export interface MfaChallengesTable {
   token_hash: string;
   user_id: string;
   created_at: CreatedAt;
   expires_at: Timestamp;
   used_at: NullableTimestamp;
+  first_step: ColumnType<SignInFirstStep, SignInFirstStep | undefined, never>;
 }
 
 export interface OAuthClientsTable {

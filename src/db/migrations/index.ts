@@ -14,6 +14,7 @@ import * as clientMetadataDocuments from './2026_12_07_060000_client_metadata_do
 import * as revocationOrder from './2026_12_07_070000_revocation_order.js';
 import * as passkeys from './2026_12_07_090000_passkeys.js';
 import * as emailLinkSignin from './2026_12_07_091000_email_link_signin.js';
+import * as mfaFirstStep from './2026_12_07_093000_mfa_first_step.js';
 
 /**
  * Every migration, by name. Listed here rather than read from the folder so that the
@@ -35,4 +36,5 @@ export const migrations: Record<string, Migration> = {
   '2026_12_07_070000_revocation_order': revocationOrder,
   '2026_12_07_090000_passkeys': passkeys,
   '2026_12_07_091000_email_link_signin': emailLinkSignin,
+  '2026_12_07_093000_mfa_first_step': mfaFirstStep,
 };

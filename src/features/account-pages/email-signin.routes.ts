@@ -23,7 +23,7 @@ import { EMAIL_LINK_PAGES } from '../email-tokens/email-tokens.service.js';
 import type { AuthorizeService } from '../oidc/authorize.service.js';
 import { browserCookieSecure, setBrowserCookie } from '../oidc/browser-cookie.js';
 import { pageSchema, preparePagePlugin, readForm, sendOutcome } from '../oidc/page-routes.js';
-import { messagePage, mfaPage } from '../oidc/pages.js';
+import { messagePage, mfaPage, mfaPageFactors } from '../oidc/pages.js';
 import { safeReturnPath } from '../oidc/return-path.js';
 
 export interface EmailSigninPageRoutesOptions {
@@ -109,6 +109,7 @@ export const emailSigninPageRoutes: FastifyPluginAsyncTypebox<
       const page = mfaPage({
         csrf: csrfToken(),
         mfaToken: outcome.mfaToken,
+        factors: mfaPageFactors(outcome.factors.join(' ')),
         ...(outcome.requestId === undefined ? {} : { requestId: outcome.requestId }),
         ...(next === undefined ? {} : { next }),
         ...(target ? { formTarget: target } : {}),

@@ -59,7 +59,7 @@ export interface EmailLinkContinuation {
 export type BrowserLinkOutcome =
   /** A bound link opened in a browser without its nonce: nothing spent. */
   | { kind: 'wrong_browser' }
-  | ({ kind: 'mfa'; mfaToken: string } & EmailLinkContinuation)
+  | ({ kind: 'mfa'; mfaToken: string; factors: string[] } & EmailLinkContinuation)
   | ({ kind: 'signed_in'; browser: BrowserSignIn } & EmailLinkContinuation);
 
 export interface EmailLinkServiceDeps {
@@ -188,7 +188,8 @@ export class EmailLinkService {
     if (!bindingHolds(owner.binding, nonce)) return { kind: 'wrong_browser' };
     const continuation = continuationOf(owner, nonce);
     const proven = await this.#redeem(token, client);
-    if ('mfaRequired' in proven) return { kind: 'mfa', mfaToken: proven.mfaToken, ...continuation };
+    if ('mfaRequired' in proven)
+      return { kind: 'mfa', mfaToken: proven.mfaToken, factors: proven.factors, ...continuation };
     // RFC 8176 `otp`: the proof is a one-time secret delivered out of band (by e-mail); no
     // password (`pwd`) was used. A client asking for a password-based sign-in sees the
     // difference in the ID token's `amr`.
@@ -241,7 +242,7 @@ export class EmailLinkService {
     await accounts.usersChanged([userId]);
     const user = await accounts.getUser(userId);
     this.deps.signIn.assertMaySignIn(user);
-    const challenge = await this.deps.secondFactor.challengeFor(user);
+    const challenge = await this.deps.secondFactor.challengeFor(user, 'email_link');
     return challenge ?? user;
   }
 }

@@ -1,5 +1,6 @@
 import { generateOpaqueToken, hashOpaqueToken } from '../../crypto/opaque-token.js';
 import type { Db } from '../../db/create-db.js';
+import type { SignInFirstStep } from '../../db/database.js';
 import { type Clock, addSeconds } from '../../lib/clock.js';
 import type { MfaChallenge, SecondFactorGate } from '../sessions/sessions.types.js';
 import type { FactorKind, SecondFactor } from './factor.js';
@@ -25,12 +26,13 @@ export class MfaChallenges implements SecondFactorGate {
 
   /**
    * The token of a sign-in's second step (stored hashed, single use, 5 minutes), with the
-   * factors the user can answer it with, so a client offers the right ones.
+   * factors the user can answer it with, so a client offers the right ones. How the sign-in
+   * began is kept with it, for the second step's `amr` and audit.
    */
-  async challengeFor(user: {
-    id: string;
-    mfa_enabled: boolean;
-  }): Promise<MfaChallenge | undefined> {
+  async challengeFor(
+    user: { id: string; mfa_enabled: boolean },
+    firstStep: SignInFirstStep = 'password',
+  ): Promise<MfaChallenge | undefined> {
     if (!user.mfa_enabled) return undefined;
     const now = this.deps.clock.now();
     const mfaToken = generateOpaqueToken();
@@ -39,6 +41,7 @@ export class MfaChallenges implements SecondFactorGate {
       userId: user.id,
       now,
       expiresAt: addSeconds(now, MFA_CHALLENGE_TTL_SECONDS),
+      firstStep,
     });
     return {
       mfaRequired: true,

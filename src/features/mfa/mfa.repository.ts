@@ -1,5 +1,6 @@
 import { sql } from 'kysely';
 import type { Db, Trx } from '../../db/create-db.js';
+import type { SignInFirstStep } from '../../db/database.js';
 
 export async function findTotp(db: Db, userId: string) {
   return db
@@ -117,7 +118,13 @@ export async function lockUserMfa(trx: Trx, userId: string): Promise<void> {
 
 export async function insertChallenge(
   db: Db,
-  challenge: { tokenHash: string; userId: string; now: Date; expiresAt: Date },
+  challenge: {
+    tokenHash: string;
+    userId: string;
+    now: Date;
+    expiresAt: Date;
+    firstStep: SignInFirstStep;
+  },
 ): Promise<void> {
   await db
     .insertInto('mfa_challenges')
@@ -126,24 +133,24 @@ export async function insertChallenge(
       user_id: challenge.userId,
       created_at: challenge.now,
       expires_at: challenge.expiresAt,
+      first_step: challenge.firstStep,
     })
     .execute();
 }
 
-/** The user of a live, unspent challenge. */
+/** The user of a live, unspent challenge, and how their sign-in began. */
 export async function findLiveChallenge(
   db: Db,
   tokenHash: string,
   now: Date,
-): Promise<string | undefined> {
-  const row = await db
+): Promise<{ user_id: string; first_step: SignInFirstStep } | undefined> {
+  return db
     .selectFrom('mfa_challenges')
-    .select('user_id')
+    .select(['user_id', 'first_step'])
     .where('token_hash', '=', tokenHash)
     .where('used_at', 'is', null)
     .where('expires_at', '>', now)
     .executeTakeFirst();
-  return row?.user_id;
 }
 
 /** Spends the challenge; false if another request spent it first. */

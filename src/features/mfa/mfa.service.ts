@@ -1,5 +1,6 @@
 import { hashOpaqueToken } from '../../crypto/opaque-token.js';
 import type { Db, Trx } from '../../db/create-db.js';
+import type { SignInFirstStep } from '../../db/database.js';
 import { AppError } from '../../errors.js';
 import type { ClientContext } from '../../lib/client.js';
 import type { Clock } from '../../lib/clock.js';
@@ -23,6 +24,15 @@ export interface MfaServiceDeps {
   failures: FailureCounter;
   factors: MfaFactors;
 }
+
+/**
+ * RFC 8176 methods of a sign-in's first step: a password, or an e-mail link (a one-time
+ * secret sent out of band: `otp`, as the hosted page's link sign-in records it).
+ */
+const FIRST_STEP_AMR: Readonly<Record<SignInFirstStep, readonly string[]>> = {
+  password: ['pwd'],
+  email_link: ['otp'],
+};
 
 const invalidCode = () => new AppError('invalid_mfa_code', 'The code is wrong or was already used');
 
@@ -116,7 +126,12 @@ export class MfaService {
 
   /** The user of a live, unspent sign-in step (the passkeys feature's options for it). */
   async userOfChallenge(mfaToken: string): Promise<string | undefined> {
-    return repo.findLiveChallenge(this.deps.db, hashOpaqueToken(mfaToken), this.deps.clock.now());
+    const challenge = await repo.findLiveChallenge(
+      this.deps.db,
+      hashOpaqueToken(mfaToken),
+      this.deps.clock.now(),
+    );
+    return challenge?.user_id;
   }
 
   /** The kinds of factor the user holds, in the registry's order (the admin's user view). */
@@ -142,8 +157,12 @@ export class MfaService {
    * the user holds. Wrong codes count against the same limits as wrong passwords.
    */
   async verify(mfaToken: string, proof: FactorProof, client: ClientContext): Promise<TokenGrant> {
-    const { user, factor, amr } = await this.prove(mfaToken, proof, client);
-    return this.deps.signIn.startSession(user, client, { mfa: factor, amr });
+    const { user, factor, amr, firstStep } = await this.prove(mfaToken, proof, client);
+    return this.deps.signIn.startSession(user, client, {
+      mfa: factor,
+      amr,
+      ...(firstStep === 'password' ? {} : { method: firstStep }),
+    });
   }
 
   /**
@@ -156,11 +175,19 @@ export class MfaService {
     mfaToken: string,
     proof: FactorProof,
     client: ClientContext,
-  ): Promise<{ user: UserWithRoles; factor: FactorKind; amr: string[] }> {
+  ): Promise<{
+    user: UserWithRoles;
+    factor: FactorKind;
+    amr: string[];
+    firstStep: SignInFirstStep;
+  }> {
     const { db, clock, accounts, signIn, audit, factors } = this.deps;
     const tokenHash = hashOpaqueToken(mfaToken);
-    const userId = await repo.findLiveChallenge(db, tokenHash, clock.now());
-    if (!userId) throw new AppError('unauthorized', 'The MFA token is spent, expired or unknown');
+    const challenge = await repo.findLiveChallenge(db, tokenHash, clock.now());
+    if (!challenge)
+      throw new AppError('unauthorized', 'The MFA token is spent, expired or unknown');
+    const userId = challenge.user_id;
+    const firstStep = challenge.first_step;
     const user = await accounts.getUser(userId);
     const match = await this.#countedCheck(
       user.email,
@@ -187,7 +214,8 @@ export class MfaService {
         ...client,
         data: { remaining: await factors.recoveryCodes.remaining(userId) },
       });
-    return { user, factor, amr: ['pwd', ...match.amr, 'mfa'] };
+    const amr = new Set([...FIRST_STEP_AMR[firstStep], ...match.amr, 'mfa']);
+    return { user, factor, amr: [...amr], firstStep };
   }
 
   /**

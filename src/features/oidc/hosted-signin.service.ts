@@ -17,7 +17,8 @@ export interface HostedSignInServiceDeps {
 }
 
 export type SignInStep =
-  | { kind: 'mfa'; mfaToken: string }
+  /** A second factor is due: the challenge's token and the factors it may be answered with. */
+  | { kind: 'mfa'; mfaToken: string; factors: string[] }
   /** Signed in: the cookie to set, and where the authorization request goes on (if any). */
   | { kind: 'signed_in'; browser: BrowserSignIn; next: AuthorizeOutcome | undefined };
 
@@ -36,7 +37,8 @@ export class HostedSignInService {
     client: ClientContext,
   ): Promise<SignInStep> {
     const proven = await this.deps.signIn.authenticate(email, password, client);
-    if ('mfaRequired' in proven) return { kind: 'mfa', mfaToken: proven.mfaToken };
+    if ('mfaRequired' in proven)
+      return { kind: 'mfa', mfaToken: proven.mfaToken, factors: proven.factors };
     return this.#open(proven, ['pwd'], requestId, client);
   }
 

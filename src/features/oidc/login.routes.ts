@@ -24,7 +24,15 @@ import {
 } from './browser-cookie.js';
 import type { HostedSignInService, SignInStep } from './hosted-signin.service.js';
 import { pageSchema, preparePagePlugin, readForm, sendOutcome } from './page-routes.js';
-import { emailLinkHref, loginPage, logoutPage, messagePage, mfaPage } from './pages.js';
+import {
+  emailLinkHref,
+  loginPage,
+  logoutPage,
+  messagePage,
+  mfaPage,
+  mfaPageFactors,
+} from './pages.js';
+import { readPasskeyAssertion } from './passkey-form.js';
 import { safeReturnPath } from './return-path.js';
 
 export interface LoginRoutesOptions {
@@ -44,6 +52,8 @@ const FORM = { consumes: ['application/x-www-form-urlencoded'] };
 
 // One message for an unknown e-mail and a wrong password: the page must not tell which.
 const WRONG_CREDENTIALS = 'The e-mail address or password is wrong.';
+// One message for every refused passkey (unknown, removed, replayed, not verified).
+const PASSKEY_REFUSED = 'That passkey was not accepted. Try again, or use another way to sign in.';
 
 /** /login (with its second step at /login/mfa) and /logout: the browser session's pages. */
 export const loginRoutes: FastifyPluginAsyncTypebox<LoginRoutesOptions> = async (
@@ -97,6 +107,7 @@ export const loginRoutes: FastifyPluginAsyncTypebox<LoginRoutesOptions> = async 
       const page = mfaPage({
         csrf: formCsrfToken(request, reply, csrf),
         mfaToken: step.mfaToken,
+        factors: mfaPageFactors(step.factors.join(' ')),
         ...(requestId === undefined ? {} : { requestId }),
         ...(next === undefined ? {} : { next }),
         ...(pending ? { formTarget: pending.params.redirect_uri } : {}),
@@ -205,11 +216,76 @@ export const loginRoutes: FastifyPluginAsyncTypebox<LoginRoutesOptions> = async 
   );
 
   app.post(
+    '/login/passkey',
+    {
+      // Counted per address like every sign-in; a refused passkey counts as a failure too.
+      config: { rateLimit: 'auth' },
+      schema: pageSchema(
+        'Sign in with a passkey (the form the script of /login fills after the browser ceremony)',
+        {
+          200: '"You are signed in"',
+          303: 'Signed in: on to the client, /consent, /login or /device',
+        },
+        {
+          ...FORM,
+          body: Type.Object({
+            [FORM_CSRF_FIELD]: Type.String(),
+            passkey_challenge_id: Type.String(),
+            passkey_response: Type.String(),
+            request: Type.Optional(Type.String()),
+            next: Type.Optional(Type.String()),
+          }),
+        },
+      ),
+      attachValidation: true,
+    },
+    async (request, reply) => {
+      const posted = await readStepForm(request, reply);
+      if (!posted) return reply;
+      const { form, requestId, pending, next } = posted;
+      const again = (error: string, status: number) => {
+        const target = targetOf(pending);
+        return sendPage(
+          reply,
+          loginPage({
+            csrf: formCsrfToken(request, reply, csrf),
+            error,
+            ...(requestId === undefined ? {} : { requestId }),
+            ...(next === undefined ? {} : { next }),
+            ...(pending ? { client: pending.client } : {}),
+            ...(target ? { formTarget: target } : {}),
+          }),
+          status,
+        );
+      };
+      const assertion = readPasskeyAssertion(form);
+      if (assertion === undefined || assertion === 'malformed') return again(PASSKEY_REFUSED, 400);
+      let step: SignInStep;
+      try {
+        step = await hostedSignIn.passkey(
+          assertion.passkey.challenge_id,
+          assertion.passkey.response,
+          requestId,
+          clientContext(request),
+        );
+      } catch (error) {
+        if (!(error instanceof AppError)) throw error;
+        if (error.code === 'invalid_credentials' || error.code === 'validation_failed')
+          return again(PASSKEY_REFUSED, 401);
+        if (error.code === 'account_disabled' || error.code === 'email_not_verified')
+          return again(error.detail ?? error.message, 403);
+        throw error;
+      }
+      return afterStep(request, reply, step, requestId, pending, next);
+    },
+  );
+
+  app.post(
     '/login/mfa',
     {
       config: { rateLimit: 'auth' },
       schema: pageSchema(
-        'Second step of the sign-in: a TOTP or recovery code',
+        'Second step of the sign-in: a TOTP or recovery code, or a passkey',
         {
           200: '"You are signed in"',
           303: 'Signed in: on to the client, /consent, /login or /device',
@@ -219,7 +295,10 @@ export const loginRoutes: FastifyPluginAsyncTypebox<LoginRoutesOptions> = async 
           body: Type.Object({
             [FORM_CSRF_FIELD]: Type.String(),
             mfa_token: Type.String(),
-            code: Type.String(),
+            code: Type.Optional(Type.String()),
+            factors: Type.Optional(Type.String()),
+            passkey_challenge_id: Type.Optional(Type.String()),
+            passkey_response: Type.Optional(Type.String()),
             request: Type.Optional(Type.String()),
             next: Type.Optional(Type.String()),
           }),
@@ -232,28 +311,37 @@ export const loginRoutes: FastifyPluginAsyncTypebox<LoginRoutesOptions> = async 
       if (!posted) return reply;
       const { form, requestId, pending, next } = posted;
       const mfaToken = form.get('mfa_token') ?? '';
+      const factors = mfaPageFactors(form.get('factors'));
+      const assertion = readPasskeyAssertion(form);
+      const again = (message: string, status: number) => {
+        const target = targetOf(pending);
+        const page = mfaPage({
+          csrf: formCsrfToken(request, reply, csrf),
+          mfaToken,
+          factors,
+          error: message,
+          ...(requestId === undefined ? {} : { requestId }),
+          ...(next === undefined ? {} : { next }),
+          ...(target ? { formTarget: target } : {}),
+        });
+        return sendPage(reply, page, status);
+      };
+      if (assertion === 'malformed') return again(PASSKEY_REFUSED, 400);
       let step: SignInStep;
       try {
         step = await hostedSignIn.secondFactor(
           mfaToken,
-          { code: form.get('code') ?? '' },
+          assertion ?? { code: form.get('code') ?? '' },
           requestId,
           clientContext(request),
         );
       } catch (error) {
         if (!(error instanceof AppError)) throw error;
-        if (error.code === 'invalid_mfa_code') {
-          const target = targetOf(pending);
-          const page = mfaPage({
-            csrf: formCsrfToken(request, reply, csrf),
-            mfaToken,
-            error: 'The code is wrong. Try the current code from your app.',
-            ...(requestId === undefined ? {} : { requestId }),
-            ...(next === undefined ? {} : { next }),
-            ...(target ? { formTarget: target } : {}),
-          });
-          return sendPage(reply, page, 401);
-        }
+        if (error.code === 'invalid_mfa_code')
+          return again(
+            assertion ? PASSKEY_REFUSED : 'The code is wrong. Try the current code from your app.',
+            401,
+          );
         if (error.code === 'unauthorized') {
           const page = messagePage(
             'Sign-in expired',

@@ -1,5 +1,6 @@
 import { FORM_CSRF_FIELD } from '../../http/form-csrf.js';
 import { type RenderedPage, escapeHtml, htmlPage } from '../../http/html-page.js';
+import { WEBAUTHN_BROWSER_SCRIPT, WEBAUTHN_PAGE_HELPERS } from '../../http/webauthn-browser.js';
 import { isLoopbackHost } from '../../lib/loopback.js';
 import {
   OIDC_SCOPES,
@@ -43,6 +44,46 @@ export interface LoginPageInput {
   emailLinkHref?: string;
 }
 
+/**
+ * The passkey part of a page: a form whose fields the ceremony's script fills and then posts,
+ * and the status line it reports in. The button stays hidden until the script has found that
+ * this browser can use passkeys, so a page without WebAuthn (or without scripts) shows none.
+ */
+function passkeyForm(action: string, label: string, fields: string, autofocus = false): string {
+  return `<form id="passkey-form" method="post" action="${action}">${fields}
+<input type="hidden" name="passkey_challenge_id" value="">
+<input type="hidden" name="passkey_response" value="">
+<button type="button" id="passkey-button" hidden${autofocus ? ' autofocus' : ''}>${label}</button>
+</form>
+<p id="passkey-status" role="status"></p>`;
+}
+
+// /login: a passkey in the browser's autofill (conditional UI) as soon as the page loads, where
+// the browser offers it, and the button for the others. An e-mail typed before the button is
+// pressed narrows the request to that account's passkeys (the same answer for an unknown one).
+const LOGIN_PASSKEY_SCRIPT = `${WEBAUTHN_BROWSER_SCRIPT}
+${WEBAUTHN_PAGE_HELPERS}
+const form = document.getElementById('passkey-form');
+const button = document.getElementById('passkey-button');
+async function signInWithPasskey(useBrowserAutofill) {
+  const email = document.getElementById('email').value.trim();
+  const body = !useBrowserAutofill && email ? { email } : {};
+  const { challenge_id, ...optionsJSON } = await postForJson('/api/auth/passkeys/signin/options', body);
+  const response = await webauthn.startAuthentication({ optionsJSON, useBrowserAutofill });
+  form.elements.passkey_challenge_id.value = challenge_id;
+  form.elements.passkey_response.value = JSON.stringify(response);
+  say('Signing in…');
+  form.submit();
+}
+if (webauthn.browserSupportsWebAuthn()) {
+  button.hidden = false;
+  button.addEventListener('click', () => { say(''); signInWithPasskey(false).catch((error) => say(ceremonyError(error))); });
+  webauthn.browserSupportsWebAuthnAutofill().then((supported) => {
+    // An autofill request waits for the person; pressing the button replaces it (the library aborts it).
+    if (supported) signInWithPasskey(true).catch(() => {});
+  });
+}`;
+
 export function loginPage(input: LoginPageInput): RenderedPage {
   const email = input.email ?? '';
   const focusEmail = email === '' ? ' autofocus' : '';
@@ -50,21 +91,27 @@ export function loginPage(input: LoginPageInput): RenderedPage {
   const forClient = input.client
     ? `<p>to continue to <strong>${escapeHtml(input.client.name)}</strong></p>`
     : '';
+  const carried = `${csrfField(input.csrf)}${requestField(input.requestId)}${nextField(input.next)}`;
   return htmlPage({
     title: 'Sign in',
     formTargets: input.formTarget ? [input.formTarget] : [],
     body: `${forClient}${alert(input.error)}
-<form method="post" action="/login">${csrfField(input.csrf)}${requestField(input.requestId)}${nextField(input.next)}
+<form method="post" action="/login">${carried}
 <label for="email">E-mail address</label>
-<input id="email" name="email" type="email" autocomplete="username" required maxlength="320" value="${escapeHtml(email)}"${focusEmail}${describedBy(input.error)}>
+<input id="email" name="email" type="email" autocomplete="username webauthn" required maxlength="320" value="${escapeHtml(email)}"${focusEmail}${describedBy(input.error)}>
 <label for="password">Password</label>
 <input id="password" name="password" type="password" autocomplete="current-password" required maxlength="1024"${focusPassword}${describedBy(input.error)}>
 <button type="submit">Sign in</button>
-</form>${emailLinkOffer(input.emailLinkHref)}
+</form>
+${passkeyForm('/login/passkey', 'Sign in with a passkey', carried)}${emailLinkOffer(input.emailLinkHref)}
 <p>No account yet, or forgot your password? Sign-up and password reset are in
 <a href="/docs">the API documentation</a>.</p>`,
+    script: LOGIN_PASSKEY_SCRIPT,
   });
 }
+
+/** The factors the second step can be answered with on this page, as the challenge listed them. */
+export type MfaPageFactor = 'totp' | 'recovery_code' | 'passkey';
 
 export interface MfaPageInput {
   csrf: string;
@@ -72,19 +119,61 @@ export interface MfaPageInput {
   next?: string;
   formTarget?: string;
   mfaToken: string;
+  /** What the user holds (the challenge's `factors`); a passkey adds its button. */
+  factors: readonly MfaPageFactor[];
   error?: string;
 }
 
+/** Reads the `factors` field a second-step form carried back (display only: the proof decides). */
+export function mfaPageFactors(listed: string | undefined): MfaPageFactor[] {
+  const known: readonly MfaPageFactor[] = ['totp', 'recovery_code', 'passkey'];
+  const factors = (listed ?? '')
+    .split(' ')
+    .filter((kind): kind is MfaPageFactor => known.includes(kind as MfaPageFactor));
+  return factors.length > 0 ? factors : ['totp', 'recovery_code'];
+}
+
+// /login/mfa: the passkey as the second step; its options are bound to this sign-in's MFA token.
+const MFA_PASSKEY_SCRIPT = `${WEBAUTHN_BROWSER_SCRIPT}
+${WEBAUTHN_PAGE_HELPERS}
+const form = document.getElementById('passkey-form');
+const button = document.getElementById('passkey-button');
+if (webauthn.browserSupportsWebAuthn()) {
+  button.hidden = false;
+  button.addEventListener('click', async () => {
+    say('');
+    try {
+      const { challenge_id, ...optionsJSON } = await postForJson('/api/auth/passkeys/signin/options', { mfa_token: form.elements.mfa_token.value });
+      const response = await webauthn.startAuthentication({ optionsJSON });
+      form.elements.passkey_challenge_id.value = challenge_id;
+      form.elements.passkey_response.value = JSON.stringify(response);
+      say('Signing in…');
+      form.submit();
+    } catch (error) {
+      say(ceremonyError(error));
+    }
+  });
+} else {
+  say('This browser cannot use passkeys.');
+}`;
+
 export function mfaPage(input: MfaPageInput): RenderedPage {
+  const carried = `${csrfField(input.csrf)}${requestField(input.requestId)}${nextField(input.next)}${hidden('mfa_token', input.mfaToken)}${hidden('factors', input.factors.join(' '))}`;
+  const codes = input.factors.some((kind) => kind !== 'passkey');
+  const passkey = input.factors.includes('passkey');
+  const codeForm = codes
+    ? `<form method="post" action="/login/mfa">${carried}
+<label for="code">Code from your authenticator app, or a recovery code</label>
+<input id="code" name="code" type="text" inputmode="text" autocomplete="one-time-code" required maxlength="64" autofocus${describedBy(input.error)}>
+<button type="submit">Verify</button>
+</form>`
+    : '';
   return htmlPage({
     title: 'Two-step verification',
     formTargets: input.formTarget ? [input.formTarget] : [],
     body: `${alert(input.error)}
-<form method="post" action="/login/mfa">${csrfField(input.csrf)}${requestField(input.requestId)}${nextField(input.next)}${hidden('mfa_token', input.mfaToken)}
-<label for="code">Code from your authenticator app, or a recovery code</label>
-<input id="code" name="code" type="text" inputmode="text" autocomplete="one-time-code" required maxlength="64" autofocus${describedBy(input.error)}>
-<button type="submit">Verify</button>
-</form>`,
+${codeForm}${passkey ? passkeyForm('/login/mfa', 'Use a passkey', carried, !codes) : ''}`,
+    ...(passkey ? { script: MFA_PASSKEY_SCRIPT } : {}),
   });
 }
 

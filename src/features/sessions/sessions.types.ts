@@ -1,3 +1,4 @@
+import type { SignInFirstStep } from '../../db/database.js';
 import type { UserWithRoles } from '../accounts/accounts.types.js';
 
 /** What a successful sign-in or refresh hands out. */
@@ -78,7 +79,11 @@ export interface MfaChallenge {
  */
 export interface SecondFactorGate {
   /** A challenge when the user must prove a second factor before a session starts, else undefined. */
-  challengeFor(user: { id: string; mfa_enabled: boolean }): Promise<MfaChallenge | undefined>;
+  challengeFor(
+    user: { id: string; mfa_enabled: boolean },
+    /** How the sign-in began: a password unless said otherwise (an e-mail link). */
+    firstStep?: SignInFirstStep,
+  ): Promise<MfaChallenge | undefined>;
 }
 
 export interface SessionView {
