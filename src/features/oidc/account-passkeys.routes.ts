@@ -11,7 +11,7 @@ import {
   formCsrfOptions,
   formCsrfToken,
 } from '../../http/form-csrf.js';
-import { pageResponses, sendPage, sendRedirect } from '../../http/html-page.js';
+import { sendPage, sendRedirect } from '../../http/html-page.js';
 import type { AccountsService } from '../accounts/accounts.service.js';
 import type { PasskeysService } from '../passkeys/passkeys.service.js';
 import type { SessionsService } from '../sessions/sessions.service.js';
@@ -41,7 +41,19 @@ export interface AccountPasskeysRoutesOptions {
 export const RECENT_SIGN_IN_SECONDS = 15 * 60;
 
 const FORM = { consumes: ['application/x-www-form-urlencoded'] };
-const PasskeyParams = Type.Object({ id: Type.String({ format: 'uuid' }) });
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The passkey a form names (a hidden field, not the path: a page's every refusal is a page). */
+function passkeyIdOf(form: ReadonlyMap<string, string>): string {
+  const id = form.get('passkey_id') ?? '';
+  if (!UUID.test(id)) throw new AppError('not_found', 'No such passkey');
+  return id;
+}
+const OPTIONS_PAGE_SCHEMA = pageSchema(
+  "Registration options for the page's ceremony (PublicKeyCredentialCreationOptionsJSON)",
+  { 401: 'Error page: not signed in recently' },
+  { ...FORM, body: Type.Object({ [FORM_CSRF_FIELD]: Type.String() }) },
+);
 
 /**
  * /account/passkeys: the hosted page where a person signed in at /login adds, renames and
@@ -63,13 +75,8 @@ export const accountPasskeysRoutes: FastifyPluginAsyncTypebox<
     return age <= RECENT_SIGN_IN_SECONDS ? session : undefined;
   }
 
-  /**
-   * A post's session: CSRF first (a forged post changes nothing), then a recent sign-in. The
-   * body is a form the handler parses, so only a path parameter's failed check matters here.
-   */
+  /** A post's session: CSRF first (a forged post changes nothing), then a recent sign-in. */
   async function postingSession(request: FastifyRequest) {
-    if (request.validationError?.validationContext === 'params')
-      throw new AppError('not_found', 'No such passkey');
     const form = readForm(request.body);
     assertFormCsrf(request, form.get(FORM_CSRF_FIELD), csrf);
     const session = await recentSession(request);
@@ -137,20 +144,15 @@ export const accountPasskeysRoutes: FastifyPluginAsyncTypebox<
     `${PASSKEYS_PAGE}/options`,
     {
       schema: {
-        tags: ['pages'],
-        summary:
-          "Registration options for the page's ceremony (PublicKeyCredentialCreationOptionsJSON)",
-        ...FORM,
-        body: Type.Object({ [FORM_CSRF_FIELD]: Type.String() }),
+        ...OPTIONS_PAGE_SCHEMA,
+        // The options are JSON for the page's script; its refusals are pages like the others'.
+        produces: ['application/json', 'text/html'],
         response: {
+          ...OPTIONS_PAGE_SCHEMA.response,
           200: Type.Object(
             { challenge: Type.String(), rp: Type.Object({}, { additionalProperties: true }) },
             { additionalProperties: true },
           ),
-          ...pageResponses({
-            401: 'Error page: not signed in recently',
-            403: 'Error page: the form was not sent from this site (CSRF)',
-          }),
         },
       },
       attachValidation: true,
@@ -197,15 +199,18 @@ export const accountPasskeysRoutes: FastifyPluginAsyncTypebox<
   );
 
   app.post(
-    `${PASSKEYS_PAGE}/:id/rename`,
+    `${PASSKEYS_PAGE}/rename`,
     {
       schema: pageSchema(
         'Rename a passkey',
         { 200: 'The passkeys page', 404: 'Error page: no such passkey of yours' },
         {
           ...FORM,
-          params: PasskeyParams,
-          body: Type.Object({ [FORM_CSRF_FIELD]: Type.String(), name: Type.String() }),
+          body: Type.Object({
+            [FORM_CSRF_FIELD]: Type.String(),
+            passkey_id: Type.String(),
+            name: Type.String(),
+          }),
         },
       ),
       attachValidation: true,
@@ -218,7 +223,7 @@ export const accountPasskeysRoutes: FastifyPluginAsyncTypebox<
           throw new AppError('validation_failed', 'A name is 1 to 100 characters');
         const renamed = await passkeys.rename(
           session.userId,
-          request.params.id,
+          passkeyIdOf(form),
           name,
           clientContext(request),
         );
@@ -228,7 +233,7 @@ export const accountPasskeysRoutes: FastifyPluginAsyncTypebox<
   );
 
   app.post(
-    `${PASSKEYS_PAGE}/:id/delete`,
+    `${PASSKEYS_PAGE}/remove`,
     {
       schema: pageSchema(
         'Remove a passkey',
@@ -239,16 +244,15 @@ export const accountPasskeysRoutes: FastifyPluginAsyncTypebox<
         },
         {
           ...FORM,
-          params: PasskeyParams,
-          body: Type.Object({ [FORM_CSRF_FIELD]: Type.String() }),
+          body: Type.Object({ [FORM_CSRF_FIELD]: Type.String(), passkey_id: Type.String() }),
         },
       ),
       attachValidation: true,
     },
     async (request, reply) => {
-      const { session } = await postingSession(request);
+      const { form, session } = await postingSession(request);
       return attempt(request, reply, session, async () => {
-        await passkeys.remove(session.userId, request.params.id, clientContext(request));
+        await passkeys.remove(session.userId, passkeyIdOf(form), clientContext(request));
         return 'Passkey removed.';
       });
     },

@@ -103,7 +103,7 @@ export function loginPage(input: LoginPageInput): RenderedPage {
 <input id="password" name="password" type="password" autocomplete="current-password" required maxlength="1024"${focusPassword}${describedBy(input.error)}>
 <button type="submit">Sign in</button>
 </form>
-${passkeyForm('/login/passkey', 'Sign in with a passkey', carried)}${emailLinkOffer(input.emailLinkHref)}
+${passkeyForm('/login/passkey', 'Use a passkey', carried)}${emailLinkOffer(input.emailLinkHref)}
 <p>No account yet, or forgot your password? Sign-up and password reset are in
 <a href="/docs">the API documentation</a>.</p>`,
     script: LOGIN_PASSKEY_SCRIPT,

@@ -191,7 +191,7 @@ describe.skipIf(!browser)('passkeys in Chromium (CDP virtual authenticator)', ()
     expect(credentials).toHaveLength(1);
     await withoutPasskeyAutofill(page);
     await page.goto(`${t.issuer}/login`);
-    await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+    await page.getByRole('button', { name: 'Use a passkey' }).click();
     await page.getByRole('alert').waitFor();
     expect(await page.getByRole('alert').textContent()).toContain('not accepted');
     expect(await heading(page)).toBe('Sign in');
@@ -214,7 +214,7 @@ describe.skipIf(!browser)('passkeys in Chromium (CDP virtual authenticator)', ()
       (request) =>
         request.method() === 'POST' && new URL(request.url()).pathname === '/login/passkey',
     );
-    await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+    await page.getByRole('button', { name: 'Use a passkey' }).click();
     const body = (await posted).postData()!;
     await page.getByText('You can close this page.').waitFor();
 
@@ -241,7 +241,7 @@ describe.skipIf(!browser)('passkeys in Chromium (CDP virtual authenticator)', ()
     await cdp.send('WebAuthn.setUserVerified', { authenticatorId, isUserVerified: false });
     await withoutPasskeyAutofill(page);
     await page.goto(`${t.issuer}/login`);
-    await page.getByRole('button', { name: 'Sign in with a passkey' }).click();
+    await page.getByRole('button', { name: 'Use a passkey' }).click();
     expect(await passkeyStatus(page)).toContain('not used');
     expect(new URL(page.url()).pathname).toBe('/login');
     const cookies = await page.context().cookies();

@@ -55,14 +55,14 @@ function passkeyItem(passkey: PasskeyListItem, csrf: string): string {
   const id = escapeHtml(passkey.id);
   const lastUsed = passkey.last_used_at ? `last used ${day(passkey.last_used_at)}` : 'never used';
   const synced = passkey.backed_up ? ', synced' : '';
-  const csrfField = `<input type="hidden" name="${FORM_CSRF_FIELD}" value="${escapeHtml(csrf)}">`;
+  const fields = `<input type="hidden" name="${FORM_CSRF_FIELD}" value="${escapeHtml(csrf)}"><input type="hidden" name="passkey_id" value="${id}">`;
   return `<li><strong>${escapeHtml(passkey.name)}</strong> (added ${day(passkey.created_at)}, ${lastUsed}${synced})
-<form method="post" action="/account/passkeys/${id}/rename">${csrfField}
+<form method="post" action="/account/passkeys/rename">${fields}
 <label for="name-${id}">New name for ${escapeHtml(passkey.name)}</label>
 <input id="name-${id}" name="name" type="text" required maxlength="100" value="${escapeHtml(passkey.name)}">
 <button type="submit">Rename</button>
 </form>
-<form method="post" action="/account/passkeys/${id}/delete">${csrfField}
+<form method="post" action="/account/passkeys/remove">${fields}
 <button type="submit">Remove ${escapeHtml(passkey.name)}</button>
 </form></li>`;
 }
