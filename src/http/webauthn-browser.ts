@@ -39,4 +39,20 @@ async function postForJson(path, body) {
     throw error;
   }
   return data;
+}
+// The page's passkey button: shown only where this browser can use passkeys; a press runs the
+// ceremony, whose failure is said in the status line. False (after saying so) where it cannot.
+function onPasskeyButton(run, unsupported) {
+  if (!webauthn.browserSupportsWebAuthn()) { if (unsupported) say(unsupported); return false; }
+  const button = document.getElementById('passkey-button');
+  button.hidden = false;
+  button.addEventListener('click', () => { say(''); run().catch((error) => say(ceremonyError(error))); });
+  return true;
+}
+// Posts the ceremony's outcome with the passkey form (its fields named as the server reads them).
+function submitPasskeyForm(fields, message) {
+  const form = document.getElementById('passkey-form');
+  for (const [name, value] of Object.entries(fields)) form.elements[name].value = value;
+  say(message);
+  form.submit();
 }`;

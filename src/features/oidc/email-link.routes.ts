@@ -13,10 +13,10 @@ import {
 import { sendPage } from '../../http/html-page.js';
 import { setEmailLinkCookie } from '../email-link/email-link-cookie.js';
 import { EMAIL_LINK_TTL_SECONDS, type EmailLinkService } from '../email-link/email-link.service.js';
-import { EXPIRED_REQUEST, type AuthorizeService } from './authorize.service.js';
+import type { AuthorizeService } from './authorize.service.js';
 import { browserCookieSecure } from './browser-cookie.js';
-import { pageSchema, preparePagePlugin, readForm } from './page-routes.js';
-import { checkInboxPage, emailLinkRequestPage, messagePage } from './pages.js';
+import { pageSchema, pendingOrExpiredPage, preparePagePlugin, readForm } from './page-routes.js';
+import { checkInboxPage, emailLinkRequestPage } from './pages.js';
 import { safeReturnPath } from './return-path.js';
 
 export interface EmailLinkPageRoutesOptions {
@@ -47,16 +47,8 @@ export const emailLinkPageRoutes: FastifyPluginAsyncTypebox<EmailLinkPageRoutesO
   const csrf = formCsrfOptions(config.publicUrl);
   const secure = browserCookieSecure(config.publicUrl);
 
-  /** The pending request, or a 400 page (sent) when it is gone; as /login does. */
-  async function pendingOf(requestId: string | undefined, reply: FastifyReply) {
-    if (requestId === undefined) return { pending: undefined };
-    const pending = await authorize.pending(requestId);
-    if (!pending) {
-      await sendPage(reply, messagePage('Request expired', EXPIRED_REQUEST, true), 400);
-      return undefined;
-    }
-    return { pending };
-  }
+  const pendingOf = (requestId: string | undefined, reply: FastifyReply) =>
+    pendingOrExpiredPage(authorize, requestId, reply);
 
   app.get(
     '/login/email-link',

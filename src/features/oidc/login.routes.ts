@@ -11,11 +11,7 @@ import {
   formCsrfToken,
 } from '../../http/form-csrf.js';
 import { sendPage, sendRedirect } from '../../http/html-page.js';
-import {
-  EXPIRED_REQUEST,
-  type AuthorizeService,
-  type PendingRequest,
-} from './authorize.service.js';
+import type { AuthorizeService, PendingRequest } from './authorize.service.js';
 import {
   browserCookieSecure,
   clearBrowserCookie,
@@ -23,7 +19,13 @@ import {
   setBrowserCookie,
 } from './browser-cookie.js';
 import type { HostedSignInService, SignInStep } from './hosted-signin.service.js';
-import { pageSchema, preparePagePlugin, readForm, sendOutcome } from './page-routes.js';
+import {
+  pageSchema,
+  pendingOrExpiredPage,
+  preparePagePlugin,
+  readForm,
+  sendOutcome,
+} from './page-routes.js';
 import {
   emailLinkHref,
   loginPage,
@@ -64,22 +66,42 @@ export const loginRoutes: FastifyPluginAsyncTypebox<LoginRoutesOptions> = async 
   const csrf = formCsrfOptions(config.publicUrl);
   const secure = browserCookieSecure(config.publicUrl);
 
-  /** The pending authorization request a page continues, or a 400 page if it is gone. */
-  async function pendingOf(requestId: string | undefined, reply: FastifyReply) {
-    if (requestId === undefined) return { pending: undefined };
-    const pending = await authorize.pending(requestId);
-    if (!pending) {
-      await sendPage(reply, messagePage('Request expired', EXPIRED_REQUEST, true), 400);
-      return undefined;
-    }
-    return { pending };
-  }
+  const pendingOf = (requestId: string | undefined, reply: FastifyReply) =>
+    pendingOrExpiredPage(authorize, requestId, reply);
 
   const targetOf = (pending: PendingRequest | undefined) => pending?.params.redirect_uri;
 
   /** "E-mail me a sign-in link" (EMAIL_LINK_SIGNIN), keeping the request or return path. */
   const emailLinkOf = (requestId: string | undefined, next: string | undefined) =>
     config.emailLinkSignin ? { emailLinkHref: emailLinkHref(requestId, next) } : {};
+
+  /** /login again, after a refused sign-in: the error, the e-mail typed, the request kept. */
+  function loginAgain(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    step: {
+      requestId: string | undefined;
+      pending: PendingRequest | undefined;
+      next: string | undefined;
+    },
+    error: string,
+    status: number,
+    email?: string,
+  ) {
+    const { requestId, pending, next } = step;
+    const target = targetOf(pending);
+    const page = loginPage({
+      csrf: formCsrfToken(request, reply, csrf),
+      error,
+      ...(email === undefined ? {} : { email }),
+      ...(requestId === undefined ? {} : { requestId }),
+      ...(next === undefined ? {} : { next }),
+      ...(pending ? { client: pending.client } : {}),
+      ...(target ? { formTarget: target } : {}),
+      ...emailLinkOf(requestId, next),
+    });
+    return sendPage(reply, page, status);
+  }
 
   /**
    * What both sign-in steps' posts start with: the form, checked against CSRF first (a forged
@@ -181,23 +203,8 @@ export const loginRoutes: FastifyPluginAsyncTypebox<LoginRoutesOptions> = async 
       const { form, requestId, pending, next } = posted;
       const email = form.get('email') ?? '';
       const password = form.get('password') ?? '';
-      const again = (error: string, status: number) => {
-        const target = targetOf(pending);
-        return sendPage(
-          reply,
-          loginPage({
-            csrf: formCsrfToken(request, reply, csrf),
-            email,
-            error,
-            ...(requestId === undefined ? {} : { requestId }),
-            ...(next === undefined ? {} : { next }),
-            ...(pending ? { client: pending.client } : {}),
-            ...(target ? { formTarget: target } : {}),
-            ...emailLinkOf(requestId, next),
-          }),
-          status,
-        );
-      };
+      const again = (error: string, status: number) =>
+        loginAgain(request, reply, posted, error, status, email);
       if (email === '' || password === '')
         return again('Enter your e-mail address and password.', 400);
       let step: SignInStep;
@@ -243,21 +250,8 @@ export const loginRoutes: FastifyPluginAsyncTypebox<LoginRoutesOptions> = async 
       const posted = await readStepForm(request, reply);
       if (!posted) return reply;
       const { form, requestId, pending, next } = posted;
-      const again = (error: string, status: number) => {
-        const target = targetOf(pending);
-        return sendPage(
-          reply,
-          loginPage({
-            csrf: formCsrfToken(request, reply, csrf),
-            error,
-            ...(requestId === undefined ? {} : { requestId }),
-            ...(next === undefined ? {} : { next }),
-            ...(pending ? { client: pending.client } : {}),
-            ...(target ? { formTarget: target } : {}),
-          }),
-          status,
-        );
-      };
+      const again = (error: string, status: number) =>
+        loginAgain(request, reply, posted, error, status);
       const assertion = readPasskeyAssertion(form);
       if (assertion === undefined || assertion === 'malformed') return again(PASSKEY_REFUSED, 400);
       let step: SignInStep;

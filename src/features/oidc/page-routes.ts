@@ -4,7 +4,12 @@ import { AppError } from '../../errors.js';
 import { pageResponses, sendPage, sendRedirect } from '../../http/html-page.js';
 import { toAppError } from '../../http/problem.js';
 import { acceptFormBodies } from '../../http/strict-text.js';
-import type { AuthorizeOutcome } from './authorize.service.js';
+import {
+  type AuthorizeOutcome,
+  type AuthorizeService,
+  EXPIRED_REQUEST,
+  type PendingRequest,
+} from './authorize.service.js';
 import { messagePage } from './pages.js';
 
 // What the hosted pages' route plugins share: the form parser, HTML error pages, the OpenAPI
@@ -94,4 +99,20 @@ export function sendOutcome(
     case 'error_page':
       return sendPage(reply, messagePage('Sign-in request refused', outcome.message, true), 400);
   }
+}
+
+/**
+ * The pending authorization request a page continues (none asked: `{pending: undefined}`), or
+ * undefined once a 400 page saying it expired has been sent.
+ */
+export async function pendingOrExpiredPage(
+  authorize: Pick<AuthorizeService, 'pending'>,
+  requestId: string | undefined,
+  reply: FastifyReply,
+): Promise<{ pending: PendingRequest | undefined } | undefined> {
+  if (requestId === undefined) return { pending: undefined };
+  const pending = await authorize.pending(requestId);
+  if (pending) return { pending };
+  await sendPage(reply, messagePage('Request expired', EXPIRED_REQUEST, true), 400);
+  return undefined;
 }

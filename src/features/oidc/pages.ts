@@ -63,21 +63,14 @@ function passkeyForm(action: string, label: string, fields: string, autofocus = 
 // pressed narrows the request to that account's passkeys (the same answer for an unknown one).
 const LOGIN_PASSKEY_SCRIPT = `${WEBAUTHN_BROWSER_SCRIPT}
 ${WEBAUTHN_PAGE_HELPERS}
-const form = document.getElementById('passkey-form');
-const button = document.getElementById('passkey-button');
 async function signInWithPasskey(useBrowserAutofill) {
   const email = document.getElementById('email').value.trim();
   const body = !useBrowserAutofill && email ? { email } : {};
   const { challenge_id, ...optionsJSON } = await postForJson('/api/auth/passkeys/signin/options', body);
   const response = await webauthn.startAuthentication({ optionsJSON, useBrowserAutofill });
-  form.elements.passkey_challenge_id.value = challenge_id;
-  form.elements.passkey_response.value = JSON.stringify(response);
-  say('Signing in…');
-  form.submit();
+  submitPasskeyForm({ passkey_challenge_id: challenge_id, passkey_response: JSON.stringify(response) }, 'Signing in…');
 }
-if (webauthn.browserSupportsWebAuthn()) {
-  button.hidden = false;
-  button.addEventListener('click', () => { say(''); signInWithPasskey(false).catch((error) => say(ceremonyError(error))); });
+if (onPasskeyButton(() => signInWithPasskey(false))) {
   webauthn.browserSupportsWebAuthnAutofill().then((supported) => {
     // An autofill request waits for the person; pressing the button replaces it (the library aborts it).
     if (supported) signInWithPasskey(true).catch(() => {});
@@ -136,26 +129,12 @@ export function mfaPageFactors(listed: string | undefined): MfaPageFactor[] {
 // /login/mfa: the passkey as the second step; its options are bound to this sign-in's MFA token.
 const MFA_PASSKEY_SCRIPT = `${WEBAUTHN_BROWSER_SCRIPT}
 ${WEBAUTHN_PAGE_HELPERS}
-const form = document.getElementById('passkey-form');
-const button = document.getElementById('passkey-button');
-if (webauthn.browserSupportsWebAuthn()) {
-  button.hidden = false;
-  button.addEventListener('click', async () => {
-    say('');
-    try {
-      const { challenge_id, ...optionsJSON } = await postForJson('/api/auth/passkeys/signin/options', { mfa_token: form.elements.mfa_token.value });
-      const response = await webauthn.startAuthentication({ optionsJSON });
-      form.elements.passkey_challenge_id.value = challenge_id;
-      form.elements.passkey_response.value = JSON.stringify(response);
-      say('Signing in…');
-      form.submit();
-    } catch (error) {
-      say(ceremonyError(error));
-    }
-  });
-} else {
-  say('This browser cannot use passkeys.');
-}`;
+onPasskeyButton(async () => {
+  const mfa_token = document.getElementById('passkey-form').elements.mfa_token.value;
+  const { challenge_id, ...optionsJSON } = await postForJson('/api/auth/passkeys/signin/options', { mfa_token });
+  const response = await webauthn.startAuthentication({ optionsJSON });
+  submitPasskeyForm({ passkey_challenge_id: challenge_id, passkey_response: JSON.stringify(response) }, 'Signing in…');
+}, 'This browser cannot use passkeys.');`;
 
 export function mfaPage(input: MfaPageInput): RenderedPage {
   const carried = `${csrfField(input.csrf)}${requestField(input.requestId)}${nextField(input.next)}${hidden('mfa_token', input.mfaToken)}${hidden('factors', input.factors.join(' '))}`;

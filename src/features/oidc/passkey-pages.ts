@@ -30,26 +30,12 @@ const day = (at: Date) => at.toISOString().slice(0, 10);
 // result with the name typed.
 const REGISTER_SCRIPT = `${WEBAUTHN_BROWSER_SCRIPT}
 ${WEBAUTHN_PAGE_HELPERS}
-const form = document.getElementById('passkey-form');
-const button = document.getElementById('passkey-button');
-if (webauthn.browserSupportsWebAuthn()) {
-  button.hidden = false;
-  button.addEventListener('click', async () => {
-    say('');
-    try {
-      const optionsJSON = await postForJson('/account/passkeys/options',
-        new URLSearchParams({ ${FORM_CSRF_FIELD}: form.elements.${FORM_CSRF_FIELD}.value }));
-      const response = await webauthn.startRegistration({ optionsJSON });
-      form.elements.passkey_response.value = JSON.stringify(response);
-      say('Saving…');
-      form.submit();
-    } catch (error) {
-      say(ceremonyError(error));
-    }
-  });
-} else {
-  say('This browser cannot create passkeys.');
-}`;
+onPasskeyButton(async () => {
+  const csrf = document.getElementById('passkey-form').elements.${FORM_CSRF_FIELD}.value;
+  const optionsJSON = await postForJson('/account/passkeys/options', new URLSearchParams({ ${FORM_CSRF_FIELD}: csrf }));
+  const response = await webauthn.startRegistration({ optionsJSON });
+  submitPasskeyForm({ passkey_response: JSON.stringify(response) }, 'Saving…');
+}, 'This browser cannot create passkeys.');`;
 
 function passkeyItem(passkey: PasskeyListItem, csrf: string): string {
   const id = escapeHtml(passkey.id);

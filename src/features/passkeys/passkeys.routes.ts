@@ -1,6 +1,5 @@
 import cookie from '@fastify/cookie';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
-import { Type } from 'typebox';
 import type { Config } from '../../config/config.js';
 import { AppError } from '../../errors.js';
 import { requireAuth } from '../../http/authenticate.js';
