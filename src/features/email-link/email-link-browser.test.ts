@@ -85,6 +85,24 @@ async function askForLink(page: Page, email: string, challenge: string, clientId
   expect(await heading(page)).toBe('Check your inbox');
 }
 
+/** The ID token a code from the callback is exchanged for (a public client, with PKCE). */
+async function idTokenFor(code: string, verifier: string, clientId: string) {
+  const exchanged = await app.inject({
+    method: 'POST',
+    url: '/api/auth/token',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    payload: new URLSearchParams({
+      grant_type: 'authorization_code',
+      code,
+      redirect_uri: callbackUri(),
+      code_verifier: verifier,
+      client_id: clientId,
+    }).toString(),
+  });
+  expect(exchanged.statusCode).toBe(200);
+  return decodeJwt(json<{ id_token: string }>(exchanged).id_token);
+}
+
 describe.skipIf(!browser)('e-mail link sign-in in Chromium', () => {
   it('authorize → /login → e-mail link → confirm in the same browser → the app gets a code; another browser is refused, spending nothing', async () => {
     const target = await registerClient(deps, { redirectUri: callbackUri(), firstParty: true });
@@ -123,20 +141,7 @@ describe.skipIf(!browser)('e-mail link sign-in in Chromium', () => {
     expect(await usedAt(token)).not.toBeNull();
 
     // The code is good, and the ID token says how the person proved who they are.
-    const exchanged = await app.inject({
-      method: 'POST',
-      url: '/api/auth/token',
-      headers: { 'content-type': 'application/x-www-form-urlencoded' },
-      payload: new URLSearchParams({
-        grant_type: 'authorization_code',
-        code: code!,
-        redirect_uri: callbackUri(),
-        code_verifier: verifier,
-        client_id: target.client_id,
-      }).toString(),
-    });
-    expect(exchanged.statusCode).toBe(200);
-    const idToken = decodeJwt(json<{ id_token: string }>(exchanged).id_token);
+    const idToken = await idTokenFor(code!, verifier, target.client_id);
     expect(idToken.sub).toBe(user.id);
     expect(idToken['amr']).toEqual(['otp']);
   }, 60_000);
@@ -147,7 +152,8 @@ describe.skipIf(!browser)('e-mail link sign-in in Chromium', () => {
     const code = await enrolTotp(app, clock, user.auth);
     clock.advance(30);
     const { page } = await newContext();
-    await askForLink(page, user.email, pkce().challenge, target.client_id);
+    const { verifier, challenge } = pkce();
+    await askForLink(page, user.email, challenge, target.client_id);
     const { link } = await linkFromMail(user.email);
     await page.goto(link);
     await page.getByRole('button', { name: 'Sign in' }).click();
@@ -156,6 +162,10 @@ describe.skipIf(!browser)('e-mail link sign-in in Chromium', () => {
     await page.getByLabel(/authenticator app/).fill(await code());
     await page.getByRole('button', { name: 'Verify' }).click();
     await page.waitForURL((url) => url.pathname === '/callback');
-    expect(new URL(page.url()).searchParams.get('code')).toEqual(expect.any(String));
+    const code2 = new URL(page.url()).searchParams.get('code');
+    expect(code2).toEqual(expect.any(String));
+    // The link, then the code: no password in the methods.
+    const idToken = await idTokenFor(code2!, verifier, target.client_id);
+    expect(idToken['amr']).toEqual(['otp', 'mfa']);
   }, 60_000);
 });

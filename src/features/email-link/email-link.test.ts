@@ -166,6 +166,13 @@ describe('sign-in by e-mail link (API)', () => {
     });
     expect(second.statusCode).toBe(200);
     expect(json(second)['access_token']).toEqual(expect.any(String));
+    // The sign-in began with the link, not a password: so say its record and its methods.
+    const signins = await auditEventsOf(deps, user.id, 'user.signin');
+    expect(signins.at(-1)?.data).toMatchObject({
+      method: 'email_link',
+      mfa: 'totp',
+      amr: ['otp', 'mfa'],
+    });
   });
 
   it('refuses a disabled account: no mail for a request, 403 for a link sent before, unspent', async () => {
