@@ -1,15 +1,10 @@
 import { createHmac } from 'node:crypto';
-import {
-  type AuthenticationResponseJSON,
-  type PublicKeyCredentialCreationOptionsJSON,
-  type PublicKeyCredentialRequestOptionsJSON,
-  type RegistrationResponseJSON,
-  generateAuthenticationOptions,
-  generateRegistrationOptions,
-  verifyAuthenticationResponse,
-  verifyRegistrationResponse,
+import type {
+  AuthenticationResponseJSON,
+  PublicKeyCredentialCreationOptionsJSON,
+  PublicKeyCredentialRequestOptionsJSON,
+  RegistrationResponseJSON,
 } from '@simplewebauthn/server';
-import { decodeClientDataJSON } from '@simplewebauthn/server/helpers';
 import type { Config } from '../../config/config.js';
 import { hashOpaqueToken } from '../../crypto/opaque-token.js';
 import type { Db } from '../../db/create-db.js';
@@ -20,6 +15,23 @@ import { normalizeEmail } from '../../lib/email.js';
 import type { AuditService } from '../audit/audit.service.js';
 import * as repo from './passkeys.repository.js';
 import type { PasskeyDeviceType, PasskeySignInOptions, VerifiedPasskey } from './passkeys.types.js';
+
+type WebAuthnServer = typeof import('@simplewebauthn/server');
+type WebAuthnHelpers = typeof import('@simplewebauthn/server/helpers');
+let webauthnModules: Promise<[WebAuthnServer, WebAuthnHelpers]> | undefined;
+
+/**
+ * @simplewebauthn/server, loaded at the first ceremony: its X.509/ASN.1 dependencies cost about
+ * 25 MB and 0.7 s to import, which a process that never sees a passkey (a CLI command, most
+ * instances most of the time) should not pay at start.
+ */
+function webauthnLibrary(): Promise<[WebAuthnServer, WebAuthnHelpers]> {
+  webauthnModules ??= Promise.all([
+    import('@simplewebauthn/server'),
+    import('@simplewebauthn/server/helpers'),
+  ]);
+  return webauthnModules;
+}
 
 /** A ceremony's challenge lives this long, and the browser is told to wait as long. */
 export const PASSKEY_CHALLENGE_TTL_SECONDS = 300;
@@ -74,6 +86,7 @@ export class PasskeyCeremonies {
   ): Promise<PublicKeyCredentialCreationOptionsJSON> {
     const { db, config } = this.deps;
     const existing = await repo.credentialDescriptorsOf(db, user.id);
+    const [{ generateRegistrationOptions }] = await webauthnLibrary();
     const options = await generateRegistrationOptions({
       rpName: RP_NAME,
       rpID: config.webauthn.rpId,
@@ -107,6 +120,7 @@ export class PasskeyCeremonies {
     response: RegistrationResponseJSON,
   ): Promise<VerifiedRegistration> {
     const { db, clock, config } = this.deps;
+    const [{ verifyRegistrationResponse }, { decodeClientDataJSON }] = await webauthnLibrary();
     const sent = decodeClientDataJSON(response.response.clientDataJSON).challenge;
     if (typeof sent !== 'string') throw new Error('no challenge in clientDataJSON');
     const challenge = await repo.takeRegistrationChallenge(db, userId, hashOpaqueToken(sent));
@@ -143,6 +157,7 @@ export class PasskeyCeremonies {
     allow: readonly { credential_id: string; transports: readonly string[] }[];
   }): Promise<PasskeySignInOptions> {
     const { config } = this.deps;
+    const [{ generateAuthenticationOptions }] = await webauthnLibrary();
     const options: PublicKeyCredentialRequestOptionsJSON = await generateAuthenticationOptions({
       rpID: config.webauthn.rpId,
       allowCredentials: request.allow.map((passkey) => ({
@@ -261,6 +276,7 @@ export class PasskeyCeremonies {
   ): Promise<{ newCounter: number; credentialBackedUp: boolean } | undefined> {
     const { webauthn } = this.deps.config;
     try {
+      const [{ verifyAuthenticationResponse }] = await webauthnLibrary();
       const verified = await verifyAuthenticationResponse({
         response,
         expectedChallenge: (value) => hashOpaqueToken(value) === challengeHash,
