@@ -17,11 +17,12 @@ import type {
 import type { MailService } from '../mail/mail.service.js';
 import type { RateLimits } from '../rate-limit/rate-limits.js';
 import type { SignInService } from '../sessions/signin.service.js';
-import type {
-  BrowserSignIn,
-  MfaChallenge,
-  SecondFactorGate,
-  TokenGrant,
+import {
+  type BrowserSignIn,
+  FIRST_STEP_AMR,
+  type MfaChallenge,
+  type SecondFactorGate,
+  type TokenGrant,
 } from '../sessions/sessions.types.js';
 
 /** A sign-in link lives 15 minutes (API.md). */
@@ -190,10 +191,8 @@ export class EmailLinkService {
     const proven = await this.#redeem(token, client);
     if ('mfaRequired' in proven)
       return { kind: 'mfa', mfaToken: proven.mfaToken, factors: proven.factors, ...continuation };
-    // RFC 8176 `otp`: the proof is a one-time secret delivered out of band (by e-mail); no
-    // password (`pwd`) was used. A client asking for a password-based sign-in sees the
-    // difference in the ID token's `amr`.
-    const browser = await this.deps.signIn.startBrowserSession(proven, client, ['otp'], {
+    const amr = FIRST_STEP_AMR.email_link;
+    const browser = await this.deps.signIn.startBrowserSession(proven, client, amr, {
       method: EMAIL_LINK_METHOD,
     });
     return { kind: 'signed_in', browser, ...continuation };

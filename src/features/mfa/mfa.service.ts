@@ -8,7 +8,7 @@ import type { AccountsService } from '../accounts/accounts.service.js';
 import type { UserWithRoles } from '../accounts/accounts.types.js';
 import type { AuditService } from '../audit/audit.service.js';
 import type { FailureCounter } from '../rate-limit/counted-attempt.js';
-import type { TokenGrant } from '../sessions/sessions.types.js';
+import { FIRST_STEP_AMR, type TokenGrant } from '../sessions/sessions.types.js';
 import type { SignInService } from '../sessions/signin.service.js';
 import type { FactorKind, FactorProof, ProofContext } from './factor.js';
 import type { MfaFactors } from './factors.js';
@@ -24,15 +24,6 @@ export interface MfaServiceDeps {
   failures: FailureCounter;
   factors: MfaFactors;
 }
-
-/**
- * RFC 8176 methods of a sign-in's first step: a password, or an e-mail link (a one-time
- * secret sent out of band: `otp`, as the hosted page's link sign-in records it).
- */
-const FIRST_STEP_AMR: Readonly<Record<SignInFirstStep, readonly string[]>> = {
-  password: ['pwd'],
-  email_link: ['otp'],
-};
 
 const invalidCode = () => new AppError('invalid_mfa_code', 'The code is wrong or was already used');
 

@@ -77,6 +77,16 @@ export interface MfaChallenge {
  * feature implements it (wired in deps.ts), so sign-in never imports MFA and a new factor
  * (passkeys) changes nothing here.
  */
+/**
+ * RFC 8176 methods of a sign-in's first step: a password, or an e-mail link (a one-time
+ * secret delivered out of band: `otp`; no password was used, which a client asking for a
+ * password-based sign-in sees in the ID token's `amr`).
+ */
+export const FIRST_STEP_AMR: Readonly<Record<SignInFirstStep, readonly string[]>> = {
+  password: ['pwd'],
+  email_link: ['otp'],
+};
+
 export interface SecondFactorGate {
   /** A challenge when the user must prove a second factor before a session starts, else undefined. */
   challengeFor(
