@@ -17,7 +17,7 @@ import type { PasskeysService } from '../passkeys/passkeys.service.js';
 import type { SessionsService } from '../sessions/sessions.service.js';
 import type { BrowserSession } from '../sessions/sessions.types.js';
 import { readBrowserCookie } from './browser-cookie.js';
-import { pageSchema, preparePagePlugin, readForm } from './page-routes.js';
+import { FORM, pageSchema, preparePagePlugin, readForm } from './page-routes.js';
 import { readPasskeyRegistration } from './passkey-form.js';
 import { passkeysPage } from './passkey-pages.js';
 import { PASSKEYS_PAGE } from './return-path.js';
@@ -40,7 +40,6 @@ export interface AccountPasskeysRoutesOptions {
  */
 export const RECENT_SIGN_IN_SECONDS = 15 * 60;
 
-const FORM = { consumes: ['application/x-www-form-urlencoded'] };
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** The passkey a form names (a hidden field, not the path: a page's every refusal is a page). */

@@ -12,7 +12,7 @@ import {
 import { sendPage, sendRedirect } from '../../http/html-page.js';
 import { readBrowserCookie } from './browser-cookie.js';
 import type { DeviceService } from './device.service.js';
-import { pageSchema, preparePagePlugin, readForm } from './page-routes.js';
+import { FORM, pageSchema, preparePagePlugin, readForm } from './page-routes.js';
 import { deviceCodePage, deviceConfirmPage, messagePage } from './pages.js';
 import { deviceReturnPath } from './return-path.js';
 
@@ -20,8 +20,6 @@ export interface DeviceRoutesOptions {
   devices: Pick<DeviceService, 'signedIn' | 'lookUp' | 'answer'>;
   config: Pick<Config, 'publicUrl'>;
 }
-
-const FORM = { consumes: ['application/x-www-form-urlencoded'] };
 
 const WRONG_CODE =
   'That code is wrong or has expired. Check the code on your device, or start again there.';

@@ -15,7 +15,14 @@ import { setEmailLinkCookie } from '../email-link/email-link-cookie.js';
 import { EMAIL_LINK_TTL_SECONDS, type EmailLinkService } from '../email-link/email-link.service.js';
 import type { AuthorizeService } from './authorize.service.js';
 import { browserCookieSecure } from './browser-cookie.js';
-import { pageSchema, pendingOrExpiredPage, preparePagePlugin, readForm } from './page-routes.js';
+import {
+  FORM,
+  SignInPageQuery,
+  pageSchema,
+  pendingOrExpiredPage,
+  preparePagePlugin,
+  readForm,
+} from './page-routes.js';
 import { checkInboxPage, emailLinkRequestPage } from './pages.js';
 import { safeReturnPath } from './return-path.js';
 
@@ -24,13 +31,6 @@ export interface EmailLinkPageRoutesOptions {
   authorize: Pick<AuthorizeService, 'pending'>;
   config: Pick<Config, 'publicUrl' | 'emailLinkSignin'>;
 }
-
-const RequestQuery = Type.Object({
-  request: Type.Optional(Type.String({ maxLength: 128, description: 'The pending request' })),
-  next: Type.Optional(
-    Type.String({ maxLength: 256, description: 'A page of ours to go on to (only /device)' }),
-  ),
-});
 
 /**
  * /login/email-link: "E-mail me a sign-in link" from /login. The link it sends is bound to
@@ -56,7 +56,7 @@ export const emailLinkPageRoutes: FastifyPluginAsyncTypebox<EmailLinkPageRoutesO
       schema: pageSchema(
         'Ask for a sign-in link by e-mail',
         { 200: 'The e-mail form' },
-        { querystring: RequestQuery },
+        { querystring: SignInPageQuery },
       ),
     },
     async (request, reply) => {
@@ -86,7 +86,7 @@ export const emailLinkPageRoutes: FastifyPluginAsyncTypebox<EmailLinkPageRoutesO
         'Send a sign-in link, bound to this browser',
         { 200: '"Check your inbox" (the same whether or not the address has an account)' },
         {
-          consumes: ['application/x-www-form-urlencoded'],
+          ...FORM,
           body: Type.Object({
             [FORM_CSRF_FIELD]: Type.String(),
             email: Type.String(),

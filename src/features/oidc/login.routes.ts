@@ -20,6 +20,8 @@ import {
 } from './browser-cookie.js';
 import type { HostedSignInService, SignInStep } from './hosted-signin.service.js';
 import {
+  FORM,
+  SignInPageQuery,
   pageSchema,
   pendingOrExpiredPage,
   preparePagePlugin,
@@ -42,15 +44,6 @@ export interface LoginRoutesOptions {
   authorize: Pick<AuthorizeService, 'pending'>;
   config: Pick<Config, 'publicUrl' | 'emailLinkSignin'>;
 }
-
-const RequestQuery = Type.Object({
-  request: Type.Optional(Type.String({ maxLength: 128, description: 'The pending request' })),
-  next: Type.Optional(
-    Type.String({ maxLength: 256, description: 'A page of ours to go on to (only /device)' }),
-  ),
-});
-
-const FORM = { consumes: ['application/x-www-form-urlencoded'] };
 
 // One message for an unknown e-mail and a wrong password: the page must not tell which.
 const WRONG_CREDENTIALS = 'The e-mail address or password is wrong.';
@@ -104,6 +97,33 @@ export const loginRoutes: FastifyPluginAsyncTypebox<LoginRoutesOptions> = async 
   }
 
   /**
+   * A first step's outcome as an answer, for every way of proving who one is at /login (a
+   * password, a passkey): on to the second step or signed in; a wrong proof is /login again
+   * with `wrong` (401), an account that may not sign in says why (403).
+   */
+  async function answerFirstStep(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    posted: NonNullable<Awaited<ReturnType<typeof readStepForm>>>,
+    prove: () => Promise<SignInStep>,
+    wrong: string,
+    email?: string,
+  ) {
+    let step: SignInStep;
+    try {
+      step = await prove();
+    } catch (error) {
+      if (!(error instanceof AppError)) throw error;
+      if (error.code === 'invalid_credentials' || error.code === 'validation_failed')
+        return loginAgain(request, reply, posted, wrong, 401, email);
+      if (error.code === 'account_disabled' || error.code === 'email_not_verified')
+        return loginAgain(request, reply, posted, error.detail ?? error.message, 403, email);
+      throw error;
+    }
+    return afterStep(request, reply, step, posted.requestId, posted.pending, posted.next);
+  }
+
+  /**
    * What both sign-in steps' posts start with: the form, checked against CSRF first (a forged
    * post must not even count as an attempt), and the pending request it continues; undefined
    * once a 400 page for a gone request has been sent.
@@ -148,7 +168,7 @@ export const loginRoutes: FastifyPluginAsyncTypebox<LoginRoutesOptions> = async 
       schema: pageSchema(
         'Sign-in page',
         { 200: 'The sign-in form' },
-        { querystring: RequestQuery },
+        { querystring: SignInPageQuery },
       ),
     },
     async (request, reply) => {
@@ -200,25 +220,26 @@ export const loginRoutes: FastifyPluginAsyncTypebox<LoginRoutesOptions> = async 
     async (request, reply) => {
       const posted = await readStepForm(request, reply);
       if (!posted) return reply;
-      const { form, requestId, pending, next } = posted;
+      const { form, requestId } = posted;
       const email = form.get('email') ?? '';
       const password = form.get('password') ?? '';
-      const again = (error: string, status: number) =>
-        loginAgain(request, reply, posted, error, status, email);
       if (email === '' || password === '')
-        return again('Enter your e-mail address and password.', 400);
-      let step: SignInStep;
-      try {
-        step = await hostedSignIn.password(email, password, requestId, clientContext(request));
-      } catch (error) {
-        if (!(error instanceof AppError)) throw error;
-        if (error.code === 'invalid_credentials' || error.code === 'validation_failed')
-          return again(WRONG_CREDENTIALS, 401);
-        if (error.code === 'account_disabled' || error.code === 'email_not_verified')
-          return again(error.detail ?? error.message, 403);
-        throw error;
-      }
-      return afterStep(request, reply, step, requestId, pending, next);
+        return loginAgain(
+          request,
+          reply,
+          posted,
+          'Enter your e-mail address and password.',
+          400,
+          email,
+        );
+      return answerFirstStep(
+        request,
+        reply,
+        posted,
+        () => hostedSignIn.password(email, password, requestId, clientContext(request)),
+        WRONG_CREDENTIALS,
+        email,
+      );
     },
   );
 
@@ -249,28 +270,18 @@ export const loginRoutes: FastifyPluginAsyncTypebox<LoginRoutesOptions> = async 
     async (request, reply) => {
       const posted = await readStepForm(request, reply);
       if (!posted) return reply;
-      const { form, requestId, pending, next } = posted;
-      const again = (error: string, status: number) =>
-        loginAgain(request, reply, posted, error, status);
-      const assertion = readPasskeyAssertion(form);
-      if (assertion === undefined || assertion === 'malformed') return again(PASSKEY_REFUSED, 400);
-      let step: SignInStep;
-      try {
-        step = await hostedSignIn.passkey(
-          assertion.passkey.challenge_id,
-          assertion.passkey.response,
-          requestId,
-          clientContext(request),
-        );
-      } catch (error) {
-        if (!(error instanceof AppError)) throw error;
-        if (error.code === 'invalid_credentials' || error.code === 'validation_failed')
-          return again(PASSKEY_REFUSED, 401);
-        if (error.code === 'account_disabled' || error.code === 'email_not_verified')
-          return again(error.detail ?? error.message, 403);
-        throw error;
-      }
-      return afterStep(request, reply, step, requestId, pending, next);
+      const assertion = readPasskeyAssertion(posted.form);
+      if (assertion === undefined || assertion === 'malformed')
+        return loginAgain(request, reply, posted, PASSKEY_REFUSED, 400);
+      const { challenge_id, response } = assertion.passkey;
+      return answerFirstStep(
+        request,
+        reply,
+        posted,
+        () =>
+          hostedSignIn.passkey(challenge_id, response, posted.requestId, clientContext(request)),
+        PASSKEY_REFUSED,
+      );
     },
   );
 

@@ -1,4 +1,5 @@
 import cookie from '@fastify/cookie';
+import { Type } from 'typebox';
 import type { FastifyError, FastifyInstance, FastifyReply } from 'fastify';
 import { AppError } from '../../errors.js';
 import { pageResponses, sendPage, sendRedirect } from '../../http/html-page.js';
@@ -14,6 +15,20 @@ import { messagePage } from './pages.js';
 
 // What the hosted pages' route plugins share: the form parser, HTML error pages, the OpenAPI
 // description of their answers, and how an authorization outcome becomes a response.
+
+/** A page's POST takes a form (its schema's body is what the handler reads from it). */
+export const FORM = { consumes: ['application/x-www-form-urlencoded'] };
+
+/** A sign-in page's query: the pending authorization request, or a page of ours to return to. */
+export const SignInPageQuery = Type.Object({
+  request: Type.Optional(Type.String({ maxLength: 128, description: 'The pending request' })),
+  next: Type.Optional(
+    Type.String({
+      maxLength: 256,
+      description: 'A page of ours to go on to (/device or /account/passkeys)',
+    }),
+  ),
+});
 
 /** Every page route may answer these (the shared hooks' refusals included), as a page. */
 const ERROR_STATUSES: Readonly<Record<number, string>> = {
